@@ -1,0 +1,54 @@
+# meshperf — see README.md. `make demo` and `make test` are the two set-up commands.
+GO       ?= go
+BIN      := bin/meshperf
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -s -w -X main.version=$(VERSION)
+PKGS     := ./...
+
+.PHONY: all build test test-short bench bench-go bench-generators demo lint fuzz clean
+
+all: lint build test
+
+build:
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/meshperf
+
+# The whole suite: unit tests, real load against the sample target on loopback, the
+# coordinated-omission test and short fuzz runs of every decoder.
+test: lint
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	$(MAKE) fuzz FUZZTIME=10s
+
+# Quick loop while developing: skips the long load tests.
+test-short:
+	$(GO) test -short -count=1 $(PKGS)
+
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeConfig$$' -fuzztime $(FUZZTIME) ./smp
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeHistogram$$' -fuzztime $(FUZZTIME) ./smp
+	$(GO) test -run '^$$' -fuzz '^FuzzUnmarshalSMP$$' -fuzztime $(FUZZTIME) ./smp
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeResult$$' -fuzztime $(FUZZTIME) ./smp
+
+# Performance targets live here, as ratios against a peer in the same job.
+bench: bench-go bench-generators
+
+bench-go:
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS)
+
+# Requests per generator CPU-second: meshperf's fortio and vegeta engines against the
+# fortio command built from the same fortio version, one core each (see hack/genbench).
+bench-generators: build
+	$(GO) run ./hack/genbench -meshperf $(BIN)
+
+# The main job on embedded defaults: the sample target, a 10 s open-model test against
+# it, the summary, and the SMP result written to demo-out/.
+demo: build
+	@./hack/demo.sh $(BIN)
+
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^hack/k8sbins/')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+clean:
+	rm -rf bin demo-out

@@ -1,0 +1,307 @@
+package loadgen
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/meshperf/meshperf/smp"
+)
+
+// Sink receives each interval as it closes. Calls come from one goroutine per shard;
+// a sink shared by several shards must be safe for concurrent use.
+type Sink interface {
+	Interval(iv *smp.Interval)
+}
+
+// SinkFunc adapts a function to Sink.
+type SinkFunc func(iv *smp.Interval)
+
+// Interval implements Sink.
+func (f SinkFunc) Interval(iv *smp.Interval) { f(iv) }
+
+// waitedThreshold: a request that waited longer than this for a free connection counts
+// in WaitedForConnection.
+const waitedThreshold = time.Millisecond
+
+// Collector turns the records of a shard's workers into one interval per second.
+// Each worker records into its own Recorder, so the hot path never contends.
+type Collector struct {
+	shard    *Shard
+	sink     Sink
+	sched    Schedule
+	codeName func(int) string
+	open     bool
+
+	mu     sync.Mutex
+	recs   []*Recorder
+	next   int // index of the interval being filled
+	cpu    float64
+	stop   chan struct{}
+	ticker sync.WaitGroup
+}
+
+// NewCollector prepares a collector for a shard.
+func NewCollector(s *Shard, sink Sink) *Collector {
+	c := &Collector{
+		shard: s,
+		sink:  sink,
+		open:  s.Client.Model == smp.ModelOpen,
+		stop:  make(chan struct{}),
+	}
+	if sch := s.Schedule(); sch != nil {
+		c.sched = sch
+	}
+	switch s.Client.Protocol {
+	case smp.ProtocolGRPC:
+		c.codeName = grpcCodeName
+	case smp.ProtocolTCP:
+		c.codeName = func(int) string { return "OK" }
+	default:
+		c.codeName = strconv.Itoa
+	}
+	return c
+}
+
+// Begin starts closing an interval at every whole second after the shard's start.
+func (c *Collector) Begin(ctx context.Context) {
+	c.cpu = processCPUSeconds()
+	c.ticker.Add(1)
+	go func() {
+		defer c.ticker.Done()
+		t := time.NewTimer(time.Until(c.boundary(1)))
+		defer t.Stop()
+		for {
+			select {
+			case <-c.stop:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			c.mu.Lock()
+			c.emitLocked(c.boundary(c.next+1), 0, false)
+			c.mu.Unlock()
+			t.Reset(time.Until(c.boundary(c.next + 1)))
+		}
+	}()
+}
+
+func (c *Collector) boundary(i int) time.Time { return c.shard.Start.Add(time.Duration(i) * time.Second) }
+
+// NewRecorder gives a worker its own recorder.
+func (c *Collector) NewRecorder() *Recorder {
+	r := &Recorder{open: c.open, cur: newBucket(), spare: newBucket()}
+	c.mu.Lock()
+	c.recs = append(c.recs, r)
+	c.mu.Unlock()
+	return r
+}
+
+// Finish closes the last interval, counting the requests that were due but never left.
+func (c *Collector) Finish() {
+	close(c.stop)
+	c.ticker.Wait()
+	now := time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var missed int64
+	if c.sched != nil {
+		due := c.sched.Due(min(now.Sub(c.shard.Start), c.shard.Total()))
+		var sent int64
+		for _, r := range c.recs {
+			r.mu.Lock()
+			sent += r.sent
+			r.mu.Unlock()
+		}
+		missed = max(due-sent, 0)
+	}
+	c.emitLocked(now, missed, true)
+}
+
+// emitLocked closes interval c.next at end. A final interval with nothing in it is
+// dropped (the run ended on a boundary).
+func (c *Collector) emitLocked(end time.Time, missed int64, final bool) {
+	start := c.boundary(c.next)
+	if end.Before(start) {
+		end = start
+	}
+	iv := &smp.Interval{
+		Source:       c.shard.Source,
+		Index:        c.next,
+		Start:        start,
+		End:          end,
+		Warmup:       time.Duration(c.next)*time.Second < c.shard.Warmup,
+		Latency:      smp.NewHistogram(),
+		SendLag:      smp.NewHistogram(),
+		GeneratorLag: smp.NewHistogram(),
+		MissedSends:  missed,
+	}
+	var codes [codeSlots]int64
+	var errs [numErrClasses]int64
+	for _, r := range c.recs {
+		r.mu.Lock()
+		b := r.cur
+		r.cur, r.spare = r.spare, r.cur
+		r.mu.Unlock()
+		iv.Requests += b.requests
+		iv.Successes += b.successes
+		iv.BytesSent += b.bytesSent
+		iv.BytesReceived += b.bytesRecv
+		iv.WaitedForConnection += b.waited
+		for i, n := range b.codes {
+			codes[i] += n
+		}
+		for i, n := range b.errs {
+			errs[i] += n
+		}
+		iv.Latency.Merge(b.lat)
+		iv.SendLag.Merge(b.lag)
+		iv.GeneratorLag.Merge(b.genLag)
+		b.reset()
+	}
+	for code, n := range codes {
+		if n == 0 {
+			continue
+		}
+		if iv.StatusCodes == nil {
+			iv.StatusCodes = map[string]int64{}
+		}
+		name := "other"
+		if code < codeSlots-1 {
+			name = c.codeName(code)
+		}
+		iv.StatusCodes[name] += n
+	}
+	for cls, n := range errs {
+		if n == 0 {
+			continue
+		}
+		if iv.Errors == nil {
+			iv.Errors = map[string]int64{}
+		}
+		iv.Errors[ErrClass(cls).String()] += n
+	}
+	if iv.SendLag.Count() == 0 {
+		iv.SendLag = nil
+	}
+	if iv.GeneratorLag.Count() == 0 {
+		iv.GeneratorLag = nil
+	}
+	cpu := processCPUSeconds()
+	iv.CPUSeconds = cpu - c.cpu
+	c.cpu = cpu
+	c.next++
+	if final && iv.Requests == 0 && iv.MissedSends == 0 && len(iv.Errors) == 0 {
+		return
+	}
+	c.sink.Interval(iv)
+}
+
+// codeSlots covers HTTP status codes and gRPC codes; the last slot holds any other.
+const codeSlots = 600
+
+// Recorder is one worker's tally for the current interval.
+type Recorder struct {
+	mu         sync.Mutex
+	open       bool
+	cur, spare *bucket
+	sent       int64 // every request that left, for missed-send accounting
+}
+
+type bucket struct {
+	requests, successes  int64
+	bytesSent, bytesRecv int64
+	waited               int64
+	codes                [codeSlots]int64
+	errs                 [numErrClasses]int64
+	lat, lag, genLag     *smp.Histogram
+}
+
+func newBucket() *bucket {
+	return &bucket{lat: smp.NewHistogram(), lag: smp.NewHistogram(), genLag: smp.NewHistogram()}
+}
+
+func (b *bucket) reset() {
+	lat, lag, gen := b.lat, b.lag, b.genLag
+	lat.Reset()
+	lag.Reset()
+	gen.Reset()
+	*b = bucket{lat: lat, lag: lag, genLag: gen}
+}
+
+// Record tallies one request. intended is when it was due (zero when unpaced), sent
+// when it left and done when it finished. ownLag is the part of the send lag the
+// generator caused itself (its timer woke late, or it was starved of CPU) while a
+// connection was free; negative when the engine cannot tell.
+//
+// In the open model latency runs from the intended instant, so time a request waited
+// for a busy connection counts (coordinated omission corrected), but the generator's
+// own lateness does not: the target is not to blame for it. That lateness is reported
+// as generator lag instead and decides whether the generator was saturated.
+// Otherwise latency runs from when the request left.
+func (r *Recorder) Record(intended, sent, done time.Time, ownLag time.Duration, o Outcome) {
+	if o.Skip {
+		r.mu.Lock()
+		r.sent++
+		r.mu.Unlock()
+		return
+	}
+	paced := !intended.IsZero()
+	var lag time.Duration
+	latency := done.Sub(sent)
+	if paced {
+		lag = max(sent.Sub(intended), 0)
+		ownLag = min(ownLag, lag)
+		if r.open {
+			latency = done.Sub(intended) - max(ownLag, 0)
+		}
+	}
+	r.mu.Lock()
+	b := r.cur
+	r.sent++
+	b.requests++
+	if o.Err != NoErr {
+		b.errs[o.Err]++
+	} else {
+		code := o.Code
+		if code < 0 || code >= codeSlots-1 {
+			code = codeSlots - 1
+		}
+		b.codes[code]++
+		if o.OK {
+			b.successes++
+		}
+	}
+	b.bytesSent += o.BytesSent
+	b.bytesRecv += o.BytesReceived
+	b.lat.Record(latency)
+	if paced {
+		b.lag.Record(lag)
+		if ownLag >= 0 {
+			b.genLag.Record(ownLag)
+			if lag-ownLag > waitedThreshold {
+				b.waited++
+			}
+		}
+	}
+	r.mu.Unlock()
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func processCPUSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	tv := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+	return tv(ru.Utime) + tv(ru.Stime)
+}

@@ -1,0 +1,114 @@
+package loadgen
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Doer performs one request on one connection. Each worker owns one Doer, so a Doer
+// needs no locking.
+type Doer interface {
+	// Do sends request number k (k picks the endpoint in round robin); sent is the
+	// instant it leaves, for doers that must tell a timeout from a quick failure.
+	Do(ctx context.Context, k int64, sent time.Time) Outcome
+	Close()
+}
+
+// Drive runs a shard with one worker per connection, each owning a Doer from newDoer.
+//
+// Paced load (open, or closed at a rate) follows one schedule shared by all workers: a
+// free worker takes the next slot and waits for its instant. A slot nobody could take
+// on time is still due at its own instant, so in the open model its latency includes
+// the wait (coordinated omission corrected) and its send lag shows how late it left.
+// Unpaced closed load has each worker send as soon as its previous request finished.
+// No slot is taken after the schedule's end; slots due but never taken are counted as
+// missed sends by the collector.
+func Drive(ctx context.Context, s *Shard, col *Collector, newDoer func(worker int) (Doer, error)) error {
+	n := int(s.Client.Connections)
+	doers := make([]Doer, 0, n)
+	defer func() {
+		for _, d := range doers {
+			d.Close()
+		}
+	}()
+	for i := range n {
+		d, err := newDoer(i)
+		if err != nil {
+			return fmt.Errorf("setting up connection %d: %w", i, err)
+		}
+		doers = append(doers, d)
+	}
+	sched := s.Schedule()
+	end := s.Start.Add(s.Total())
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for i := range n {
+		rec := col.NewRecorder()
+		wg.Add(1)
+		go func(d Doer, worker int) {
+			defer wg.Done()
+			timer := time.NewTimer(time.Hour)
+			timer.Stop()
+			defer timer.Stop()
+			wait := func(until time.Time) bool {
+				dt := time.Until(until)
+				if dt <= 0 {
+					return ctx.Err() == nil
+				}
+				timer.Reset(dt)
+				select {
+				case <-ctx.Done():
+					return false
+				case <-timer.C:
+					return true
+				}
+			}
+			if !wait(s.Start) {
+				return
+			}
+			freeAt := time.Now()
+			local := int64(worker)
+			for {
+				var intended time.Time
+				var k int64
+				if sched != nil {
+					k = next.Add(1) - 1
+					off, ok := sched.Offset(k)
+					if !ok {
+						return
+					}
+					intended = s.Start.Add(off)
+					if !wait(intended) {
+						return
+					}
+					if time.Now().After(end) {
+						return
+					}
+				} else {
+					if ctx.Err() != nil || !time.Now().Before(end) {
+						return
+					}
+					k = local
+					local += int64(n)
+				}
+				sent := time.Now()
+				o := d.Do(ctx, k, sent)
+				done := time.Now()
+				if ctx.Err() != nil && o.Err != NoErr {
+					o.Skip = true // cut short by cancellation, not the target's doing
+				}
+				var own time.Duration
+				if sched != nil {
+					own = sent.Sub(later(intended, freeAt))
+				}
+				rec.Record(intended, sent, done, own, o)
+				freeAt = done
+			}
+		}(doers[i], i)
+	}
+	wg.Wait()
+	return nil
+}

@@ -1,0 +1,178 @@
+package perf
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/meshperf/meshperf/smp"
+)
+
+// Progress is one second of the whole run (all sources merged), for live display.
+type Progress struct {
+	Index     int
+	Elapsed   time.Duration
+	Total     time.Duration
+	Warmup    bool
+	Requests  int64
+	Failures  int64 // errors and unsuccessful statuses
+	RPS       float64
+	P50Ms     float64
+	P99Ms     float64
+	SoFar     int64 // requests since the start, warm-up included
+	SendLagMs float64
+}
+
+// Aggregator merges intervals from any number of sources into one series. Merging is
+// exact: histograms add, and every percentile comes from a merged histogram. It is a
+// loadgen.Sink and safe for concurrent use.
+type Aggregator struct {
+	mu        sync.Mutex
+	sources   map[string]bool
+	intervals []smp.Interval
+	seen      map[string]bool // source/index already taken: replays are ignored
+	pending   map[int]*pendingSecond
+	emitted   int
+	soFar     int64
+	total     time.Duration
+	onSecond  func(Progress)
+}
+
+type pendingSecond struct {
+	sources map[string]bool
+	iv      smp.Interval
+}
+
+// NewAggregator expects intervals from the named sources; onSecond (may be nil) is
+// called once per second when every source has reported it.
+func NewAggregator(sources []string, total time.Duration, onSecond func(Progress)) *Aggregator {
+	a := &Aggregator{sources: map[string]bool{}, seen: map[string]bool{}, pending: map[int]*pendingSecond{},
+		total: total, onSecond: onSecond}
+	for _, s := range sources {
+		a.sources[s] = true
+	}
+	return a
+}
+
+// Interval implements loadgen.Sink. An interval already received (same source and
+// index) is ignored, so at-least-once delivery cannot count twice.
+func (a *Aggregator) Interval(iv *smp.Interval) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	key := fmt.Sprintf("%s/%d", iv.Source, iv.Index)
+	if a.seen[key] {
+		return
+	}
+	a.seen[key] = true
+	a.intervals = append(a.intervals, *iv)
+	if a.onSecond == nil {
+		return
+	}
+	p := a.pending[iv.Index]
+	if p == nil {
+		p = &pendingSecond{sources: map[string]bool{}, iv: smp.Interval{Index: iv.Index, Start: iv.Start, End: iv.End,
+			Warmup: iv.Warmup, Latency: smp.NewHistogram(), SendLag: smp.NewHistogram()}}
+		a.pending[iv.Index] = p
+	}
+	p.sources[iv.Source] = true
+	mergeInto(&p.iv, iv)
+	for {
+		q := a.pending[a.emitted]
+		if q == nil || len(q.sources) < len(a.sources) {
+			break
+		}
+		a.emitLocked(q)
+	}
+}
+
+// Flush reports the seconds still waiting for a source (the run is over).
+func (a *Aggregator) Flush() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	idx := make([]int, 0, len(a.pending))
+	for i := range a.pending {
+		idx = append(idx, i)
+	}
+	sort.Ints(idx)
+	for _, i := range idx {
+		a.emitLocked(a.pending[i])
+	}
+}
+
+func (a *Aggregator) emitLocked(p *pendingSecond) {
+	delete(a.pending, p.iv.Index)
+	a.emitted = p.iv.Index + 1
+	a.soFar += p.iv.Requests
+	secs := p.iv.End.Sub(p.iv.Start).Seconds()
+	pr := Progress{
+		Index: p.iv.Index, Elapsed: time.Duration(p.iv.Index+1) * time.Second, Total: a.total, Warmup: p.iv.Warmup,
+		Requests: p.iv.Requests, Failures: p.iv.Requests - p.iv.Successes, SoFar: a.soFar,
+		P50Ms: float64(p.iv.Latency.Quantile(50)) / 1000, P99Ms: float64(p.iv.Latency.Quantile(99)) / 1000,
+	}
+	if secs > 0 {
+		pr.RPS = float64(p.iv.Requests) / secs
+	}
+	if p.iv.SendLag.Count() > 0 {
+		pr.SendLagMs = float64(p.iv.SendLag.Quantile(99)) / 1000
+	}
+	a.onSecond(pr)
+}
+
+// Intervals returns the series sorted by second, then source.
+func (a *Aggregator) Intervals() []smp.Interval {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := append([]smp.Interval(nil), a.intervals...)
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Index != out[j].Index {
+			return out[i].Index < out[j].Index
+		}
+		return out[i].Source < out[j].Source
+	})
+	return out
+}
+
+// mergeInto adds src's counts and histograms to dst.
+func mergeInto(dst *smp.Interval, src *smp.Interval) {
+	dst.Requests += src.Requests
+	dst.Successes += src.Successes
+	dst.BytesSent += src.BytesSent
+	dst.BytesReceived += src.BytesReceived
+	dst.MissedSends += src.MissedSends
+	dst.WaitedForConnection += src.WaitedForConnection
+	dst.CPUSeconds += src.CPUSeconds
+	dst.StatusCodes = addCounts(dst.StatusCodes, src.StatusCodes)
+	dst.Errors = addCounts(dst.Errors, src.Errors)
+	if src.Latency != nil {
+		if dst.Latency == nil {
+			dst.Latency = smp.NewHistogram()
+		}
+		dst.Latency.Merge(src.Latency)
+	}
+	if src.SendLag != nil {
+		if dst.SendLag == nil {
+			dst.SendLag = smp.NewHistogram()
+		}
+		dst.SendLag.Merge(src.SendLag)
+	}
+	if src.GeneratorLag != nil {
+		if dst.GeneratorLag == nil {
+			dst.GeneratorLag = smp.NewHistogram()
+		}
+		dst.GeneratorLag.Merge(src.GeneratorLag)
+	}
+}
+
+func addCounts(dst, src map[string]int64) map[string]int64 {
+	if len(src) == 0 {
+		return dst
+	}
+	if dst == nil {
+		dst = make(map[string]int64, len(src))
+	}
+	for k, v := range src {
+		dst[k] += v
+	}
+	return dst
+}

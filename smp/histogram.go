@@ -1,0 +1,223 @@
+package smp
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+	"gopkg.in/yaml.v3"
+)
+
+// Histogram ranges: values are microseconds from 1 µs to one hour with three
+// significant figures (0.1% resolution). Every histogram meshperf makes has these
+// parameters, so histograms from any engine, process or agent add exactly.
+const (
+	HistogramLowestUs  = 1
+	HistogramHighestUs = int64(time.Hour / time.Microsecond)
+	HistogramSigFigs   = 3
+	// maxEncodedHistogram bounds a histogram read from outside (files, brokers, API).
+	maxEncodedHistogram = 1 << 20
+)
+
+// Histogram is an HDR latency histogram in microseconds. It marshals to the standard
+// compressed HdrHistogram encoding ("HISTFAAA..."), which other HdrHistogram tools read.
+type Histogram struct {
+	h *hdrhistogram.Histogram
+}
+
+// NewHistogram returns an empty histogram with meshperf's standard parameters.
+func NewHistogram() *Histogram {
+	return &Histogram{h: hdrhistogram.New(HistogramLowestUs, HistogramHighestUs, HistogramSigFigs)}
+}
+
+// RecordMicros adds one value; values beyond the range are clamped to it.
+func (h *Histogram) RecordMicros(us int64) {
+	if us < 0 {
+		us = 0
+	} else if us > HistogramHighestUs {
+		us = HistogramHighestUs
+	}
+	_ = h.h.RecordValue(us) // cannot fail within range
+}
+
+// Record adds one duration.
+func (h *Histogram) Record(d time.Duration) { h.RecordMicros(d.Microseconds()) }
+
+// Merge adds every value of o into h. Merging is exact: the result equals one
+// histogram that recorded all the values.
+func (h *Histogram) Merge(o *Histogram) {
+	if o == nil || o.h == nil {
+		return
+	}
+	h.h.Merge(o.h)
+}
+
+// Clone returns an independent copy.
+func (h *Histogram) Clone() *Histogram {
+	c := NewHistogram()
+	c.Merge(h)
+	return c
+}
+
+// Reset empties the histogram, keeping its memory.
+func (h *Histogram) Reset() { h.h.Reset() }
+
+// Count is the number of recorded values.
+func (h *Histogram) Count() int64 {
+	if h == nil || h.h == nil {
+		return 0
+	}
+	return h.h.TotalCount()
+}
+
+// Quantile returns the value (µs) at percentile q (0..100).
+func (h *Histogram) Quantile(q float64) int64 { return h.h.ValueAtQuantile(q) }
+
+// Min, Max, Mean and StdDev in microseconds.
+func (h *Histogram) Min() int64       { return h.h.Min() }
+func (h *Histogram) Max() int64       { return h.h.Max() }
+func (h *Histogram) Mean() float64    { return h.h.Mean() }
+func (h *Histogram) StdDev() float64  { return h.h.StdDev() }
+func (h *Histogram) Equal(o *Histogram) bool {
+	return h.h.Equals(o.h)
+}
+
+// Encode returns the base64 compressed HdrHistogram V2 encoding.
+func (h *Histogram) Encode() (string, error) {
+	b, err := h.h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
+}
+
+// DecodeHistogram reads the compressed encoding. Input from outside is untrusted: size,
+// parameters and decoder panics are all turned into errors.
+func DecodeHistogram(s string) (out *Histogram, err error) {
+	if len(s) > maxEncodedHistogram {
+		return nil, fmt.Errorf("histogram encoding is %d bytes; the limit is %d", len(s), maxEncodedHistogram)
+	}
+	if s == "" {
+		return NewHistogram(), nil
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("histogram encoding is corrupt")
+		}
+	}()
+	if err := checkHistogramHeader(s); err != nil {
+		return nil, err
+	}
+	d, err := hdrhistogram.Decode([]byte(s))
+	if err != nil {
+		return nil, fmt.Errorf("histogram encoding is corrupt: %v", err)
+	}
+	h := NewHistogram()
+	if dropped := h.h.Merge(d); dropped > 0 {
+		return nil, fmt.Errorf("histogram holds %d values outside 0..%d µs", dropped, HistogramHighestUs)
+	}
+	return h, nil
+}
+
+func (h *Histogram) MarshalJSON() ([]byte, error) {
+	s, err := h.Encode()
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(s)
+}
+
+func (h *Histogram) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("histogram must be an encoded string")
+	}
+	d, err := DecodeHistogram(s)
+	if err != nil {
+		return err
+	}
+	*h = *d
+	return nil
+}
+
+func (h *Histogram) MarshalYAML() (any, error) { return h.Encode() }
+
+func (h *Histogram) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("histogram must be an encoded string")
+	}
+	d, err := DecodeHistogram(n.Value)
+	if err != nil {
+		return err
+	}
+	*h = *d
+	return nil
+}
+
+// LatencySummary is what people read off a histogram, in milliseconds.
+type LatencySummary struct {
+	Count    int64   `json:"count" yaml:"count"`
+	MinMs    float64 `json:"min_ms" yaml:"min_ms"`
+	MeanMs   float64 `json:"mean_ms" yaml:"mean_ms"`
+	StdDevMs float64 `json:"stddev_ms" yaml:"stddev_ms"`
+	P50Ms    float64 `json:"p50_ms" yaml:"p50_ms"`
+	P75Ms    float64 `json:"p75_ms" yaml:"p75_ms"`
+	P90Ms    float64 `json:"p90_ms" yaml:"p90_ms"`
+	P95Ms    float64 `json:"p95_ms" yaml:"p95_ms"`
+	P99Ms    float64 `json:"p99_ms" yaml:"p99_ms"`
+	P999Ms   float64 `json:"p99_9_ms" yaml:"p99_9_ms"`
+	P9999Ms  float64 `json:"p99_99_ms" yaml:"p99_99_ms"`
+	MaxMs    float64 `json:"max_ms" yaml:"max_ms"`
+}
+
+// Summarize computes the summary of a histogram. Percentiles always come from one
+// (merged) histogram, never from averaging other percentiles.
+func Summarize(h *Histogram) LatencySummary {
+	if h == nil || h.Count() == 0 {
+		return LatencySummary{}
+	}
+	ms := func(us int64) float64 { return float64(us) / 1000 }
+	return LatencySummary{
+		Count:    h.Count(),
+		MinMs:    ms(h.Min()),
+		MeanMs:   round3(h.Mean() / 1000),
+		StdDevMs: round3(h.StdDev() / 1000),
+		P50Ms:    ms(h.Quantile(50)),
+		P75Ms:    ms(h.Quantile(75)),
+		P90Ms:    ms(h.Quantile(90)),
+		P95Ms:    ms(h.Quantile(95)),
+		P99Ms:    ms(h.Quantile(99)),
+		P999Ms:   ms(h.Quantile(99.9)),
+		P9999Ms:  ms(h.Quantile(99.99)),
+		MaxMs:    ms(h.Max()),
+	}
+}
+
+// Percentile returns the named percentile (50, 90, 99, 99.9 ...) from the summary.
+func (s LatencySummary) Percentile(p float64) (float64, bool) {
+	switch p {
+	case 0:
+		return s.MinMs, true
+	case 50:
+		return s.P50Ms, true
+	case 75:
+		return s.P75Ms, true
+	case 90:
+		return s.P90Ms, true
+	case 95:
+		return s.P95Ms, true
+	case 99:
+		return s.P99Ms, true
+	case 99.9:
+		return s.P999Ms, true
+	case 99.99:
+		return s.P9999Ms, true
+	case 100:
+		return s.MaxMs, true
+	}
+	return 0, false
+}
+
+func round3(v float64) float64 { return math.Round(v*1000) / 1000 }

@@ -1,0 +1,111 @@
+package smp
+
+import (
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Merging is exact: samples split at random across N histograms merge into one whose
+// every percentile equals that of a single histogram that saw all the samples.
+func TestMergeIsExact(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, parts := range []int{2, 3, 7, 50} {
+		whole := NewHistogram()
+		split := make([]*Histogram, parts)
+		for i := range split {
+			split[i] = NewHistogram()
+		}
+		for range 200_000 {
+			// a long-tailed mix from microseconds to seconds
+			v := int64(rng.ExpFloat64() * 2000)
+			if rng.IntN(100) == 0 {
+				v = rng.Int64N(5_000_000)
+			}
+			whole.RecordMicros(v)
+			split[rng.IntN(parts)].RecordMicros(v)
+		}
+		merged := NewHistogram()
+		for _, h := range split {
+			merged.Merge(h)
+		}
+		if merged.Count() != whole.Count() {
+			t.Fatalf("%d parts: count %d, want %d", parts, merged.Count(), whole.Count())
+		}
+		for _, q := range []float64{0, 50, 75, 90, 95, 99, 99.9, 99.99, 100} {
+			if a, b := merged.Quantile(q), whole.Quantile(q); a != b {
+				t.Errorf("%d parts: p%v = %d, want %d", parts, q, a, b)
+			}
+		}
+		if Summarize(merged) != Summarize(whole) {
+			t.Errorf("%d parts: summaries differ", parts)
+		}
+		// Averaging the parts' p99s is what merging must never do: show it differs.
+		var avg float64
+		for _, h := range split {
+			avg += float64(h.Quantile(99.9))
+		}
+		avg /= float64(parts)
+		t.Logf("%d parts: merged p99.9 %d µs, average of parts' p99.9 %.0f µs", parts, merged.Quantile(99.9), avg)
+	}
+}
+
+func TestHistogramRoundTripAndClamp(t *testing.T) {
+	h := NewHistogram()
+	for _, us := range []int64{-5, 0, 1, 999, 1500, 2_000_000} {
+		h.RecordMicros(us)
+	}
+	h.Record(2 * time.Hour) // beyond the range: clamped, not lost
+	if h.Count() != 7 {
+		t.Fatalf("count = %d, want 7", h.Count())
+	}
+	if h.Max() < HistogramHighestUs*999/1000 {
+		t.Errorf("clamped max = %d", h.Max())
+	}
+	enc, err := h.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(enc, "HISTF") {
+		t.Errorf("encoding %q is not the standard compressed form", enc[:10])
+	}
+	back, err := DecodeHistogram(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !back.Equal(h) {
+		t.Errorf("decoded histogram differs")
+	}
+}
+
+func TestDecodeHistogramRejectsGarbage(t *testing.T) {
+	for _, s := range []string{"x", "HISTFAAAAA", "!!!!", strings.Repeat("A", 64), "HISTFAAAACx4nJNpmSzMwMDAyQABzFCaEUoDAAuIAJI="} {
+		if _, err := DecodeHistogram(s); err == nil {
+			t.Errorf("DecodeHistogram(%.20q) accepted garbage", s)
+		}
+	}
+}
+
+func FuzzDecodeHistogram(f *testing.F) {
+	h := NewHistogram()
+	h.RecordMicros(1234)
+	h.RecordMicros(99)
+	enc, _ := h.Encode()
+	f.Add(enc)
+	f.Add("HISTFAAAACx4nJNpmSzMwMDAyQABzFCaEUoDAAuIAJI=")
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := DecodeHistogram(s)
+		if err != nil {
+			return
+		}
+		again, err := d.Encode()
+		if err != nil {
+			t.Fatalf("re-encode: %v", err)
+		}
+		d2, err := DecodeHistogram(again)
+		if err != nil || !d2.Equal(d) {
+			t.Fatalf("round trip failed: %v", err)
+		}
+	})
+}

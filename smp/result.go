@@ -1,0 +1,182 @@
+package smp
+
+import (
+	"time"
+)
+
+// Status of a run's result.
+type Status string
+
+const (
+	StatusCompleted Status = "completed"
+	// StatusPartial: the run stopped early (cancelled, interrupted, an agent lost);
+	// everything measured until then is kept.
+	StatusPartial Status = "partial"
+	StatusFailed  Status = "failed"
+)
+
+// Error classes: why a request got no response.
+const (
+	ErrConnect  = "connect"  // could not open a connection (refused, unreachable, DNS)
+	ErrTimeout  = "timeout"  // no complete response within the request timeout
+	ErrReset    = "reset"    // connection reset or closed mid-request
+	ErrTLS      = "tls"      // TLS handshake or certificate failure
+	ErrProtocol = "protocol" // malformed response, HTTP/2 or gRPC protocol error, echo mismatch
+	// ErrSocket is a transport error the engine does not break down further (fortio's
+	// fast HTTP client reports every transport failure as one code).
+	ErrSocket = "socket"
+	ErrOther  = "other"
+)
+
+// ErrorClasses lists the classes in display order.
+var ErrorClasses = []string{ErrConnect, ErrTimeout, ErrReset, ErrTLS, ErrProtocol, ErrSocket, ErrOther}
+
+// Result is everything meshperf knows about one run: the per-second interval series,
+// the merged histogram and its summary, the environment and the generator's health.
+// The SMP PerformanceTestResult is exported from it (see ExportResult).
+type Result struct {
+	SMPVersion string            `json:"smp_version" yaml:"smp_version"`
+	ID         string            `json:"id" yaml:"id"`
+	TestID     string            `json:"test_id,omitempty" yaml:"test_id,omitempty"`
+	Name       string            `json:"name,omitempty" yaml:"name,omitempty"`
+	Labels     map[string]string `json:"labels,omitempty" yaml:"labels,omitempty"`
+	Status     Status            `json:"status" yaml:"status"`
+	// StatusReason says why a run is partial or failed.
+	StatusReason string `json:"status_reason,omitempty" yaml:"status_reason,omitempty"`
+
+	// StartTime..EndTime is the whole run; MeasureStart is where warm-up ended.
+	StartTime    time.Time `json:"start_time" yaml:"start_time"`
+	MeasureStart time.Time `json:"measure_start" yaml:"measure_start"`
+	EndTime      time.Time `json:"end_time" yaml:"end_time"`
+
+	Config *TestConfig `json:"config,omitempty" yaml:"config,omitempty"`
+
+	// Summary covers the measured window of all clients merged.
+	Summary Summary `json:"summary" yaml:"summary"`
+	// Latency is the merged histogram of the measured window.
+	Latency *Histogram `json:"latency_histogram,omitempty" yaml:"latency_histogram,omitempty"`
+	// Sources breaks the summary down per client (and, for distributed runs, per agent).
+	Sources []SourceSummary `json:"sources,omitempty" yaml:"sources,omitempty"`
+
+	Generator   GeneratorReport `json:"generator" yaml:"generator"`
+	Environment Environment     `json:"environment" yaml:"environment"`
+	Warnings    []string        `json:"warnings,omitempty" yaml:"warnings,omitempty"`
+	DetailsURI  string          `json:"details_uri,omitempty" yaml:"details_uri,omitempty"`
+
+	Intervals []Interval `json:"intervals,omitempty" yaml:"intervals,omitempty"`
+}
+
+// Summary is the main figures of a run (or of one source).
+type Summary struct {
+	Requests        int64   `json:"requests" yaml:"requests"`
+	Successes       int64   `json:"successes" yaml:"successes"`
+	ErrorRate       float64 `json:"error_rate" yaml:"error_rate"`
+	DurationSeconds float64 `json:"duration_seconds" yaml:"duration_seconds"`
+	ActualRPS       float64 `json:"actual_rps" yaml:"actual_rps"`
+	// TargetRPS is the requested average rate over the window (0 = as fast as possible).
+	TargetRPS     float64          `json:"target_rps" yaml:"target_rps"`
+	Latency       LatencySummary   `json:"latency" yaml:"latency"`
+	StatusCodes   map[string]int64 `json:"status_codes,omitempty" yaml:"status_codes,omitempty"`
+	Errors        map[string]int64 `json:"errors,omitempty" yaml:"errors,omitempty"`
+	BytesSent     int64            `json:"bytes_sent" yaml:"bytes_sent"`
+	BytesReceived int64            `json:"bytes_received" yaml:"bytes_received"`
+}
+
+// SourceSummary is one client's (or agent's) share of the run.
+type SourceSummary struct {
+	Source    string    `json:"source" yaml:"source"`
+	Engine    string    `json:"engine,omitempty" yaml:"engine,omitempty"`
+	Model     LoadModel `json:"model,omitempty" yaml:"model,omitempty"`
+	Summary   Summary   `json:"summary" yaml:"summary"`
+	LastSeen  time.Time `json:"last_seen,omitempty" yaml:"last_seen,omitempty"`
+	Dropped   bool      `json:"dropped,omitempty" yaml:"dropped,omitempty"`
+	DropNotes string    `json:"drop_notes,omitempty" yaml:"drop_notes,omitempty"`
+}
+
+// Interval is one second of one source's measurements. Requests count in the interval
+// in which they complete.
+type Interval struct {
+	Source string    `json:"source" yaml:"source"`
+	Index  int       `json:"index" yaml:"index"` // seconds since the run started
+	Start  time.Time `json:"start" yaml:"start"`
+	End    time.Time `json:"end" yaml:"end"`
+	Warmup bool      `json:"warmup,omitempty" yaml:"warmup,omitempty"`
+
+	Requests      int64            `json:"requests" yaml:"requests"`
+	Successes     int64            `json:"successes" yaml:"successes"`
+	StatusCodes   map[string]int64 `json:"status_codes,omitempty" yaml:"status_codes,omitempty"`
+	Errors        map[string]int64 `json:"errors,omitempty" yaml:"errors,omitempty"`
+	BytesSent     int64            `json:"bytes_sent" yaml:"bytes_sent"`
+	BytesReceived int64            `json:"bytes_received" yaml:"bytes_received"`
+	Latency       *Histogram       `json:"latency" yaml:"latency"`
+
+	// Generator health.
+	// SendLag: how late each request left versus its intended time (scheduled loads).
+	SendLag *Histogram `json:"send_lag,omitempty" yaml:"send_lag,omitempty"`
+	// GeneratorLag: the part of the send lag the generator itself caused (a connection
+	// was free but the request still left late): CPU starvation, not a slow target.
+	GeneratorLag *Histogram `json:"generator_lag,omitempty" yaml:"generator_lag,omitempty"`
+	// WaitedForConnection: requests that left more than 1 ms late because every
+	// connection was busy (the target was slower than rate × connections allow).
+	WaitedForConnection int64 `json:"waited_for_connection,omitempty" yaml:"waited_for_connection,omitempty"`
+	// MissedSends: requests due in this interval that never left (the run ended first).
+	MissedSends int64 `json:"missed_sends,omitempty" yaml:"missed_sends,omitempty"`
+	// CPUSeconds used by the generator process during the interval.
+	CPUSeconds float64 `json:"cpu_seconds,omitempty" yaml:"cpu_seconds,omitempty"`
+}
+
+// GeneratorReport says whether the load generator kept its schedule: numbers from an
+// overloaded generator measure the generator, not the target.
+type GeneratorReport struct {
+	Saturated bool `json:"saturated" yaml:"saturated"`
+	// BehindMs is how far behind schedule the generator fell by its own fault (p99 and max).
+	BehindP99Ms float64        `json:"behind_p99_ms" yaml:"behind_p99_ms"`
+	BehindMaxMs float64        `json:"behind_max_ms" yaml:"behind_max_ms"`
+	SendLag     LatencySummary `json:"send_lag" yaml:"send_lag"`
+	MissedSends int64          `json:"missed_sends" yaml:"missed_sends"`
+	// WaitedForConnection is the share of scheduled requests that left more than 1 ms
+	// late because every connection was busy (the target, not the generator, was slow).
+	WaitedForConnection float64 `json:"waited_for_connection" yaml:"waited_for_connection"`
+	CPUSeconds          float64 `json:"cpu_seconds" yaml:"cpu_seconds"`
+	// CPUCores is the average number of cores the generator process kept busy.
+	CPUCores float64 `json:"cpu_cores" yaml:"cpu_cores"`
+	Reason   string  `json:"reason,omitempty" yaml:"reason,omitempty"`
+}
+
+// Environment describes where the load came from (and, when known, the cluster).
+type Environment struct {
+	ID              string            `json:"id,omitempty" yaml:"id,omitempty"`
+	Hostname        string            `json:"hostname,omitempty" yaml:"hostname,omitempty"`
+	OS              string            `json:"os,omitempty" yaml:"os,omitempty"`
+	Arch            string            `json:"arch,omitempty" yaml:"arch,omitempty"`
+	Kernel          string            `json:"kernel,omitempty" yaml:"kernel,omitempty"`
+	CPUModel        string            `json:"cpu_model,omitempty" yaml:"cpu_model,omitempty"`
+	CPUs            int               `json:"cpus,omitempty" yaml:"cpus,omitempty"`
+	MemoryMB        int64             `json:"memory_mb,omitempty" yaml:"memory_mb,omitempty"`
+	GoVersion       string            `json:"go_version,omitempty" yaml:"go_version,omitempty"`
+	MeshperfVersion string            `json:"meshperf_version,omitempty" yaml:"meshperf_version,omitempty"`
+	Engines         map[string]string `json:"engines,omitempty" yaml:"engines,omitempty"`
+	Kubernetes      *KubernetesEnv    `json:"kubernetes,omitempty" yaml:"kubernetes,omitempty"`
+}
+
+// KubernetesEnv is the SMP EnvironmentConfig part meshperf records for cluster runs.
+type KubernetesEnv struct {
+	Version string    `json:"version,omitempty" yaml:"version,omitempty"`
+	Nodes   []NodeEnv `json:"nodes,omitempty" yaml:"nodes,omitempty"`
+}
+
+// NodeEnv is one Kubernetes node.
+type NodeEnv struct {
+	Type  string `json:"type,omitempty" yaml:"type,omitempty"`
+	Cores int32  `json:"cores,omitempty" yaml:"cores,omitempty"`
+	MemMB int64  `json:"mem_mb,omitempty" yaml:"mem_mb,omitempty"`
+}
+
+// DecodeResult reads a full meshperf result (JSON or YAML), rejecting unknown fields.
+func DecodeResult(data []byte) (*Result, error) {
+	var r Result
+	if err := DecodeStrict(data, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}

@@ -1,0 +1,168 @@
+package smp
+
+import (
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// Limits that keep a config from asking for something absurd by mistake.
+const (
+	MaxConnections  = 10000
+	MaxPayloadBytes = 1 << 20
+)
+
+// Validate checks a config after ApplyDefaults and returns every problem at once.
+func (t *TestConfig) Validate() error {
+	var errs FieldErrors
+	if len(t.Clients) == 0 {
+		errs.Add("clients", 0, "at least one client is needed")
+	}
+	if t.Duration.D() <= 0 {
+		errs.Add("duration", 0, "must be positive")
+	}
+	names := map[string]int{}
+	for i := range t.Clients {
+		c := &t.Clients[i]
+		p := "clients[" + itoa(i) + "]"
+		if prev, dup := names[c.ClientName(i)]; dup {
+			errs.Add(p+".name", 0, "name %q is already used by clients[%d]", c.ClientName(i), prev)
+		}
+		names[c.ClientName(i)] = i
+		c.validate(p, t.Duration.D(), &errs)
+	}
+	return errs.Err()
+}
+
+func (c *Client) validate(p string, testDuration time.Duration, errs *FieldErrors) {
+	switch c.Protocol {
+	case ProtocolHTTP, ProtocolTCP, ProtocolGRPC:
+	case ProtocolUDP:
+		errs.Add(p+".protocol", 0, "UDP load is not supported; use HTTP, GRPC or TCP")
+	default:
+		errs.Add(p+".protocol", 0, "must be HTTP, GRPC or TCP")
+	}
+	if c.Connections < 1 || c.Connections > MaxConnections {
+		errs.Add(p+".connections", 0, "must be between 1 and %d, got %d", MaxConnections, c.Connections)
+	}
+	if c.RPS < 0 {
+		errs.Add(p+".rps", 0, "must not be negative")
+	}
+	switch c.Model {
+	case ModelOpen:
+		if c.RPS == 0 && len(c.Stages) == 0 {
+			errs.Add(p+".rps", 0, "the open model needs a rate (rps > 0) or stages")
+		}
+	case ModelClosed:
+	default:
+		errs.Add(p+".model", 0, "must be open or closed")
+	}
+	if c.Timeout.D() <= 0 {
+		errs.Add(p+".timeout", 0, "must be positive")
+	}
+	if len(c.EndpointURLs) == 0 {
+		errs.Add(p+".endpoint_urls", 0, "at least one endpoint URL is needed")
+	}
+	for j, raw := range c.EndpointURLs {
+		if msg := checkEndpoint(c.Protocol, raw); msg != "" {
+			errs.Add(p+".endpoint_urls["+itoa(j)+"]", 0, "%s", msg)
+		}
+	}
+	if c.Method != "" && !httpguts.ValidHeaderFieldName(c.Method) {
+		errs.Add(p+".method", 0, "%q is not a valid HTTP method", c.Method)
+	}
+	for k, v := range c.Headers {
+		if !httpguts.ValidHeaderFieldName(k) {
+			errs.Add(p+".headers", 0, "%q is not a valid header name", k)
+		} else if !httpguts.ValidHeaderFieldValue(v) {
+			errs.Add(p+".headers."+k, 0, "value has characters not allowed in a header")
+		}
+	}
+	for k, v := range c.Cookies {
+		if (&http.Cookie{Name: k, Value: v}).Valid() != nil {
+			errs.Add(p+".cookies."+k, 0, "not a valid cookie name or value")
+		}
+	}
+	switch c.HTTPVersion {
+	case "1.1", "2":
+	default:
+		errs.Add(p+".http_version", 0, "must be \"1.1\" or \"2\", got %q", c.HTTPVersion)
+	}
+	var stages time.Duration
+	for j, s := range c.Stages {
+		sp := p + ".stages[" + itoa(j) + "]"
+		if s.Duration.D() <= 0 {
+			errs.Add(sp+".duration", 0, "must be positive")
+		}
+		if s.RPS < 0 {
+			errs.Add(sp+".rps", 0, "must not be negative")
+		}
+		stages += s.Duration.D()
+	}
+	if stages > testDuration && testDuration > 0 {
+		errs.Add(p+".stages", 0, "stages last %v, longer than the test duration %v", stages, testDuration)
+	}
+	if c.GRPC != nil {
+		if c.Protocol != ProtocolGRPC {
+			errs.Add(p+".grpc", 0, "only applies to protocol GRPC")
+		}
+		switch c.GRPC.Call {
+		case GRPCHealth, GRPCEcho:
+		default:
+			errs.Add(p+".grpc.call", 0, "must be health or echo, got %q", c.GRPC.Call)
+		}
+	}
+	if c.PayloadBytes < 0 || c.PayloadBytes > MaxPayloadBytes {
+		errs.Add(p+".payload_bytes", 0, "must be between 0 and %d", MaxPayloadBytes)
+	}
+}
+
+// checkEndpoint returns what is wrong with an endpoint for a protocol, or "".
+func checkEndpoint(proto Protocol, raw string) string {
+	if strings.TrimSpace(raw) == "" {
+		return "is empty"
+	}
+	switch proto {
+	case ProtocolHTTP:
+		u, err := url.Parse(raw)
+		if err != nil {
+			return "is not a URL: " + err.Error()
+		}
+		if u.Scheme != "http" && u.Scheme != "https" {
+			return "an HTTP endpoint needs an http:// or https:// URL, got " + raw
+		}
+		if u.Host == "" {
+			return "has no host"
+		}
+	case ProtocolGRPC, ProtocolTCP:
+		hostport := EndpointHostPort(raw)
+		if _, _, err := net.SplitHostPort(hostport); err != nil {
+			return "needs host:port (optionally with a " + strings.ToLower(proto.String()) + "://, http:// or https:// prefix), got " + raw
+		}
+	}
+	return ""
+}
+
+// EndpointHostPort strips a scheme and path from a TCP or gRPC endpoint.
+func EndpointHostPort(raw string) string {
+	s := raw
+	if i := strings.Index(s, "://"); i >= 0 {
+		s = s[i+3:]
+	}
+	if i := strings.IndexByte(s, '/'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+func itoa(i int) string {
+	const digits = "0123456789"
+	if i < 10 {
+		return digits[i : i+1]
+	}
+	return itoa(i/10) + digits[i%10:i%10+1]
+}
