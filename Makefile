@@ -13,9 +13,12 @@ build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/meshperf
 
 # The whole suite: unit tests, real load against the sample target on loopback, the
-# coordinated-omission test and short fuzz runs of every decoder.
+# coordinated-omission and saturation tests; then everything again under the race
+# detector except the timing tests (-short), whose figures it would distort; then
+# short fuzz runs of every decoder.
 test: lint
-	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	$(GO) test -count=1 -timeout 20m $(PKGS)
+	$(GO) test -race -short -count=1 -timeout 20m $(PKGS)
 	$(MAKE) fuzz FUZZTIME=10s
 
 # Quick loop while developing: skips the long load tests.

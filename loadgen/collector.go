@@ -93,14 +93,16 @@ func (c *Collector) boundary(i int) time.Time { return c.shard.Start.Add(time.Du
 
 // NewRecorder gives a worker its own recorder.
 func (c *Collector) NewRecorder() *Recorder {
-	r := &Recorder{open: c.open, cur: newBucket(), spare: newBucket()}
+	r := &Recorder{open: c.open, start: c.shard.Start, cur: newBucket(), next: newBucket()}
 	c.mu.Lock()
 	c.recs = append(c.recs, r)
 	c.mu.Unlock()
 	return r
 }
 
-// Finish closes the last interval, counting the requests that were due but never left.
+// Finish closes the last interval(s), counting the requests that were due but never
+// left. After a cancel, slots due in the last endGrace are not counted: their workers
+// were still waking for them.
 func (c *Collector) Finish() {
 	close(c.stop)
 	c.ticker.Wait()
@@ -108,17 +110,34 @@ func (c *Collector) Finish() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var missed int64
+	var spill bool
+	var sent int64
+	for _, r := range c.recs {
+		r.mu.Lock()
+		sent += r.sent
+		spill = spill || r.next.requests > 0
+		r.mu.Unlock()
+	}
 	if c.sched != nil {
-		due := c.sched.Due(min(now.Sub(c.shard.Start), c.shard.Total()))
-		var sent int64
-		for _, r := range c.recs {
-			r.mu.Lock()
-			sent += r.sent
-			r.mu.Unlock()
+		elapsed := now.Sub(c.shard.Start)
+		due := c.sched.Due(c.shard.Total())
+		if elapsed < c.shard.Total() {
+			due = c.sched.Due(elapsed - endGrace)
 		}
 		missed = max(due-sent, 0)
 	}
+	if spill {
+		// Some requests completed after the current second's boundary.
+		c.emitLocked(minTime(now, c.boundary(c.next+1)), 0, false)
+	}
 	c.emitLocked(now, missed, true)
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 // emitLocked closes interval c.next at end. A final interval with nothing in it is
@@ -144,8 +163,6 @@ func (c *Collector) emitLocked(end time.Time, missed int64, final bool) {
 	for _, r := range c.recs {
 		r.mu.Lock()
 		b := r.cur
-		r.cur, r.spare = r.spare, r.cur
-		r.mu.Unlock()
 		iv.Requests += b.requests
 		iv.Successes += b.successes
 		iv.BytesSent += b.bytesSent
@@ -161,6 +178,9 @@ func (c *Collector) emitLocked(end time.Time, missed int64, final bool) {
 		iv.SendLag.Merge(b.lag)
 		iv.GeneratorLag.Merge(b.genLag)
 		b.reset()
+		r.cur, r.next = r.next, b
+		r.curIdx++
+		r.mu.Unlock()
 	}
 	for code, n := range codes {
 		if n == 0 {
@@ -203,12 +223,16 @@ func (c *Collector) emitLocked(end time.Time, missed int64, final bool) {
 // codeSlots covers HTTP status codes and gRPC codes; the last slot holds any other.
 const codeSlots = 600
 
-// Recorder is one worker's tally for the current interval.
+// Recorder is one worker's tally. A request counts in the second in which it
+// completed: cur holds second curIdx, next anything later (requests that completed
+// after a boundary but before the collector closed the second).
 type Recorder struct {
-	mu         sync.Mutex
-	open       bool
-	cur, spare *bucket
-	sent       int64 // every request that left, for missed-send accounting
+	mu        sync.Mutex
+	open      bool
+	start     time.Time
+	curIdx    int
+	cur, next *bucket
+	sent      int64 // every request that left, for missed-send accounting
 }
 
 type bucket struct {
@@ -259,8 +283,12 @@ func (r *Recorder) Record(intended, sent, done time.Time, ownLag time.Duration, 
 			latency = done.Sub(intended) - max(ownLag, 0)
 		}
 	}
+	idx := int(done.Sub(r.start) / time.Second)
 	r.mu.Lock()
 	b := r.cur
+	if idx > r.curIdx {
+		b = r.next
+	}
 	r.sent++
 	b.requests++
 	if o.Err != NoErr {

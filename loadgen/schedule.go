@@ -56,7 +56,7 @@ func NewRateProfile(from float64, ramps []Ramp) *RateProfile {
 		r = rp.To
 	}
 	p.total = at
-	p.slots = int64(math.Ceil(count - 1e-9))
+	p.slots = ceilCount(count)
 	return p
 }
 
@@ -112,7 +112,12 @@ func (p *RateProfile) Due(d time.Duration) int64 {
 	if d >= p.total {
 		return p.slots
 	}
-	return int64(math.Ceil(p.countAt(d) - 1e-9))
+	return ceilCount(p.countAt(d))
+}
+
+// ceilCount rounds a fractional count up, forgiving float error relative to its size.
+func ceilCount(n float64) int64 {
+	return int64(math.Ceil(n - 1e-12*math.Max(1, n)))
 }
 
 func (p *RateProfile) countAt(d time.Duration) float64 {

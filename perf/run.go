@@ -135,7 +135,7 @@ func Run(ctx context.Context, cfg *smp.TestConfig, opt Options) (*smp.Result, er
 		MeasureStart: plan.Start.Add(plan.Warmup),
 	}
 	agg := NewAggregator(plan.Sources(), plan.Total(), opt.OnProgress)
-	cpu0 := processCPU()
+	cpu0, sched0 := processCPU(), readSchedLatency()
 	errs := make([]error, len(plan.Shards))
 	var wg sync.WaitGroup
 	for i, sh := range plan.Shards {
@@ -168,13 +168,20 @@ func Run(ctx context.Context, cfg *smp.TestConfig, opt Options) (*smp.Result, er
 		res.Status = smp.StatusCompleted
 	}
 	res.Environment = LocalEnvironment(opt.Version, cfg)
-	Summarize(res, plan, processCPU()-cpu0)
+	Summarize(res, plan, Usage{CPUSeconds: processCPU() - cpu0, SchedLatencyP99Ms: readSchedLatency().quantileSince(sched0, 0.99)})
 	return res, nil
+}
+
+// Usage is what the generator process spent during a run.
+type Usage struct {
+	CPUSeconds        float64
+	SchedLatencyP99Ms float64
 }
 
 // Saturation thresholds: past these the generator, not the target, limits the numbers.
 const (
-	// SaturationLag: p99 of the delay the generator itself added to sends.
+	// SaturationLag: p99 of the delay the generator itself added to sends, and of
+	// the time its goroutines waited for a CPU.
 	SaturationLag = 5 * time.Millisecond
 	// SaturationCPU: share of the cores the process may use (GOMAXPROCS).
 	SaturationCPU = 0.95
@@ -182,7 +189,8 @@ const (
 
 // Summarize computes the summary, per-source breakdown, generator report and warnings
 // of r from its intervals. Warm-up intervals are excluded from every figure.
-func Summarize(r *smp.Result, plan *Plan, cpuSeconds float64) {
+func Summarize(r *smp.Result, plan *Plan, use Usage) {
+	cpuSeconds := use.CPUSeconds
 	var all smp.Interval
 	all.Latency = smp.NewHistogram()
 	bySource := map[string]*smp.Interval{}
@@ -226,7 +234,8 @@ func Summarize(r *smp.Result, plan *Plan, cpuSeconds float64) {
 		r.Sources = append(r.Sources, ss)
 	}
 
-	g := smp.GeneratorReport{MissedSends: all.MissedSends, CPUSeconds: round(cpuSeconds, 3)}
+	g := smp.GeneratorReport{MissedSends: all.MissedSends, CPUSeconds: round(cpuSeconds, 3),
+		SchedLatencyP99Ms: round(use.SchedLatencyP99Ms, 3)}
 	if all.SendLag != nil {
 		g.SendLag = smp.Summarize(all.SendLag)
 		if n := all.SendLag.Count(); n > 0 {
@@ -241,7 +250,11 @@ func Summarize(r *smp.Result, plan *Plan, cpuSeconds float64) {
 		g.CPUCores = round(cpuSeconds/wall, 3)
 	}
 	var reasons []string
-	if g.BehindP99Ms > float64(SaturationLag)/float64(time.Millisecond) {
+	lagMs := float64(SaturationLag) / float64(time.Millisecond)
+	if g.SchedLatencyP99Ms > lagMs {
+		reasons = append(reasons, fmt.Sprintf("its goroutines waited up to %.1f ms (p99) for a CPU, delaying sends and reads alike", g.SchedLatencyP99Ms))
+	}
+	if g.BehindP99Ms > lagMs {
 		reasons = append(reasons, fmt.Sprintf("requests left up to %.1f ms late (p99 %.1f ms) with a connection free: the generator could not keep its schedule", g.BehindMaxMs, g.BehindP99Ms))
 	}
 	if procs := float64(runtime.GOMAXPROCS(0)); g.CPUCores >= SaturationCPU*procs {
@@ -257,7 +270,7 @@ func Summarize(r *smp.Result, plan *Plan, cpuSeconds float64) {
 	if g.Saturated {
 		r.Warnings = append(r.Warnings, "generator saturated: "+g.Reason+". The figures describe the generator as much as the target; lower the rate or add generators.")
 	}
-	if g.WaitedForConnection > 0.01 {
+	if g.WaitedForConnection > 0.01 && !g.Saturated {
 		w := fmt.Sprintf("%.1f%% of requests waited over 1 ms for a free connection: the target answered slower than rate ÷ connections allows.", 100*g.WaitedForConnection)
 		if plan.anyModel(smp.ModelClosed) {
 			w += " The closed model times requests from when they left, so that wait is missing from its latencies (coordinated omission); --model open includes it."

@@ -82,7 +82,7 @@ func Summary(w io.Writer, r *smp.Result, st Style) {
 		row("send lag", fmt.Sprintf("p50 %s  p99 %s  max %s", ms(g.SendLag.P50Ms), ms(g.SendLag.P99Ms), ms(g.SendLag.MaxMs)))
 	}
 	row("data", fmt.Sprintf("sent %s  received %s", bytesHuman(s.BytesSent), bytesHuman(s.BytesReceived)))
-	health := fmt.Sprintf("%.2f cores", g.CPUCores)
+	health := fmt.Sprintf("%.2f cores, scheduling p99 %s", g.CPUCores, ms(g.SchedLatencyP99Ms))
 	if g.Saturated {
 		health += ", " + st.paint("31", "SATURATED")
 	} else {

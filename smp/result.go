@@ -137,7 +137,10 @@ type GeneratorReport struct {
 	// WaitedForConnection is the share of scheduled requests that left more than 1 ms
 	// late because every connection was busy (the target, not the generator, was slow).
 	WaitedForConnection float64 `json:"waited_for_connection" yaml:"waited_for_connection"`
-	CPUSeconds          float64 `json:"cpu_seconds" yaml:"cpu_seconds"`
+	// SchedLatencyP99Ms: p99 of how long the generator's runnable goroutines waited
+	// for a CPU (Go runtime metric). High values mean a CPU-starved generator.
+	SchedLatencyP99Ms float64 `json:"sched_latency_p99_ms" yaml:"sched_latency_p99_ms"`
+	CPUSeconds        float64 `json:"cpu_seconds" yaml:"cpu_seconds"`
 	// CPUCores is the average number of cores the generator process kept busy.
 	CPUCores float64 `json:"cpu_cores" yaml:"cpu_cores"`
 	Reason   string  `json:"reason,omitempty" yaml:"reason,omitempty"`

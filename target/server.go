@@ -219,7 +219,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if len(body) == 0 && in.ResponseBytes > 0 {
 		body = fill(in.ResponseBytes)
 	}
-	s.stats.add(caller(r), r.URL.Path, statusText(code))
+	s.stats.addProto(caller(r), r.URL.Path, statusText(code), r.Proto)
 	if ct := r.Header.Get("Content-Type"); ct != "" && len(body) > 0 {
 		w.Header().Set("Content-Type", ct)
 	}

@@ -11,6 +11,8 @@ type Stats struct {
 	ByCaller map[string]int64 `json:"by_caller"`
 	ByPath   map[string]int64 `json:"by_path"`
 	ByStatus map[string]int64 `json:"by_status"`
+	// ByProto counts HTTP requests by protocol version (HTTP/1.1, HTTP/2.0).
+	ByProto  map[string]int64 `json:"by_proto"`
 	TCPBytes int64            `json:"tcp_bytes"`
 }
 
@@ -20,11 +22,16 @@ type stats struct {
 }
 
 func (st *stats) init() {
-	st.s = Stats{ByCaller: map[string]int64{}, ByPath: map[string]int64{}, ByStatus: map[string]int64{}}
+	st.s = Stats{ByCaller: map[string]int64{}, ByPath: map[string]int64{}, ByStatus: map[string]int64{}, ByProto: map[string]int64{}}
 }
 
-func (st *stats) add(caller, path, status string) {
+func (st *stats) add(caller, path, status string) { st.addProto(caller, path, status, "") }
+
+func (st *stats) addProto(caller, path, status, proto string) {
 	st.mu.Lock()
+	if proto != "" {
+		st.s.ByProto[proto]++
+	}
 	st.s.Total++
 	st.s.ByCaller[caller]++
 	st.s.ByPath[path]++
@@ -51,7 +58,7 @@ func (s *Server) Stats() Stats {
 		return out
 	}
 	return Stats{Total: s.stats.s.Total, ByCaller: cp(s.stats.s.ByCaller), ByPath: cp(s.stats.s.ByPath),
-		ByStatus: cp(s.stats.s.ByStatus), TCPBytes: s.stats.s.TCPBytes}
+		ByStatus: cp(s.stats.s.ByStatus), ByProto: cp(s.stats.s.ByProto), TCPBytes: s.stats.s.TCPBytes}
 }
 
 func pemBlock(typ string, der []byte) []byte {
