@@ -89,7 +89,9 @@ func (c *Collector) Begin(ctx context.Context) {
 	}()
 }
 
-func (c *Collector) boundary(i int) time.Time { return c.shard.Start.Add(time.Duration(i) * time.Second) }
+func (c *Collector) boundary(i int) time.Time {
+	return c.shard.Start.Add(time.Duration(i) * time.Second)
+}
 
 // NewRecorder gives a worker its own recorder.
 func (c *Collector) NewRecorder() *Recorder {

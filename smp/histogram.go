@@ -76,10 +76,10 @@ func (h *Histogram) Count() int64 {
 func (h *Histogram) Quantile(q float64) int64 { return h.h.ValueAtQuantile(q) }
 
 // Min, Max, Mean and StdDev in microseconds.
-func (h *Histogram) Min() int64       { return h.h.Min() }
-func (h *Histogram) Max() int64       { return h.h.Max() }
-func (h *Histogram) Mean() float64    { return h.h.Mean() }
-func (h *Histogram) StdDev() float64  { return h.h.StdDev() }
+func (h *Histogram) Min() int64      { return h.h.Min() }
+func (h *Histogram) Max() int64      { return h.h.Max() }
+func (h *Histogram) Mean() float64   { return h.h.Mean() }
+func (h *Histogram) StdDev() float64 { return h.h.StdDev() }
 func (h *Histogram) Equal(o *Histogram) bool {
 	return h.h.Equals(o.h)
 }

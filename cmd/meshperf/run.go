@@ -39,6 +39,7 @@ type runFlags struct {
 	grpcCall    string
 	payload     int
 	insecure    bool
+	caCert      string
 	name        string
 	labels      []string
 	output      string
@@ -83,6 +84,7 @@ the partial result, marked partial, is still printed and written.`,
 	fl.StringVar(&f.grpcCall, "grpc-call", "", "gRPC call: health (grpc.health.v1 Check) or echo (meshperf's echo)")
 	fl.IntVar(&f.payload, "payload-bytes", 0, "echo payload size for TCP and gRPC echo (default 24)")
 	fl.BoolVar(&f.insecure, "insecure", false, "skip TLS certificate verification (test targets only)")
+	fl.StringVar(&f.caCert, "ca-cert", "", "PEM file of the CA that signed the target's certificate (SMP ssl_certificate)")
 	fl.StringVar(&f.name, "name", "", "name of the test")
 	fl.StringArrayVar(&f.labels, "label", nil, "label key=value for the result (repeatable)")
 	fl.StringVarP(&f.output, "output", "o", "", "machine output: "+strings.Join(smp.OutputFormats, ", ")+" (to stdout, or to --out)")
@@ -141,11 +143,15 @@ func runTest(cmd *cobra.Command, f *runFlags) error {
 		if abs, err := filepath.Abs(f.details); err == nil {
 			res.DetailsURI = "file://" + abs
 		}
+	}
+	// The summary comes first: a file that cannot be written must not cost the user
+	// the figures of the run they just made.
+	report.Summary(human, res, report.Style{Color: isTerminal(human)})
+	if f.details != "" {
 		if err := writeFileAtomic(f.details, func(w io.Writer) error { return smp.WriteResult(w, res, smp.FormatJSON) }); err != nil {
 			return fmt.Errorf("writing --details: %w", err)
 		}
 	}
-	report.Summary(human, res, report.Style{Color: isTerminal(human)})
 	if format != "" {
 		write := func(w io.Writer) error { return smp.WriteResult(w, res, format) }
 		if f.out != "" {
@@ -266,6 +272,9 @@ func buildConfig(cmd *cobra.Command, f *runFlags) (*smp.TestConfig, error) {
 		if f.insecure {
 			c.InsecureSkipVerify = true
 		}
+		if changed("ca-cert") {
+			c.SSLCertificate = f.caCert
+		}
 		for _, h := range f.headers {
 			k, v, ok := strings.Cut(h, ":")
 			if !ok || strings.TrimSpace(k) == "" {
@@ -379,4 +388,3 @@ func engineVersions() []string {
 	}
 	return out
 }
-

@@ -1,0 +1,211 @@
+package main_test
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	smpspec "github.com/layer5io/service-mesh-performance/spec"
+
+	"github.com/meshperf/meshperf/smp"
+	"github.com/meshperf/meshperf/target"
+)
+
+var bin string
+
+// TestMain builds the real binary once; the tests run it as a user would.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "meshperf-cli")
+	if err != nil {
+		panic(err)
+	}
+	bin = filepath.Join(dir, "meshperf")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		panic("build: " + err.Error() + "\n" + string(out))
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type run struct {
+	stdout, stderr string
+	code           int
+}
+
+func meshperf(t *testing.T, args ...string) run {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return run{out.String(), errb.String(), code}
+}
+
+func startTarget(t *testing.T) string {
+	srv, err := target.Start(target.Config{HTTPAddr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	return srv.URL()
+}
+
+func TestRunJSONToStdoutSummaryToStderr(t *testing.T) {
+	url := startTarget(t)
+	r := meshperf(t, "run", "--url", url+"/j", "--rate", "100", "--duration", "1s", "-o", "json")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	res, err := smp.DecodeResult([]byte(r.stdout))
+	if err != nil {
+		t.Fatalf("stdout is not a result: %v\n%s", err, r.stdout)
+	}
+	if res.Summary.Requests != 100 || res.Status != smp.StatusCompleted || len(res.Intervals) == 0 {
+		t.Errorf("result: %d requests, %s", res.Summary.Requests, res.Status)
+	}
+	if !strings.Contains(r.stderr, "requests") || !strings.Contains(r.stderr, "p99") {
+		t.Errorf("no summary on stderr:\n%s", r.stderr)
+	}
+	if strings.ContainsAny(r.stderr, "\x1b\r") {
+		t.Errorf("control characters written to a non-terminal:\n%q", r.stderr)
+	}
+}
+
+func TestRunWritesSMPAndDetails(t *testing.T) {
+	url := startTarget(t)
+	dir := t.TempDir()
+	smpFile, full := filepath.Join(dir, "r.smp.yaml"), filepath.Join(dir, "full.json")
+	r := meshperf(t, "run", "--url", url, "--rate", "50", "--duration", "1s", "--name", "cli", "--label", "team=perf",
+		"--out", smpFile, "--details", full)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "cli — completed") {
+		t.Errorf("summary missing on stdout:\n%s", r.stdout)
+	}
+	b, err := os.ReadFile(smpFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p smpspec.PerformanceTestResult
+	if err := smp.UnmarshalSMP(b, &p); err != nil {
+		t.Fatalf("not SMP: %v\n%s", err, b)
+	}
+	if p.GetDetailsUri() != "file://"+full || p.GetLabels()["team"] != "perf" || p.GetActualQps() < 45 || p.GetId() == "" || p.GetTestId() == "" {
+		t.Errorf("SMP result %v", &p)
+	}
+	fb, err := os.ReadFile(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := smp.DecodeResult(fb)
+	if err != nil || res.ID != p.GetId() {
+		t.Fatalf("details file: %v (id %q vs %q)", err, res.ID, p.GetId())
+	}
+}
+
+func TestCSVOutput(t *testing.T) {
+	url := startTarget(t)
+	r := meshperf(t, "run", "--url", url, "--rate", "20", "--duration", "2s", "-o", "csv", "-q")
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if r.code != 0 || len(lines) < 3 || !strings.HasPrefix(lines[0], "source,second,") {
+		t.Fatalf("exit %d csv:\n%s", r.code, r.stdout)
+	}
+}
+
+func TestBadInputExitsTwoNamingTheField(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("duration: 5s\nclients:\n  - endpoint_urls: [http://x/]\n    conections: 3\n"), 0o600)
+	vegGRPC := filepath.Join(dir, "veg.yaml")
+	os.WriteFile(vegGRPC, []byte("clients:\n  - load_generator: vegeta\n    protocol: GRPC\n    endpoint_urls: [\"127.0.0.1:1\"]\n"), 0o600)
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--no-such-flag"}, "unknown flag"},
+		{[]string{"run"}, "--url"},
+		{[]string{"run", "-f", bad}, `clients[0].conections (line 4): unknown field "conections"; did you mean "connections"?`},
+		{[]string{"run", "-f", vegGRPC}, "clients[0].protocol"},
+		{[]string{"run", "--url", "http://x/", "--output", "pdf"}, "--output"},
+		{[]string{"run", "--url", "ftp://x/"}, "clients[0].endpoint_urls[0]"},
+		{[]string{"run", "--url", "http://x/", "--duration", "soon"}, "--duration"},
+		{[]string{"run", "-f", filepath.Join(dir, "missing.yaml")}, "missing.yaml"},
+		{[]string{"target", "--latency", "gaussian:1ms"}, "--latency"},
+	}
+	for _, tc := range cases {
+		r := meshperf(t, tc.args...)
+		if r.code != 2 {
+			t.Errorf("%v: exit %d, want 2\n%s", tc.args, r.code, r.stderr)
+		}
+		if !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%v: stderr does not mention %q:\n%s", tc.args, tc.want, r.stderr)
+		}
+	}
+}
+
+func TestCannotRunExitsOne(t *testing.T) {
+	notPEM := filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(notPEM, []byte("not a certificate"), 0o600)
+	// The file exists (validation passes) but holds no certificate: the engine
+	// cannot start, so nothing runs.
+	r := meshperf(t, "run", "--engine", "vegeta", "--url", "https://127.0.0.1:1/", "--ca-cert", notPEM, "--duration", "1s", "-q")
+	if r.code != 1 || !strings.Contains(r.stderr, "no client could run") {
+		t.Errorf("exit %d, want 1:\n%s", r.code, r.stderr)
+	}
+	r = meshperf(t, "run", "--url", "http://127.0.0.1:1/", "--duration", "1s", "-q", "--details", "/nonexistent-dir/x.json")
+	if r.code != 1 || !strings.Contains(r.stderr, "--details") {
+		t.Errorf("unwritable --details: exit %d, want 1:\n%s", r.code, r.stderr)
+	}
+}
+
+// Ctrl-C stops the run, still writes the result marked partial, and exits 130.
+func TestInterruptKeepsPartialResult(t *testing.T) {
+	url := startTarget(t)
+	out := filepath.Join(t.TempDir(), "partial.json")
+	cmd := exec.Command(bin, "run", "--url", url, "--rate", "100", "--duration", "30s", "--out", out)
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+		t.Fatalf("exit %v, want 130\n%s", err, errb.String())
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := smp.DecodeResult(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != smp.StatusPartial || res.Summary.Requests < 100 || res.Summary.Requests > 200 {
+		t.Errorf("status %s, %d requests", res.Status, res.Summary.Requests)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	r := meshperf(t, "version")
+	if r.code != 0 || !strings.Contains(r.stdout, "meshperf") || !strings.Contains(r.stdout, "fortio") || !strings.Contains(r.stdout, "vegeta") {
+		t.Errorf("version: %d %s", r.code, r.stdout)
+	}
+}
