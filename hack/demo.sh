@@ -8,7 +8,7 @@ mkdir -p "$out"
 port=${MESHPERF_DEMO_PORT:-18080}
 
 "$bin" target --http-addr "127.0.0.1:$port" --grpc-addr "" --tcp-addr "" \
-  --latency longtail:2ms,20ms >"$out/target.log" 2>&1 &
+  --latency longtail:2ms,20ms --response-size 256 >"$out/target.log" 2>&1 &
 target_pid=$!
 trap 'kill $target_pid 2>/dev/null; wait $target_pid 2>/dev/null || true' EXIT
 

@@ -246,15 +246,17 @@ type bucket struct {
 	lat, lag, genLag     *smp.Histogram
 }
 
-func newBucket() *bucket {
-	return &bucket{lat: smp.NewHistogram(), lag: smp.NewHistogram(), genLag: smp.NewHistogram()}
-}
+// newBucket allocates the latency histogram; the lag histograms (≈190 KB each) only
+// when a paced request needs them, since unpaced runs never do.
+func newBucket() *bucket { return &bucket{lat: smp.NewHistogram()} }
 
 func (b *bucket) reset() {
 	lat, lag, gen := b.lat, b.lag, b.genLag
-	lat.Reset()
-	lag.Reset()
-	gen.Reset()
+	for _, h := range []*smp.Histogram{lat, lag, gen} {
+		if h != nil {
+			h.Reset()
+		}
+	}
 	*b = bucket{lat: lat, lag: lag, genLag: gen}
 }
 
@@ -309,6 +311,9 @@ func (r *Recorder) Record(intended, sent, done time.Time, ownLag time.Duration, 
 	b.bytesRecv += o.BytesReceived
 	b.lat.Record(latency)
 	if paced {
+		if b.lag == nil {
+			b.lag, b.genLag = smp.NewHistogram(), smp.NewHistogram()
+		}
 		b.lag.Record(lag)
 		if ownLag >= 0 {
 			b.genLag.Record(ownLag)

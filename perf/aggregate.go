@@ -86,6 +86,13 @@ func (a *Aggregator) Interval(iv *smp.Interval) {
 	}
 }
 
+// lastSecond is the index of the run's last whole second; later intervals only hold
+// stragglers (requests due in the window that completed after it) and are not shown
+// live, where their tiny window would read as a bogus rate.
+func (a *Aggregator) lastSecond() int {
+	return int((a.total+time.Second-1)/time.Second) - 1
+}
+
 // Flush reports the seconds still waiting for a source (the run is over).
 func (a *Aggregator) Flush() {
 	a.mu.Lock()
@@ -104,6 +111,9 @@ func (a *Aggregator) emitLocked(p *pendingSecond) {
 	delete(a.pending, p.iv.Index)
 	a.emitted = p.iv.Index + 1
 	a.soFar += p.iv.Requests
+	if p.iv.Index > a.lastSecond() {
+		return
+	}
 	secs := p.iv.End.Sub(p.iv.Start).Seconds()
 	pr := Progress{
 		Index: p.iv.Index, Elapsed: time.Duration(p.iv.Index+1) * time.Second, Total: a.total, Warmup: p.iv.Warmup,

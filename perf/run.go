@@ -96,6 +96,15 @@ func (p *Plan) TargetRPS(source string) float64 {
 	return 0
 }
 
+func (p *Plan) anyPaced() bool {
+	for _, s := range p.Shards {
+		if s.Paced() {
+			return true
+		}
+	}
+	return false
+}
+
 func (p *Plan) anyModel(m smp.LoadModel) bool {
 	for _, s := range p.Shards {
 		if s.Client.Model == m && s.Paced() {
@@ -268,7 +277,11 @@ func Summarize(r *smp.Result, plan *Plan, use Usage) {
 
 	r.Warnings = nil
 	if g.Saturated {
-		r.Warnings = append(r.Warnings, "generator saturated: "+g.Reason+". The figures describe the generator as much as the target; lower the rate or add generators.")
+		advice := " The figures describe the generator as much as the target: lower the rate or add generators."
+		if !plan.anyPaced() {
+			advice = " At full speed the generator, not the target, set the rate: add generators or cores to find the target's limit."
+		}
+		r.Warnings = append(r.Warnings, "generator saturated: "+g.Reason+"."+advice)
 	}
 	if g.WaitedForConnection > 0.01 && !g.Saturated {
 		w := fmt.Sprintf("%.1f%% of requests waited over 1 ms for a free connection: the target answered slower than rate ÷ connections allows.", 100*g.WaitedForConnection)

@@ -165,7 +165,11 @@ func MarshalSMP(m proto.Message, format string) ([]byte, error) {
 			return nil, err
 		}
 		blockStyle(&n)
-		return yaml.Marshal(&n)
+		var buf bytes.Buffer
+		if err := writeYAML(&buf, &n); err != nil {
+			return nil, err
+		}
+		return buf.Bytes(), nil
 	}
 	return nil, fmt.Errorf("unknown SMP format %q (json or yaml)", format)
 }
