@@ -94,7 +94,8 @@ func DecodeStrict(data []byte, out any) error {
 		return fmt.Errorf("smp: DecodeStrict needs a non-nil pointer, got %T", out)
 	}
 	var errs FieldErrors
-	checkNode(doc, rv.Type().Elem(), "", &errs, 0)
+	budget := maxNodes
+	checkNode(doc, rv.Type().Elem(), "", &errs, 0, &budget)
 	if len(errs) > 0 {
 		return errs
 	}
@@ -107,17 +108,28 @@ func DecodeStrict(data []byte, out any) error {
 	return nil
 }
 
-// maxDepth bounds recursion on hostile documents (deep nesting or alias loops).
-const maxDepth = 64
+// maxDepth bounds recursion on hostile documents (deep nesting or alias loops), and
+// maxNodes the nodes visited once aliases are expanded (a "billion laughs" document
+// is small on disk and huge in memory).
+const (
+	maxDepth = 64
+	maxNodes = 1_000_000
+)
 
 var (
 	unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
 	timeType        = reflect.TypeFor[time.Time]()
 )
 
-func checkNode(n *yaml.Node, t reflect.Type, path string, errs *FieldErrors, depth int) {
+func checkNode(n *yaml.Node, t reflect.Type, path string, errs *FieldErrors, depth int, budget *int) {
 	if depth > maxDepth {
 		errs.Add(path, n.Line, "nested too deeply")
+		return
+	}
+	if *budget--; *budget < 0 {
+		if *budget == -1 {
+			errs.Add(path, n.Line, "document expands to more than %d values (aliases?)", maxNodes)
+		}
 		return
 	}
 	if n.Kind == yaml.AliasNode {
@@ -125,7 +137,7 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, errs *FieldErrors, dep
 			errs.Add(path, n.Line, "unknown alias")
 			return
 		}
-		checkNode(n.Alias, t, path, errs, depth+1)
+		checkNode(n.Alias, t, path, errs, depth+1, budget)
 		return
 	}
 	if n.Tag == "!!null" && n.Kind == yaml.ScalarNode {
@@ -147,7 +159,7 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, errs *FieldErrors, dep
 	}
 	switch t.Kind() {
 	case reflect.Pointer:
-		checkNode(n, t.Elem(), path, errs, depth+1)
+		checkNode(n, t.Elem(), path, errs, depth+1, budget)
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
 			errs.Add(path, n.Line, "expected a mapping of fields, got %s", kindName(n))
@@ -172,7 +184,7 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, errs *FieldErrors, dep
 				errs.Add(p, key.Line, "%s", msg)
 				continue
 			}
-			checkNode(val, f.Type, p, errs, depth+1)
+			checkNode(val, f.Type, p, errs, depth+1, budget)
 		}
 	case reflect.Map:
 		if n.Kind != yaml.MappingNode {
@@ -192,7 +204,7 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, errs *FieldErrors, dep
 				continue
 			}
 			seen[key.Value] = true
-			checkNode(val, t.Elem(), p, errs, depth+1)
+			checkNode(val, t.Elem(), p, errs, depth+1, budget)
 		}
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
@@ -200,7 +212,7 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, errs *FieldErrors, dep
 			return
 		}
 		for i, el := range n.Content {
-			checkNode(el, t.Elem(), path+"["+strconv.Itoa(i)+"]", errs, depth+1)
+			checkNode(el, t.Elem(), path+"["+strconv.Itoa(i)+"]", errs, depth+1, budget)
 		}
 	case reflect.Interface:
 		// anything goes

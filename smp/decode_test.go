@@ -165,6 +165,36 @@ func TestDecodeRejectsEmptyAndGarbage(t *testing.T) {
 	}
 }
 
+// Aliases that multiply: 1000 clients × 1000 endpoints from a few lines. Refused with
+// a clear error instead of being expanded.
+func TestAliasExpansionIsBounded(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("u: &u [")
+	for i := range 1000 {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("http://x/")
+	}
+	b.WriteString("]\nc: &c {endpoint_urls: *u}\nclients: [")
+	for i := range 1000 {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("*c")
+	}
+	b.WriteString("]\n")
+	var cfg struct {
+		U       []string `yaml:"u"`
+		C       Client   `yaml:"c"`
+		Clients []Client `yaml:"clients"`
+	}
+	err := DecodeStrict([]byte(b.String()), &cfg)
+	if err == nil || !strings.Contains(err.Error(), "expands to more than") {
+		t.Fatalf("want the expansion refused, got %v", err)
+	}
+}
+
 func TestProtocolNamesAndNumbers(t *testing.T) {
 	for in, want := range map[string]Protocol{"1": ProtocolHTTP, "http": ProtocolHTTP, "GRPC": ProtocolGRPC, "PROTOCOL_TCP": ProtocolTCP, "4": ProtocolGRPC} {
 		got, err := ParseProtocol(in)
