@@ -65,7 +65,9 @@ func (a *Aggregator) Interval(iv *smp.Interval) {
 		return
 	}
 	a.seen[key] = true
-	a.intervals = append(a.intervals, *iv)
+	stored := *iv
+	defer compactInterval(&stored) // kept compact: a long run holds thousands
+	a.intervals = append(a.intervals, stored)
 	if a.onSecond == nil {
 		return
 	}
@@ -141,6 +143,12 @@ func (a *Aggregator) Intervals() []smp.Interval {
 		return out[i].Source < out[j].Source
 	})
 	return out
+}
+
+func compactInterval(iv *smp.Interval) {
+	iv.Latency.Compact()
+	iv.SendLag.Compact()
+	iv.GeneratorLag.Compact()
 }
 
 // mergeInto adds src's counts and histograms to dst.

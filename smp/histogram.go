@@ -23,13 +23,55 @@ const (
 
 // Histogram is an HDR latency histogram in microseconds. It marshals to the standard
 // compressed HdrHistogram encoding ("HISTFAAA..."), which other HdrHistogram tools read.
+//
+// A live histogram takes ~190 KB whatever it holds. Histograms that are only kept (the
+// per-second intervals of a long run) can be Compacted to their encoding (~1-3 KB);
+// reads then decode a transient copy and writes thaw it.
 type Histogram struct {
-	h *hdrhistogram.Histogram
+	h     *hdrhistogram.Histogram
+	enc   string // set when compacted (then h is nil)
+	count int64  // kept while compacted, so Count needs no decoding
 }
 
 // NewHistogram returns an empty histogram with meshperf's standard parameters.
 func NewHistogram() *Histogram {
 	return &Histogram{h: hdrhistogram.New(HistogramLowestUs, HistogramHighestUs, HistogramSigFigs)}
+}
+
+// view returns the live histogram, decoding a transient one when compacted.
+func (h *Histogram) view() *hdrhistogram.Histogram {
+	if h.h != nil {
+		return h.h
+	}
+	if h.enc != "" {
+		if d, err := DecodeHistogram(h.enc); err == nil {
+			return d.h
+		}
+	}
+	return hdrhistogram.New(HistogramLowestUs, HistogramHighestUs, HistogramSigFigs)
+}
+
+// thaw makes the histogram live again before a write.
+func (h *Histogram) thaw() *hdrhistogram.Histogram {
+	if h.h == nil {
+		h.h = h.view()
+		h.enc, h.count = "", 0
+	}
+	return h.h
+}
+
+// Compact replaces the live histogram by its encoding. Reads still work (slower);
+// writes thaw it.
+func (h *Histogram) Compact() {
+	if h == nil || h.h == nil {
+		return
+	}
+	enc, err := h.Encode()
+	if err != nil {
+		return // stay live: nothing lost
+	}
+	h.count = h.h.TotalCount()
+	h.enc, h.h = enc, nil
 }
 
 // RecordMicros adds one value; values beyond the range are clamped to it.
@@ -39,7 +81,7 @@ func (h *Histogram) RecordMicros(us int64) {
 	} else if us > HistogramHighestUs {
 		us = HistogramHighestUs
 	}
-	_ = h.h.RecordValue(us) // cannot fail within range
+	_ = h.thaw().RecordValue(us) // cannot fail within range
 }
 
 // Record adds one duration.
@@ -48,10 +90,10 @@ func (h *Histogram) Record(d time.Duration) { h.RecordMicros(d.Microseconds()) }
 // Merge adds every value of o into h. Merging is exact: the result equals one
 // histogram that recorded all the values.
 func (h *Histogram) Merge(o *Histogram) {
-	if o == nil || o.h == nil {
+	if o == nil || (o.h == nil && o.enc == "") {
 		return
 	}
-	h.h.Merge(o.h)
+	h.thaw().Merge(o.view())
 }
 
 // Clone returns an independent copy.
@@ -62,31 +104,37 @@ func (h *Histogram) Clone() *Histogram {
 }
 
 // Reset empties the histogram, keeping its memory.
-func (h *Histogram) Reset() { h.h.Reset() }
+func (h *Histogram) Reset() { h.thaw().Reset() }
 
 // Count is the number of recorded values.
 func (h *Histogram) Count() int64 {
-	if h == nil || h.h == nil {
+	switch {
+	case h == nil:
 		return 0
+	case h.h != nil:
+		return h.h.TotalCount()
 	}
-	return h.h.TotalCount()
+	return h.count
 }
 
 // Quantile returns the value (µs) at percentile q (0..100).
-func (h *Histogram) Quantile(q float64) int64 { return h.h.ValueAtQuantile(q) }
+func (h *Histogram) Quantile(q float64) int64 { return h.view().ValueAtQuantile(q) }
 
 // Min, Max, Mean and StdDev in microseconds.
-func (h *Histogram) Min() int64      { return h.h.Min() }
-func (h *Histogram) Max() int64      { return h.h.Max() }
-func (h *Histogram) Mean() float64   { return h.h.Mean() }
-func (h *Histogram) StdDev() float64 { return h.h.StdDev() }
+func (h *Histogram) Min() int64      { return h.view().Min() }
+func (h *Histogram) Max() int64      { return h.view().Max() }
+func (h *Histogram) Mean() float64   { return h.view().Mean() }
+func (h *Histogram) StdDev() float64 { return h.view().StdDev() }
 func (h *Histogram) Equal(o *Histogram) bool {
-	return h.h.Equals(o.h)
+	return h.view().Equals(o.view())
 }
 
 // Encode returns the base64 compressed HdrHistogram V2 encoding.
 func (h *Histogram) Encode() (string, error) {
-	b, err := h.h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
+	if h.h == nil && h.enc != "" {
+		return h.enc, nil
+	}
+	b, err := h.view().Encode(hdrhistogram.V2CompressedEncodingCookieBase)
 	if err != nil {
 		return "", err
 	}
@@ -129,15 +177,22 @@ func (h *Histogram) MarshalJSON() ([]byte, error) {
 	return json.Marshal(s)
 }
 
+// UnmarshalJSON reads the encoding and keeps the histogram compact: decoded results
+// are mostly read, not written.
 func (h *Histogram) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
 		return fmt.Errorf("histogram must be an encoded string")
 	}
+	return h.setEncoded(s)
+}
+
+func (h *Histogram) setEncoded(s string) error {
 	d, err := DecodeHistogram(s)
 	if err != nil {
 		return err
 	}
+	d.Compact()
 	*h = *d
 	return nil
 }
@@ -148,12 +203,7 @@ func (h *Histogram) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
 		return fmt.Errorf("histogram must be an encoded string")
 	}
-	d, err := DecodeHistogram(n.Value)
-	if err != nil {
-		return err
-	}
-	*h = *d
-	return nil
+	return h.setEncoded(n.Value)
 }
 
 // LatencySummary is what people read off a histogram, in milliseconds.
@@ -178,6 +228,7 @@ func Summarize(h *Histogram) LatencySummary {
 	if h == nil || h.Count() == 0 {
 		return LatencySummary{}
 	}
+	h = &Histogram{h: h.view()} // decode a compacted histogram once, not per figure
 	ms := func(us int64) float64 { return float64(us) / 1000 }
 	return LatencySummary{
 		Count:    h.Count(),

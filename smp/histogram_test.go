@@ -109,3 +109,42 @@ func FuzzDecodeHistogram(f *testing.F) {
 		}
 	})
 }
+
+// A compacted histogram reads the same, merges the same, encodes the same, and
+// comes back to life on a write.
+func TestCompactKeepsEverything(t *testing.T) {
+	h := NewHistogram()
+	for i := int64(0); i < 5000; i++ {
+		h.RecordMicros(i * 37 % 90_000)
+	}
+	want := Summarize(h)
+	enc, _ := h.Encode()
+	c := h.Clone()
+	c.Compact()
+	if c.h != nil || len(c.enc) > 20_000 {
+		t.Fatalf("not compact: live=%v, %d bytes", c.h != nil, len(c.enc))
+	}
+	if Summarize(c) != want || c.Count() != 5000 || !c.Equal(h) {
+		t.Errorf("compacted reads differ")
+	}
+	if got, _ := c.Encode(); got != enc {
+		t.Errorf("encoding changed")
+	}
+	m := NewHistogram()
+	m.Merge(c)
+	m.Merge(h)
+	if m.Count() != 10000 || m.Quantile(99) != h.Quantile(99) {
+		t.Errorf("merge from a compacted histogram: count %d", m.Count())
+	}
+	if c.h != nil {
+		t.Errorf("reading thawed the histogram for good")
+	}
+	c.RecordMicros(1)
+	if c.Count() != 5001 || c.h == nil {
+		t.Errorf("write after compact: count %d", c.Count())
+	}
+	var zero Histogram
+	if zero.Count() != 0 || Summarize(&zero).Count != 0 {
+		t.Errorf("zero histogram")
+	}
+}
