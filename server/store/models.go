@@ -1,0 +1,141 @@
+// Package store keeps meshperf's state with gorm: SQLite by default (a file, pure Go),
+// PostgreSQL at scale. Tables own one concept each; schema changes are versioned
+// migrations (gormigrate), applied at start-up under a lock.
+package store
+
+import (
+	"time"
+)
+
+// User is a person or automation with a role.
+type User struct {
+	ID        string `gorm:"primaryKey;size:36"`
+	Name      string `gorm:"size:128;uniqueIndex;not null"`
+	Role      string `gorm:"size:16;not null"`
+	CreatedAt time.Time
+}
+
+// APIToken is a bearer token. Only its SHA-256 is stored; the token is shown once.
+type APIToken struct {
+	ID         string `gorm:"primaryKey;size:36"`
+	UserID     string `gorm:"size:36;index;not null"`
+	Name       string `gorm:"size:128"`
+	Hash       string `gorm:"size:64;uniqueIndex;not null"`
+	Prefix     string `gorm:"size:16"` // the first characters, to recognise a token in lists
+	CreatedAt  time.Time
+	LastUsedAt *time.Time
+}
+
+// Profile is a named, versioned test config. Each update adds a ProfileVersion; a run
+// records the exact version it ran.
+type Profile struct {
+	ID          string `gorm:"primaryKey;size:36"`
+	Name        string `gorm:"size:128;uniqueIndex;not null"`
+	Description string `gorm:"size:1024"`
+	Version     int    `gorm:"not null"`
+	Config      string `gorm:"type:text;not null"` // JSON of smp.TestConfig, the current version
+	CreatedBy   string `gorm:"size:128"`
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// ProfileVersion is one saved version of a profile's config.
+type ProfileVersion struct {
+	ProfileID string `gorm:"primaryKey;size:36"`
+	Version   int    `gorm:"primaryKey"`
+	Config    string `gorm:"type:text;not null"`
+	CreatedBy string `gorm:"size:128"`
+	CreatedAt time.Time
+}
+
+// Run statuses.
+const (
+	RunQueued      = "queued"
+	RunRunning     = "running"
+	RunCompleted   = "completed"
+	RunPartial     = "partial"
+	RunFailed      = "failed"
+	RunCancelled   = "cancelled"
+	RunInterrupted = "interrupted" // the server stopped during the run
+)
+
+// RunDone reports whether a status is final.
+func RunDone(status string) bool {
+	switch status {
+	case RunQueued, RunRunning:
+		return false
+	}
+	return true
+}
+
+// Run is one execution of a profile version or of an ad-hoc config.
+type Run struct {
+	ID             string  `gorm:"primaryKey;size:36"`
+	ProfileID      *string `gorm:"size:36;index"`
+	ProfileName    string  `gorm:"size:128"`
+	ProfileVersion int
+	Status         string    `gorm:"size:16;index;not null"`
+	Config         string    `gorm:"type:text;not null"` // JSON of the exact smp.TestConfig that runs
+	Overrides      string    `gorm:"type:text"`          // JSON of the overrides applied to the profile
+	TriggeredBy    string    `gorm:"size:128"`
+	Error          string    `gorm:"type:text"`
+	ResultID       *string   `gorm:"size:36"`
+	CreatedAt      time.Time `gorm:"index"`
+	StartedAt      *time.Time
+	FinishedAt     *time.Time
+	// Owner is the server instance executing the run (several replicas share a database).
+	Owner string `gorm:"size:64;index"`
+}
+
+// RunInterval is one second of one source, stored as it arrives so that a server that
+// dies mid-run loses nothing it had received.
+type RunInterval struct {
+	RunID  string `gorm:"primaryKey;size:36"`
+	Source string `gorm:"primaryKey;size:128"`
+	Index  int    `gorm:"primaryKey;column:second"`
+	Data   []byte `gorm:"not null"` // gzip JSON of smp.Interval
+}
+
+// Result is a finished run's result: summary columns for listing and comparing, and
+// the whole smp.Result compressed.
+type Result struct {
+	ID             string  `gorm:"primaryKey;size:36"`
+	RunID          string  `gorm:"size:36;index"`
+	ProfileID      *string `gorm:"size:36;index"`
+	ProfileName    string  `gorm:"size:128"`
+	ProfileVersion int
+	Name           string    `gorm:"size:256"`
+	Status         string    `gorm:"size:16;index"`
+	StartTime      time.Time `gorm:"index:idx_results_start,sort:desc"`
+	EndTime        time.Time
+	Requests       int64
+	ErrorRate      float64
+	ActualRPS      float64
+	TargetRPS      float64
+	P50Ms          float64
+	P90Ms          float64
+	P99Ms          float64
+	P999Ms         float64
+	MaxMs          float64
+	Saturated      bool
+	Labels         string `gorm:"type:text"` // JSON, for display; filtering uses ResultLabel
+	Data           []byte `gorm:"not null"`  // gzip JSON of smp.Result
+	CreatedAt      time.Time
+}
+
+// ResultLabel indexes a result's labels for filtering.
+type ResultLabel struct {
+	ResultID string `gorm:"primaryKey;size:36"`
+	Key      string `gorm:"primaryKey;size:128;index:idx_label_kv,priority:1"`
+	Value    string `gorm:"size:256;index:idx_label_kv,priority:2"`
+}
+
+// Event is the audit trail: who did what to which object.
+type Event struct {
+	ID     uint64    `gorm:"primaryKey;autoIncrement"`
+	Time   time.Time `gorm:"index"`
+	Actor  string    `gorm:"size:128"`
+	Action string    `gorm:"size:64"`
+	Object string    `gorm:"size:128"`
+	Detail string    `gorm:"type:text"`
+}

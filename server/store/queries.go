@@ -1,0 +1,438 @@
+package store
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/meshperf/meshperf/smp"
+)
+
+// --- users and tokens ---
+
+// HashToken is how a token is stored and looked up.
+func HashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// CountUsers is the number of users (zero on a fresh database).
+func (s *Store) CountUsers(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Model(&User{}).Count(&n).Error
+	return n, err
+}
+
+// CreateUserWithToken creates a user and stores the hash of its first token.
+func (s *Store) CreateUserWithToken(ctx context.Context, name, role, token string) (*User, error) {
+	u := &User{ID: uuid.NewString(), Name: name, Role: role}
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Create(u).Error; err != nil {
+			return tr(err)
+		}
+		return tx.Create(tokenRow(u.ID, "initial", token)).Error
+	})
+	if err != nil {
+		return nil, tr(err)
+	}
+	return u, nil
+}
+
+func tokenRow(userID, name, token string) *APIToken {
+	prefix := token
+	if len(prefix) > 12 {
+		prefix = prefix[:12]
+	}
+	return &APIToken{ID: uuid.NewString(), UserID: userID, Name: name, Hash: HashToken(token), Prefix: prefix}
+}
+
+// AddToken stores another token for a user.
+func (s *Store) AddToken(ctx context.Context, userID, name, token string) (*APIToken, error) {
+	t := tokenRow(userID, name, token)
+	if err := s.db.WithContext(ctx).Create(t).Error; err != nil {
+		return nil, tr(err)
+	}
+	return t, nil
+}
+
+// DeleteToken removes one of a user's tokens.
+func (s *Store) DeleteToken(ctx context.Context, userID, tokenID string) error {
+	res := s.db.WithContext(ctx).Where("id = ? AND user_id = ?", tokenID, userID).Delete(&APIToken{})
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// Authenticate finds the user a token belongs to.
+func (s *Store) Authenticate(ctx context.Context, token string) (*User, error) {
+	var t APIToken
+	if err := s.db.WithContext(ctx).Where("hash = ?", HashToken(token)).First(&t).Error; err != nil {
+		return nil, tr(err)
+	}
+	var u User
+	if err := s.db.WithContext(ctx).First(&u, "id = ?", t.UserID).Error; err != nil {
+		return nil, tr(err)
+	}
+	// Last use is informative: a minute's precision saves a write per request.
+	if t.LastUsedAt == nil || time.Since(*t.LastUsedAt) > time.Minute {
+		now := time.Now().UTC()
+		s.db.WithContext(ctx).Model(&APIToken{}).Where("id = ?", t.ID).Update("last_used_at", now)
+	}
+	return &u, nil
+}
+
+// ListUsers lists users by name.
+func (s *Store) ListUsers(ctx context.Context) ([]User, error) {
+	var us []User
+	err := s.db.WithContext(ctx).Order("name").Find(&us).Error
+	return us, err
+}
+
+// --- profiles ---
+
+// CreateProfile saves version 1 of a new profile.
+func (s *Store) CreateProfile(ctx context.Context, p *Profile) error {
+	p.ID, p.Version = uuid.NewString(), 1
+	return tr(s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Create(p).Error; err != nil {
+			return tr(err)
+		}
+		return tx.Create(&ProfileVersion{ProfileID: p.ID, Version: 1, Config: p.Config, CreatedBy: p.CreatedBy}).Error
+	}))
+}
+
+// GetProfile finds a profile by id or name.
+func (s *Store) GetProfile(ctx context.Context, idOrName string) (*Profile, error) {
+	var p Profile
+	err := s.db.WithContext(ctx).Where("id = ? OR name = ?", idOrName, idOrName).First(&p).Error
+	return &p, tr(err)
+}
+
+// ListProfiles lists profiles by name.
+func (s *Store) ListProfiles(ctx context.Context) ([]Profile, error) {
+	var ps []Profile
+	err := s.db.WithContext(ctx).Order("name").Find(&ps).Error
+	return ps, err
+}
+
+// UpdateProfile saves a new version of a profile. An update whose config equals the
+// current one is not a new version.
+func (s *Store) UpdateProfile(ctx context.Context, idOrName, config, description, actor string) (*Profile, error) {
+	var out Profile
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var p Profile
+		if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Where("id = ? OR name = ?", idOrName, idOrName).First(&p).Error; err != nil {
+			return tr(err)
+		}
+		if p.Config == config && p.Description == description {
+			out = p
+			return nil
+		}
+		if p.Config != config {
+			p.Version++
+			if err := tx.Create(&ProfileVersion{ProfileID: p.ID, Version: p.Version, Config: config, CreatedBy: actor}).Error; err != nil {
+				return tr(err)
+			}
+		}
+		p.Config, p.Description = config, description
+		if err := tx.Save(&p).Error; err != nil {
+			return err
+		}
+		out = p
+		return nil
+	})
+	return &out, tr(err)
+}
+
+// ProfileVersions lists a profile's versions, newest first.
+func (s *Store) ProfileVersions(ctx context.Context, profileID string) ([]ProfileVersion, error) {
+	var vs []ProfileVersion
+	err := s.db.WithContext(ctx).Where("profile_id = ?", profileID).Order("version desc").Find(&vs).Error
+	return vs, err
+}
+
+// DeleteProfile deletes a profile and its versions. Its runs and results are kept
+// (they carry the profile's name and version); the count of kept results is returned.
+func (s *Store) DeleteProfile(ctx context.Context, idOrName string) (keptResults int64, err error) {
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var p Profile
+		if err := tx.Where("id = ? OR name = ?", idOrName, idOrName).First(&p).Error; err != nil {
+			return tr(err)
+		}
+		if err := tx.Model(&Result{}).Where("profile_id = ?", p.ID).Count(&keptResults).Error; err != nil {
+			return err
+		}
+		if err := tx.Where("profile_id = ?", p.ID).Delete(&ProfileVersion{}).Error; err != nil {
+			return err
+		}
+		return tx.Delete(&p).Error
+	})
+	return keptResults, tr(err)
+}
+
+// --- runs ---
+
+// CreateRun stores a new run.
+func (s *Store) CreateRun(ctx context.Context, r *Run) error {
+	if r.ID == "" {
+		r.ID = uuid.NewString()
+	}
+	return tr(s.db.WithContext(ctx).Create(r).Error)
+}
+
+// GetRun finds a run.
+func (s *Store) GetRun(ctx context.Context, id string) (*Run, error) {
+	var r Run
+	err := s.db.WithContext(ctx).First(&r, "id = ?", id).Error
+	return &r, tr(err)
+}
+
+// ListRuns lists the newest runs.
+func (s *Store) ListRuns(ctx context.Context, limit int) ([]Run, error) {
+	var rs []Run
+	err := s.db.WithContext(ctx).Order("created_at desc").Limit(limit).Find(&rs).Error
+	return rs, err
+}
+
+// ClaimRun moves a queued run to running for owner; false if it was not queued.
+func (s *Store) ClaimRun(ctx context.Context, id, owner string) (bool, error) {
+	now := time.Now().UTC()
+	res := s.db.WithContext(ctx).Model(&Run{}).Where("id = ? AND status = ?", id, RunQueued).
+		Updates(map[string]any{"status": RunRunning, "started_at": now, "owner": owner})
+	return res.RowsAffected == 1, res.Error
+}
+
+// FinishRun records a run's final status.
+func (s *Store) FinishRun(ctx context.Context, id, status, errMsg string, resultID *string) error {
+	now := time.Now().UTC()
+	return s.db.WithContext(ctx).Model(&Run{}).Where("id = ?", id).
+		Updates(map[string]any{"status": status, "error": errMsg, "result_id": resultID, "finished_at": now}).Error
+}
+
+// UnfinishedRuns lists runs left queued or running by owner ("" = any owner).
+func (s *Store) UnfinishedRuns(ctx context.Context, owner string) ([]Run, error) {
+	var rs []Run
+	q := s.db.WithContext(ctx).Where("status IN ?", []string{RunQueued, RunRunning})
+	if owner != "" {
+		q = q.Where("owner = ? OR owner = ''", owner)
+	}
+	err := q.Order("created_at").Find(&rs).Error
+	return rs, err
+}
+
+// AddInterval stores one interval; a repeat of one already stored is ignored.
+func (s *Store) AddInterval(ctx context.Context, runID string, iv *smp.Interval) error {
+	data, err := pack(iv)
+	if err != nil {
+		return err
+	}
+	row := &RunInterval{RunID: runID, Source: iv.Source, Index: iv.Index, Data: data}
+	return s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(row).Error
+}
+
+// Intervals returns a run's stored intervals in order.
+func (s *Store) Intervals(ctx context.Context, runID string) ([]smp.Interval, error) {
+	var rows []RunInterval
+	if err := s.db.WithContext(ctx).Where("run_id = ?", runID).Order("second, source").Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]smp.Interval, 0, len(rows))
+	for _, r := range rows {
+		var iv smp.Interval
+		if err := unpack(r.Data, &iv); err != nil {
+			return nil, fmt.Errorf("interval %s/%d of run %s: %w", r.Source, r.Index, runID, err)
+		}
+		out = append(out, iv)
+	}
+	return out, nil
+}
+
+// --- results ---
+
+// SaveResult stores a result with its summary columns and label index.
+func (s *Store) SaveResult(ctx context.Context, r *smp.Result, run *Run) (*Result, error) {
+	data, err := pack(r)
+	if err != nil {
+		return nil, err
+	}
+	labels, _ := json.Marshal(r.Labels)
+	l := r.Summary.Latency
+	row := &Result{
+		ID: r.ID, RunID: run.ID, ProfileID: run.ProfileID, ProfileName: run.ProfileName, ProfileVersion: run.ProfileVersion,
+		Name: r.Name, Status: string(r.Status), StartTime: r.StartTime.UTC(), EndTime: r.EndTime.UTC(),
+		Requests: r.Summary.Requests, ErrorRate: r.Summary.ErrorRate, ActualRPS: r.Summary.ActualRPS, TargetRPS: r.Summary.TargetRPS,
+		P50Ms: l.P50Ms, P90Ms: l.P90Ms, P99Ms: l.P99Ms, P999Ms: l.P999Ms, MaxMs: l.MaxMs, Saturated: r.Generator.Saturated,
+		Labels: string(labels), Data: data,
+	}
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Create(row).Error; err != nil {
+			return tr(err)
+		}
+		for k, v := range r.Labels {
+			if err := tx.Create(&ResultLabel{ResultID: row.ID, Key: k, Value: v}).Error; err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return row, tr(err)
+}
+
+// GetResult returns a result row and the full result.
+func (s *Store) GetResult(ctx context.Context, id string) (*Result, *smp.Result, error) {
+	var row Result
+	if err := s.db.WithContext(ctx).First(&row, "id = ?", id).Error; err != nil {
+		return nil, nil, tr(err)
+	}
+	var r smp.Result
+	if err := unpack(row.Data, &r); err != nil {
+		return nil, nil, fmt.Errorf("result %s is unreadable: %w", id, err)
+	}
+	return &row, &r, nil
+}
+
+// DeleteResult deletes a result and its labels.
+func (s *Store) DeleteResult(ctx context.Context, id string) error {
+	return tr(s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Where("id = ?", id).Delete(&Result{})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return ErrNotFound
+		}
+		return tx.Where("result_id = ?", id).Delete(&ResultLabel{}).Error
+	}))
+}
+
+// ResultFilter selects results; zero fields do not filter.
+type ResultFilter struct {
+	Profile string            // id or name
+	Labels  map[string]string // all must match
+	Since   time.Time
+	Until   time.Time
+	Status  string
+	Limit   int
+	Cursor  string // from the previous page
+}
+
+// ListResults returns one page of results (newest first, without the full data) and
+// the cursor of the next page ("" at the end).
+func (s *Store) ListResults(ctx context.Context, f ResultFilter) ([]Result, string, error) {
+	q := s.db.WithContext(ctx).Model(&Result{}).Omit("data")
+	if f.Profile != "" {
+		q = q.Where("profile_id = ? OR profile_name = ?", f.Profile, f.Profile)
+	}
+	for k, v := range f.Labels {
+		q = q.Where("EXISTS (SELECT 1 FROM result_labels rl WHERE rl.result_id = results.id AND rl.key = ? AND rl.value = ?)", k, v)
+	}
+	if !f.Since.IsZero() {
+		q = q.Where("start_time >= ?", f.Since.UTC())
+	}
+	if !f.Until.IsZero() {
+		q = q.Where("start_time < ?", f.Until.UTC())
+	}
+	if f.Status != "" {
+		q = q.Where("status = ?", f.Status)
+	}
+	if f.Cursor != "" {
+		t, id, err := decodeCursor(f.Cursor)
+		if err != nil {
+			return nil, "", err
+		}
+		q = q.Where("start_time < ? OR (start_time = ? AND id < ?)", t, t, id)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	var rows []Result
+	if err := q.Select("id, run_id, profile_id, profile_name, profile_version, name, status, start_time, end_time, requests, error_rate, actual_rps, target_rps, p50_ms, p90_ms, p99_ms, p999_ms, max_ms, saturated, labels, created_at").
+		Order("start_time desc, id desc").Limit(limit + 1).Find(&rows).Error; err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(rows) > limit {
+		rows = rows[:limit]
+		last := rows[len(rows)-1]
+		next = encodeCursor(last.StartTime, last.ID)
+	}
+	return rows, next, nil
+}
+
+// ErrBadCursor is returned for a cursor this server did not make.
+var ErrBadCursor = fmt.Errorf("cursor is not valid")
+
+func encodeCursor(t time.Time, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(t.UTC().Format(time.RFC3339Nano) + "|" + id))
+}
+
+func decodeCursor(c string) (time.Time, string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return time.Time{}, "", ErrBadCursor
+	}
+	ts, id, ok := strings.Cut(string(b), "|")
+	t, err := time.Parse(time.RFC3339Nano, ts)
+	if !ok || err != nil || id == "" {
+		return time.Time{}, "", ErrBadCursor
+	}
+	return t, id, nil
+}
+
+// --- events ---
+
+// AddEvent appends to the audit trail; a failure here never fails the action.
+func (s *Store) AddEvent(ctx context.Context, actor, action, object, detail string) {
+	s.db.WithContext(ctx).Create(&Event{Time: time.Now().UTC(), Actor: actor, Action: action, Object: object, Detail: detail})
+}
+
+// Events returns the newest audit events.
+func (s *Store) Events(ctx context.Context, limit int) ([]Event, error) {
+	var es []Event
+	err := s.db.WithContext(ctx).Order("id desc").Limit(limit).Find(&es).Error
+	return es, err
+}
+
+// --- encoding ---
+
+func pack(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if err := json.NewEncoder(zw).Encode(v); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func unpack(data []byte, v any) error {
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return err
+	}
+	defer zr.Close()
+	b, err := io.ReadAll(io.LimitReader(zr, 256<<20))
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}

@@ -1,0 +1,179 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"github.com/go-gormigrate/gormigrate/v2"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Errors the API turns into status codes.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("already exists")
+)
+
+// Store is the database behind the server.
+type Store struct {
+	db      *gorm.DB
+	Dialect string // "sqlite" or "postgres"
+}
+
+// Open connects to databaseURL (postgres://...) or, when it is empty, to the SQLite file
+// meshperf.db under dataDir; then applies pending migrations.
+func Open(ctx context.Context, databaseURL, dataDir string) (*Store, error) {
+	var dial gorm.Dialector
+	s := &Store{}
+	switch {
+	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
+		dial, s.Dialect = postgres.Open(databaseURL), "postgres"
+	case databaseURL == "" || strings.HasPrefix(databaseURL, "sqlite://"):
+		path := strings.TrimPrefix(databaseURL, "sqlite://")
+		if path == "" {
+			if err := os.MkdirAll(dataDir, 0o700); err != nil {
+				return nil, fmt.Errorf("data dir: %w", err)
+			}
+			path = filepath.Join(dataDir, "meshperf.db")
+		}
+		// WAL lets readers proceed during a write; busy_timeout waits instead of failing;
+		// immediate transactions take the write lock at BEGIN, so two processes
+		// migrating at once serialize instead of failing on a stale snapshot.
+		dsn := path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+		dial, s.Dialect = sqlite.Open(dsn), "sqlite"
+	default:
+		return nil, fmt.Errorf("--database-url must be postgres://... or sqlite://PATH, got %q", redactURL(databaseURL))
+	}
+	db, err := gorm.Open(dial, &gorm.Config{
+		Logger:         logger.Discard,
+		TranslateError: true,
+		NowFunc:        func() time.Time { return time.Now().UTC() },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("opening the database: %w", err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, err
+	}
+	if s.Dialect == "sqlite" {
+		sqlDB.SetMaxOpenConns(1) // SQLite has one writer; one connection never sees SQLITE_BUSY
+	} else {
+		sqlDB.SetMaxOpenConns(20)
+		sqlDB.SetMaxIdleConns(10)
+		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	}
+	s.db = db.WithContext(ctx)
+	if err := s.migrate(ctx); err != nil {
+		_ = sqlDB.Close()
+		return nil, err
+	}
+	s.db = db
+	return s, nil
+}
+
+// Close closes the connection pool.
+func (s *Store) Close() error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// Ping checks the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.PingContext(ctx)
+}
+
+// migrations are applied in order and recorded; never edit one that has shipped, add
+// another. The first creates the schema from the models of its day.
+func migrations() []*gormigrate.Migration {
+	return []*gormigrate.Migration{
+		{
+			ID: "2026112101-initial",
+			Migrate: func(tx *gorm.DB) error {
+				return tx.AutoMigrate(&User{}, &APIToken{}, &Profile{}, &ProfileVersion{}, &Run{}, &RunInterval{},
+					&Result{}, &ResultLabel{}, &Event{})
+			},
+			Rollback: func(tx *gorm.DB) error {
+				return tx.Migrator().DropTable(&Event{}, &ResultLabel{}, &Result{}, &RunInterval{}, &Run{},
+					&ProfileVersion{}, &Profile{}, &APIToken{}, &User{})
+			},
+		},
+	}
+}
+
+// migrate applies pending migrations. On PostgreSQL an advisory lock serializes
+// replicas starting at once: the second waits, then finds nothing to do.
+func (s *Store) migrate(ctx context.Context) error {
+	opts := *gormigrate.DefaultOptions
+	opts.TableName = "schema_migrations"
+	opts.UseTransaction = true
+	run := func(tx *gorm.DB) error {
+		if err := gormigrate.New(tx, &opts, migrations()).Migrate(); err != nil {
+			return fmt.Errorf("migrating the database: %w", err)
+		}
+		return nil
+	}
+	if s.Dialect != "postgres" {
+		return run(s.db)
+	}
+	h := fnv.New64a()
+	h.Write([]byte("meshperf-schema-migrations"))
+	key := int64(h.Sum64() >> 1)
+	return s.db.Connection(func(tx *gorm.DB) error {
+		if err := tx.Exec("SELECT pg_advisory_lock(?)", key).Error; err != nil {
+			return fmt.Errorf("migration lock: %w", err)
+		}
+		defer tx.WithContext(context.WithoutCancel(ctx)).Exec("SELECT pg_advisory_unlock(?)", key)
+		return run(tx)
+	})
+}
+
+// AppliedMigrations lists the IDs of applied migrations.
+func (s *Store) AppliedMigrations(ctx context.Context) ([]string, error) {
+	var ids []string
+	err := s.db.WithContext(ctx).Table("schema_migrations").Order("id").Pluck("id", &ids).Error
+	return ids, err
+}
+
+// tr maps gorm's errors to the store's.
+func tr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return ErrNotFound
+	case errors.Is(err, gorm.ErrDuplicatedKey):
+		return ErrConflict
+	}
+	return err
+}
+
+// redactURL hides a password in a connection URL, for error messages and logs.
+func redactURL(u string) string {
+	at := strings.LastIndex(u, "@")
+	scheme := strings.Index(u, "://")
+	if at < 0 || scheme < 0 || at < scheme {
+		return u
+	}
+	creds := u[scheme+3 : at]
+	if user, _, ok := strings.Cut(creds, ":"); ok {
+		return u[:scheme+3] + user + ":***" + u[at:]
+	}
+	return u
+}
