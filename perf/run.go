@@ -120,6 +120,9 @@ type Options struct {
 	Version string
 	// OnProgress is called once per second with the merged figures.
 	OnProgress func(Progress)
+	// Sink, when set, also receives every interval as it closes (to store it, or to
+	// stream it elsewhere), before the run ends.
+	Sink loadgen.Sink
 }
 
 // Run runs a test locally and returns its result. Cancelling ctx stops the load; the
@@ -151,7 +154,11 @@ func Run(ctx context.Context, cfg *smp.TestConfig, opt Options) (*smp.Result, er
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = loadgen.Run(ctx, sh, agg)
+			var sink loadgen.Sink = agg
+			if opt.Sink != nil {
+				sink = teeSink{opt.Sink, agg}
+			}
+			errs[i] = loadgen.Run(ctx, sh, sink)
 		}()
 	}
 	wg.Wait()
@@ -185,6 +192,15 @@ func Run(ctx context.Context, cfg *smp.TestConfig, opt Options) (*smp.Result, er
 type Usage struct {
 	CPUSeconds        float64
 	SchedLatencyP99Ms float64
+}
+
+// teeSink gives each interval to the caller's sink first: the aggregator compacts the
+// histograms it keeps.
+type teeSink struct{ first, second loadgen.Sink }
+
+func (t teeSink) Interval(iv *smp.Interval) {
+	t.first.Interval(iv)
+	t.second.Interval(iv)
 }
 
 // Saturation thresholds: past these the generator, not the target, limits the numbers.

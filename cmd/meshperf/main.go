@@ -65,7 +65,7 @@ and results in the Service Mesh Performance (SMP) format.`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return badInput(err) })
-	root.AddCommand(newRunCmd(), newTargetCmd(), newVersionCmd())
+	root.AddCommand(newRunCmd(), newTargetCmd(), newServerCmd(), newVersionCmd())
 	return root
 }
 

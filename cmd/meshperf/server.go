@@ -1,0 +1,99 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/meshperf/meshperf/server"
+)
+
+func newServerCmd() *cobra.Command {
+	var (
+		cfg        server.Config
+		tokenFile  string
+		logFormat  string
+		allowedCSV []string
+	)
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the management backend: REST API, store, runs",
+		Long: `Run meshperf's management backend. With no options it keeps its state in a SQLite
+file under --data-dir; --database-url points it at PostgreSQL instead (several replicas
+may share one database).
+
+On first start it creates the user admin with the token from MESHPERF_ADMIN_TOKEN or
+--admin-token-file, or else prints a generated token once.
+
+Every flag falls back to an environment variable MESHPERF_<FLAG> (dashes as underscores).`,
+		Example: `  meshperf server
+  MESHPERF_ADMIN_TOKEN=$(cat token) meshperf server --addr 0.0.0.0:9081
+  meshperf server --database-url postgres://meshperf@db:5432/meshperf --allow-target 10.0.0.0/8`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := envFallback(cmd); err != nil {
+				return badInput(err)
+			}
+			cfg.AllowedTargets = allowedCSV
+			cfg.AdminToken = os.Getenv("MESHPERF_ADMIN_TOKEN")
+			if tokenFile != "" {
+				b, err := os.ReadFile(tokenFile)
+				if err != nil {
+					return badInput(fmt.Errorf("--admin-token-file: %w", err))
+				}
+				cfg.AdminToken = strings.TrimSpace(string(b))
+			}
+			var h slog.Handler
+			switch logFormat {
+			case "text":
+				h = slog.NewTextHandler(os.Stderr, nil)
+			case "json":
+				h = slog.NewJSONHandler(os.Stderr, nil)
+			default:
+				return badInput(fmt.Errorf("--log-format must be text or json"))
+			}
+			cfg.Logger = slog.New(h)
+			cfg.Version = version
+			cfg.Out = cmd.ErrOrStderr()
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return server.Run(ctx, cfg)
+		},
+	}
+	home, _ := os.UserHomeDir()
+	fl := cmd.Flags()
+	fl.StringVar(&cfg.Addr, "addr", "127.0.0.1:9081", "listen address")
+	fl.StringVar(&cfg.DataDir, "data-dir", filepath.Join(home, ".meshperf"), "state directory (the SQLite file)")
+	fl.StringVar(&cfg.DatabaseURL, "database-url", "", "PostgreSQL URL (postgres://...); empty: SQLite under --data-dir")
+	fl.StringVar(&tokenFile, "admin-token-file", "", "file holding the first admin's token (else MESHPERF_ADMIN_TOKEN, else generated)")
+	fl.BoolVar(&cfg.AnonymousRead, "anonymous-read", false, "let requests without a token read (never write)")
+	fl.StringSliceVar(&allowedCSV, "allow-target", nil, "restrict load targets: CIDRs, IPs, host names or globs (repeatable; empty: any)")
+	fl.StringVar(&cfg.InstanceID, "instance-id", "", "name of this server in the runs it executes (default host@addr)")
+	fl.IntVar(&cfg.Concurrency, "max-concurrent-runs", 1, "runs executed at once; more queue")
+	fl.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	return cmd
+}
+
+// envFallback sets every flag not given on the command line from MESHPERF_<FLAG>.
+func envFallback(cmd *cobra.Command) error {
+	var err error
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if f.Changed || err != nil {
+			return
+		}
+		name := "MESHPERF_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(name); ok && name != "MESHPERF_ADMIN_TOKEN" {
+			if e := f.Value.Set(v); e != nil {
+				err = fmt.Errorf("%s: %w", name, e)
+			}
+		}
+	})
+	return err
+}

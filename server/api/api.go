@@ -1,0 +1,321 @@
+// Package api serves meshperf's REST API (/api/v1, JSON) over the store and the run
+// manager: profiles, runs with live server-sent events, results, users and tokens.
+// Every route is listed once, in routes(), with the role it needs; the OpenAPI
+// document (openapi.json) is checked against that list by a test.
+package api
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/meshperf/meshperf/server/auth"
+	"github.com/meshperf/meshperf/server/runs"
+	"github.com/meshperf/meshperf/server/store"
+	"github.com/meshperf/meshperf/smp"
+)
+
+//go:embed openapi.json
+var openAPI []byte
+
+// Options tune the API.
+type Options struct {
+	// AnonymousRead lets requests without a token read (never write).
+	AnonymousRead bool
+	// Targets restricts where loads may be sent; nil allows any target.
+	Targets *TargetPolicy
+	// MaxBody bounds request bodies (default 1 MiB).
+	MaxBody int64
+	Logger  *slog.Logger
+}
+
+// API is the HTTP API.
+type API struct {
+	st   *store.Store
+	runs *runs.Manager
+	opt  Options
+	log  *slog.Logger
+}
+
+// New builds the API.
+func New(st *store.Store, mgr *runs.Manager, opt Options) *API {
+	if opt.MaxBody <= 0 {
+		opt.MaxBody = 1 << 20
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	return &API{st: st, runs: mgr, opt: opt, log: opt.Logger}
+}
+
+type route struct {
+	method, pattern string
+	role            auth.Role // "" = public
+	h               http.HandlerFunc
+}
+
+// routes is the API: every route, once.
+func (a *API) routes() []route {
+	return []route{
+		{"GET", "/healthz", "", a.healthz},
+		{"GET", "/readyz", "", a.readyz},
+		{"GET", "/api/v1/openapi.json", "", a.openapi},
+
+		{"GET", "/api/v1/whoami", auth.Viewer, a.whoami},
+		{"GET", "/api/v1/users", auth.Admin, a.listUsers},
+		{"POST", "/api/v1/users", auth.Admin, a.createUser},
+		{"POST", "/api/v1/tokens", auth.Viewer, a.createToken},
+		{"DELETE", "/api/v1/tokens/{id}", auth.Viewer, a.deleteToken},
+
+		{"GET", "/api/v1/profiles", auth.Viewer, a.listProfiles},
+		{"POST", "/api/v1/profiles", auth.Editor, a.createProfile},
+		{"GET", "/api/v1/profiles/{id}", auth.Viewer, a.getProfile},
+		{"PUT", "/api/v1/profiles/{id}", auth.Editor, a.updateProfile},
+		{"DELETE", "/api/v1/profiles/{id}", auth.Editor, a.deleteProfile},
+		{"GET", "/api/v1/profiles/{id}/versions", auth.Viewer, a.profileVersions},
+		{"POST", "/api/v1/profiles/{id}/runs", auth.Editor, a.runProfile},
+
+		{"GET", "/api/v1/runs", auth.Viewer, a.listRuns},
+		{"POST", "/api/v1/runs", auth.Editor, a.runAdHoc},
+		{"GET", "/api/v1/runs/{id}", auth.Viewer, a.getRun},
+		{"POST", "/api/v1/runs/{id}/cancel", auth.Editor, a.cancelRun},
+		{"GET", "/api/v1/runs/{id}/events", auth.Viewer, a.runEvents},
+
+		{"GET", "/api/v1/results", auth.Viewer, a.listResults},
+		{"GET", "/api/v1/results/compare", auth.Viewer, a.compareResults},
+		{"GET", "/api/v1/results/{id}", auth.Viewer, a.getResult},
+		{"DELETE", "/api/v1/results/{id}", auth.Editor, a.deleteResult},
+	}
+}
+
+// Handler returns the API with its middleware: request ids, logs, panics to 500,
+// authentication and roles.
+func (a *API) Handler() http.Handler {
+	mux := http.NewServeMux()
+	for _, rt := range a.routes() {
+		mux.Handle(rt.method+" "+rt.pattern, a.guard(rt.role, rt.h))
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path, nil)
+	})
+	return a.observe(mux)
+}
+
+type ctxRequestID struct{}
+
+func requestID(r *http.Request) string {
+	id, _ := r.Context().Value(ctxRequestID{}).(string)
+	return id
+}
+
+// observe adds a request id, logs each request and turns a panic into a 500.
+func (a *API) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if id == "" || len(id) > 64 {
+			id = uuid.NewString()
+		}
+		w.Header().Set("X-Request-Id", id)
+		r = r.WithContext(context.WithValue(r.Context(), ctxRequestID{}, id))
+		sw := &statusWriter{ResponseWriter: w, status: 200}
+		start := time.Now()
+		defer func() {
+			if p := recover(); p != nil {
+				a.log.Error("panic serving a request", "request_id", id, "panic", p)
+				if !sw.wrote {
+					writeError(sw, r, http.StatusInternalServerError, "internal", "internal error", nil)
+				}
+			}
+			a.log.Info("request", "request_id", id, "method", r.Method, "path", r.URL.Path, "status", sw.status,
+				"ms", time.Since(start).Milliseconds(), "user", auth.Name(r.Context()))
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+// Flush lets server-sent events through the wrapper.
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// guard authenticates the request and checks the route's role.
+func (a *API) guard(need auth.Role, h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if need == "" {
+			h(w, r)
+			return
+		}
+		header := r.Header.Get("Authorization")
+		if header == "" {
+			if need == auth.Viewer && a.opt.AnonymousRead {
+				h(w, r)
+				return
+			}
+			w.Header().Set("WWW-Authenticate", `Bearer realm="meshperf"`)
+			writeError(w, r, http.StatusUnauthorized, "unauthorized", "an API token is required: Authorization: Bearer <token>", nil)
+			return
+		}
+		token, ok := strings.CutPrefix(header, "Bearer ")
+		if !ok || token == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="meshperf"`)
+			writeError(w, r, http.StatusUnauthorized, "unauthorized", "the Authorization header must be: Bearer <token>", nil)
+			return
+		}
+		u, err := a.st.Authenticate(r.Context(), strings.TrimSpace(token))
+		if errors.Is(err, store.ErrNotFound) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="meshperf", error="invalid_token"`)
+			writeError(w, r, http.StatusUnauthorized, "unauthorized", "the API token is not valid", nil)
+			return
+		}
+		if err != nil {
+			a.storeError(w, r, err)
+			return
+		}
+		p := &auth.Principal{UserID: u.ID, Name: u.Name, Role: auth.Role(u.Role)}
+		if !p.Role.Allows(need) {
+			writeError(w, r, http.StatusForbidden, "forbidden", fmt.Sprintf("this needs the %s role; %s is a %s", need, u.Name, u.Role), nil)
+			return
+		}
+		h(w, r.WithContext(auth.With(r.Context(), p)))
+	})
+}
+
+// --- responses ---
+
+// Error is the one error shape of the API.
+type Error struct {
+	Status    int              `json:"status"`
+	Code      string           `json:"code"`
+	Message   string           `json:"message"`
+	Fields    []smp.FieldError `json:"fields,omitempty"`
+	RequestID string           `json:"request_id,omitempty"`
+}
+
+func writeError(w http.ResponseWriter, r *http.Request, status int, code, msg string, fields []smp.FieldError) {
+	writeJSON(w, status, map[string]Error{"error": {Status: status, Code: code, Message: msg, Fields: fields, RequestID: requestID(r)}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// badInput answers 400 naming every bad field; prefix places them (e.g. "config.").
+func badInput(w http.ResponseWriter, r *http.Request, err error, prefix string) {
+	var fe smp.FieldErrors
+	if errors.As(err, &fe) {
+		fields := make([]smp.FieldError, len(fe))
+		for i, f := range fe {
+			f.Path = strings.TrimSuffix(prefix+f.Path, ".")
+			fields[i] = f
+		}
+		msg := fmt.Sprintf("%d problem(s) in the request", len(fields))
+		if len(fields) == 1 {
+			msg = fields[0].Error()
+		}
+		writeError(w, r, http.StatusBadRequest, "invalid", msg, fields)
+		return
+	}
+	writeError(w, r, http.StatusBadRequest, "invalid", err.Error(), nil)
+}
+
+// storeError maps store errors to statuses. An unexpected error while the database does
+// not answer is a 503 the client may retry; gorm's pool reconnects by itself when the
+// database is back.
+func (a *API) storeError(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, r, http.StatusNotFound, "not_found", "not found", nil)
+		return
+	case errors.Is(err, store.ErrConflict):
+		writeError(w, r, http.StatusConflict, "conflict", "already exists", nil)
+		return
+	case errors.Is(err, store.ErrBadCursor):
+		writeError(w, r, http.StatusBadRequest, "invalid", "cursor: not a cursor this server made", []smp.FieldError{{Path: "cursor", Msg: "not valid"}})
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), time.Second)
+	defer cancel()
+	if perr := a.st.Ping(ctx); perr != nil {
+		a.log.Warn("database unavailable", "request_id", requestID(r), "err", perr)
+		w.Header().Set("Retry-After", "5")
+		writeError(w, r, http.StatusServiceUnavailable, "unavailable", "the database is unavailable; retry shortly", nil)
+		return
+	}
+	a.log.Error("store error", "request_id", requestID(r), "err", err)
+	writeError(w, r, http.StatusInternalServerError, "internal", "internal error", nil)
+}
+
+// readBody decodes a JSON (or YAML) body strictly into dst: unknown fields and wrong
+// types are named; too large a body is a 413. It writes the error and returns false.
+func (a *API) readBody(w http.ResponseWriter, r *http.Request, dst any) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, a.opt.MaxBody)
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, r, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the body is larger than %d bytes", a.opt.MaxBody), nil)
+			return false
+		}
+		writeError(w, r, http.StatusBadRequest, "invalid", "reading the body: "+err.Error(), nil)
+		return false
+	}
+	if err := smp.DecodeStrict(body, dst); err != nil {
+		badInput(w, r, err, "")
+		return false
+	}
+	return true
+}
+
+// --- health ---
+
+func (a *API) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := a.st.Ping(ctx); err != nil {
+		writeError(w, r, http.StatusServiceUnavailable, "unavailable", "the database is unavailable", nil)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "database": a.st.Dialect})
+}
+
+func (a *API) openapi(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(openAPI)
+}

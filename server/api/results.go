@@ -1,0 +1,219 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/meshperf/meshperf/server/auth"
+	"github.com/meshperf/meshperf/server/store"
+	"github.com/meshperf/meshperf/smp"
+)
+
+type resultRowJSON struct {
+	ID             string            `json:"id"`
+	RunID          string            `json:"run_id"`
+	ProfileID      *string           `json:"profile_id,omitempty"`
+	ProfileName    string            `json:"profile_name,omitempty"`
+	ProfileVersion int               `json:"profile_version,omitempty"`
+	Name           string            `json:"name,omitempty"`
+	Status         string            `json:"status"`
+	StartTime      time.Time         `json:"start_time"`
+	EndTime        time.Time         `json:"end_time"`
+	Requests       int64             `json:"requests"`
+	ErrorRate      float64           `json:"error_rate"`
+	ActualRPS      float64           `json:"actual_rps"`
+	TargetRPS      float64           `json:"target_rps"`
+	P50Ms          float64           `json:"p50_ms"`
+	P90Ms          float64           `json:"p90_ms"`
+	P99Ms          float64           `json:"p99_ms"`
+	P999Ms         float64           `json:"p99_9_ms"`
+	MaxMs          float64           `json:"max_ms"`
+	Saturated      bool              `json:"generator_saturated"`
+	Labels         map[string]string `json:"labels,omitempty"`
+}
+
+func resultRowOut(r *store.Result) resultRowJSON {
+	out := resultRowJSON{ID: r.ID, RunID: r.RunID, ProfileID: r.ProfileID, ProfileName: r.ProfileName, ProfileVersion: r.ProfileVersion,
+		Name: r.Name, Status: r.Status, StartTime: r.StartTime, EndTime: r.EndTime, Requests: r.Requests, ErrorRate: r.ErrorRate,
+		ActualRPS: r.ActualRPS, TargetRPS: r.TargetRPS, P50Ms: r.P50Ms, P90Ms: r.P90Ms, P99Ms: r.P99Ms, P999Ms: r.P999Ms,
+		MaxMs: r.MaxMs, Saturated: r.Saturated}
+	_ = json.Unmarshal([]byte(r.Labels), &out.Labels)
+	return out
+}
+
+// listResults: ?profile=&label=k=v (repeatable)&since=&until=&status=&limit=&cursor=
+func (a *API) listResults(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var errs smp.FieldErrors
+	f := store.ResultFilter{Profile: q.Get("profile"), Status: q.Get("status"), Cursor: q.Get("cursor")}
+	for _, l := range q["label"] {
+		k, v, ok := strings.Cut(l, "=")
+		if !ok || k == "" {
+			errs.Add("label", 0, "%q is not key=value", l)
+			continue
+		}
+		if f.Labels == nil {
+			f.Labels = map[string]string{}
+		}
+		f.Labels[k] = v
+	}
+	for name, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
+		if v := q.Get(name); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				errs.Add(name, 0, "must be an RFC 3339 time such as 2026-11-21T06:00:00Z, got %q", v)
+			}
+			*dst = t
+		}
+	}
+	switch f.Status {
+	case "", string(smp.StatusCompleted), string(smp.StatusPartial), string(smp.StatusFailed):
+	default:
+		errs.Add("status", 0, "must be completed, partial or failed, got %q", f.Status)
+	}
+	limit, ok := intParam(w, r, "limit", 50, 1, 1000)
+	if !ok {
+		return
+	}
+	if len(errs) > 0 {
+		badInput(w, r, errs, "")
+		return
+	}
+	f.Limit = limit
+	rows, next, err := a.st.ListResults(r.Context(), f)
+	if err != nil {
+		a.storeError(w, r, err)
+		return
+	}
+	out := make([]resultRowJSON, len(rows))
+	for i := range rows {
+		out[i] = resultRowOut(&rows[i])
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": out, "next_cursor": next})
+}
+
+// getResult answers the full result as JSON (default), YAML, SMP (YAML or JSON) or
+// CSV, chosen by ?format= or the Accept header.
+func (a *API) getResult(w http.ResponseWriter, r *http.Request) {
+	format := r.URL.Query().Get("format")
+	if format == "" {
+		switch accept := r.Header.Get("Accept"); {
+		case strings.Contains(accept, "yaml"):
+			format = smp.FormatYAML
+		case strings.Contains(accept, "text/csv"):
+			format = smp.FormatCSV
+		default:
+			format = smp.FormatJSON
+		}
+	}
+	contentType := map[string]string{smp.FormatJSON: "application/json", smp.FormatYAML: "application/yaml",
+		smp.FormatCSV: "text/csv", smp.FormatSMP: "application/yaml", smp.FormatSMPJSON: "application/json"}[format]
+	if contentType == "" {
+		badInput(w, r, smp.FieldErrors{{Path: "format", Msg: fmt.Sprintf("must be one of %s, got %q", strings.Join(smp.OutputFormats, ", "), format)}}, "")
+		return
+	}
+	_, res, err := a.st.GetResult(r.Context(), r.PathValue("id"))
+	if err != nil {
+		a.storeError(w, r, err)
+		return
+	}
+	if res.DetailsURI == "" {
+		res.DetailsURI = "/api/v1/results/" + res.ID
+	}
+	var buf bytes.Buffer
+	if err := smp.WriteResult(&buf, res, format); err != nil {
+		a.storeError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", contentType)
+	_, _ = w.Write(buf.Bytes())
+}
+
+func (a *API) deleteResult(w http.ResponseWriter, r *http.Request) {
+	if err := a.st.DeleteResult(r.Context(), r.PathValue("id")); err != nil {
+		a.storeError(w, r, err)
+		return
+	}
+	a.st.AddEvent(r.Context(), auth.Name(r.Context()), "result.delete", r.PathValue("id"), "")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// Comparison is a side-by-side table of results' main figures, each with its change
+// against the first result (the baseline).
+type Comparison struct {
+	Results []resultRowJSON `json:"results"`
+	Metrics []MetricRow     `json:"metrics"`
+}
+
+// MetricRow is one figure across the compared results.
+type MetricRow struct {
+	Metric string    `json:"metric"`
+	Unit   string    `json:"unit"`
+	Better string    `json:"better"` // "lower" or "higher"
+	Values []float64 `json:"values"`
+	// Delta and DeltaPct are each value's change against the first (0 for the first).
+	Delta    []float64  `json:"delta"`
+	DeltaPct []*float64 `json:"delta_pct"` // null when the baseline is 0
+}
+
+// compareResults: ?ids=a,b[,c...] (2 to 10).
+func (a *API) compareResults(w http.ResponseWriter, r *http.Request) {
+	var ids []string
+	for _, id := range strings.Split(r.URL.Query().Get("ids"), ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) < 2 || len(ids) > 10 {
+		badInput(w, r, smp.FieldErrors{{Path: "ids", Msg: fmt.Sprintf("give 2 to 10 comma-separated result ids, got %d", len(ids))}}, "")
+		return
+	}
+	rows := make([]resultRowJSON, len(ids))
+	for i, id := range ids {
+		row, _, err := a.st.GetResult(r.Context(), id)
+		if err != nil {
+			if err == store.ErrNotFound {
+				writeError(w, r, http.StatusNotFound, "not_found", "result "+id+" not found", []smp.FieldError{{Path: "ids", Msg: id + " not found"}})
+				return
+			}
+			a.storeError(w, r, err)
+			return
+		}
+		rows[i] = resultRowOut(row)
+	}
+	writeJSON(w, http.StatusOK, Compare(rows))
+}
+
+// Compare builds the comparison table of result rows.
+func Compare(rows []resultRowJSON) Comparison {
+	metric := func(name, unit, better string, get func(resultRowJSON) float64) MetricRow {
+		m := MetricRow{Metric: name, Unit: unit, Better: better}
+		base := get(rows[0])
+		for _, r := range rows {
+			v := get(r)
+			m.Values = append(m.Values, v)
+			m.Delta = append(m.Delta, v-base)
+			if base == 0 {
+				m.DeltaPct = append(m.DeltaPct, nil)
+			} else {
+				p := (v - base) / base * 100
+				m.DeltaPct = append(m.DeltaPct, &p)
+			}
+		}
+		return m
+	}
+	return Comparison{Results: rows, Metrics: []MetricRow{
+		metric("rps", "req/s", "higher", func(r resultRowJSON) float64 { return r.ActualRPS }),
+		metric("error_rate", "ratio", "lower", func(r resultRowJSON) float64 { return r.ErrorRate }),
+		metric("p50", "ms", "lower", func(r resultRowJSON) float64 { return r.P50Ms }),
+		metric("p90", "ms", "lower", func(r resultRowJSON) float64 { return r.P90Ms }),
+		metric("p99", "ms", "lower", func(r resultRowJSON) float64 { return r.P99Ms }),
+		metric("p99.9", "ms", "lower", func(r resultRowJSON) float64 { return r.P999Ms }),
+		metric("max", "ms", "lower", func(r resultRowJSON) float64 { return r.MaxMs }),
+		metric("requests", "count", "higher", func(r resultRowJSON) float64 { return float64(r.Requests) }),
+	}}
+}

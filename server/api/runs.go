@@ -1,0 +1,292 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/meshperf/meshperf/server/auth"
+	"github.com/meshperf/meshperf/server/store"
+	"github.com/meshperf/meshperf/smp"
+)
+
+type runJSON struct {
+	ID             string            `json:"id"`
+	ProfileID      *string           `json:"profile_id,omitempty"`
+	ProfileName    string            `json:"profile_name,omitempty"`
+	ProfileVersion int               `json:"profile_version,omitempty"`
+	Status         string            `json:"status"`
+	Error          string            `json:"error,omitempty"`
+	Overrides      json.RawMessage   `json:"overrides,omitempty"`
+	Config         json.RawMessage   `json:"config"`
+	TriggeredBy    string            `json:"triggered_by,omitempty"`
+	ResultID       *string           `json:"result_id,omitempty"`
+	CreatedAt      time.Time         `json:"created_at"`
+	StartedAt      *time.Time        `json:"started_at,omitempty"`
+	FinishedAt     *time.Time        `json:"finished_at,omitempty"`
+	Links          map[string]string `json:"links"`
+}
+
+func runOut(r *store.Run) runJSON {
+	out := runJSON{ID: r.ID, ProfileID: r.ProfileID, ProfileName: r.ProfileName, ProfileVersion: r.ProfileVersion,
+		Status: r.Status, Error: r.Error, Config: json.RawMessage(r.Config), TriggeredBy: r.TriggeredBy, ResultID: r.ResultID,
+		CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt,
+		Links: map[string]string{"self": "/api/v1/runs/" + r.ID, "events": "/api/v1/runs/" + r.ID + "/events"}}
+	if r.Overrides != "" {
+		out.Overrides = json.RawMessage(r.Overrides)
+	}
+	if r.ResultID != nil {
+		out.Links["result"] = "/api/v1/results/" + *r.ResultID
+	}
+	return out
+}
+
+// Overrides change a stored profile for one run; they are recorded on the run.
+type Overrides struct {
+	Duration    smp.Duration      `yaml:"duration,omitempty" json:"duration,omitempty"`
+	Warmup      *smp.Duration     `yaml:"warmup,omitempty" json:"warmup,omitempty"`
+	RPS         *int64            `yaml:"rps,omitempty" json:"rps,omitempty"`
+	Connections *int32            `yaml:"connections,omitempty" json:"connections,omitempty"`
+	Labels      map[string]string `yaml:"labels,omitempty" json:"labels,omitempty"`
+}
+
+func (o *Overrides) apply(cfg *smp.TestConfig) {
+	if o.Duration > 0 {
+		cfg.Duration = o.Duration
+	}
+	if o.Warmup != nil {
+		cfg.Warmup = *o.Warmup
+	}
+	for i := range cfg.Clients {
+		if o.RPS != nil {
+			cfg.Clients[i].RPS = *o.RPS
+		}
+		if o.Connections != nil {
+			cfg.Clients[i].Connections = *o.Connections
+		}
+	}
+	for k, v := range o.Labels {
+		if cfg.Labels == nil {
+			cfg.Labels = map[string]string{}
+		}
+		cfg.Labels[k] = v
+	}
+}
+
+type runProfileBody struct {
+	Overrides *Overrides `yaml:"overrides" json:"overrides"`
+}
+
+// runProfile runs exactly the profile's current version, with optional overrides.
+func (a *API) runProfile(w http.ResponseWriter, r *http.Request) {
+	var b runProfileBody
+	if r.ContentLength != 0 && !a.readBody(w, r, &b) {
+		return
+	}
+	p, err := a.st.GetProfile(r.Context(), r.PathValue("id"))
+	if err != nil {
+		a.storeError(w, r, err)
+		return
+	}
+	var cfg smp.TestConfig
+	if err := json.Unmarshal([]byte(p.Config), &cfg); err != nil {
+		a.storeError(w, r, fmt.Errorf("profile %s holds an unreadable config: %w", p.Name, err))
+		return
+	}
+	if cfg.Name == "" {
+		cfg.Name = p.Name
+	}
+	run := &store.Run{ProfileID: &p.ID, ProfileName: p.Name, ProfileVersion: p.Version, TriggeredBy: auth.Name(r.Context())}
+	if b.Overrides != nil {
+		b.Overrides.apply(&cfg)
+		ov, _ := json.Marshal(b.Overrides)
+		run.Overrides = string(ov)
+	}
+	cfgJSON, ok := a.checkConfig(w, r, &cfg, "overrides.")
+	if !ok {
+		return
+	}
+	run.Config = cfgJSON
+	a.submit(w, r, run)
+}
+
+type runAdHocBody struct {
+	Config *smp.TestConfig `yaml:"config" json:"config"`
+}
+
+func (a *API) runAdHoc(w http.ResponseWriter, r *http.Request) {
+	var b runAdHocBody
+	if !a.readBody(w, r, &b) {
+		return
+	}
+	cfgJSON, ok := a.checkConfig(w, r, b.Config, "config.")
+	if !ok {
+		return
+	}
+	a.submit(w, r, &store.Run{Config: cfgJSON, TriggeredBy: auth.Name(r.Context())})
+}
+
+func (a *API) submit(w http.ResponseWriter, r *http.Request, run *store.Run) {
+	if err := a.runs.Submit(r.Context(), run); err != nil {
+		a.storeError(w, r, err)
+		return
+	}
+	a.st.AddEvent(r.Context(), auth.Name(r.Context()), "run.create", run.ID, run.ProfileName)
+	w.Header().Set("Location", "/api/v1/runs/"+run.ID)
+	writeJSON(w, http.StatusAccepted, runOut(run))
+}
+
+func (a *API) listRuns(w http.ResponseWriter, r *http.Request) {
+	limit, ok := intParam(w, r, "limit", 50, 1, 1000)
+	if !ok {
+		return
+	}
+	rs, err := a.st.ListRuns(r.Context(), limit)
+	if err != nil {
+		a.storeError(w, r, err)
+		return
+	}
+	out := make([]runJSON, len(rs))
+	for i := range rs {
+		out[i] = runOut(&rs[i])
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": out})
+}
+
+func (a *API) getRun(w http.ResponseWriter, r *http.Request) {
+	run, err := a.st.GetRun(r.Context(), r.PathValue("id"))
+	if err != nil {
+		a.storeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, runOut(run))
+}
+
+func (a *API) cancelRun(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if _, err := a.st.GetRun(r.Context(), id); err != nil {
+		a.storeError(w, r, err)
+		return
+	}
+	if err := a.runs.Cancel(r.Context(), id); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			a.storeError(w, r, err)
+			return
+		}
+		writeError(w, r, http.StatusConflict, "conflict", err.Error(), nil)
+		return
+	}
+	a.st.AddEvent(r.Context(), auth.Name(r.Context()), "run.cancel", id, "")
+	writeJSON(w, http.StatusAccepted, map[string]string{"id": id, "status": "cancelling"})
+}
+
+// runEvents streams a run as server-sent events: "status", a "progress" every second
+// (rate, percentiles, failures), then "result" (the result without its intervals) and
+// "end". A finished run answers with its result at once.
+func (a *API) runEvents(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	run, err := a.st.GetRun(r.Context(), id)
+	if err != nil {
+		a.storeError(w, r, err)
+		return
+	}
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		writeError(w, r, http.StatusInternalServerError, "internal", "streaming unsupported", nil)
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	send := func(typ string, data any) {
+		b, _ := json.Marshal(data)
+		fmt.Fprintf(w, "event: %s\ndata: %s\n\n", typ, b)
+		flusher.Flush()
+	}
+	send("status", runOut(run))
+	heartbeat := time.NewTicker(15 * time.Second)
+	defer heartbeat.Stop()
+	poll := time.NewTicker(500 * time.Millisecond)
+	defer poll.Stop()
+	for {
+		if store.RunDone(run.Status) {
+			a.sendFinal(r, run, send)
+			return
+		}
+		if ch, stop, live := a.runs.Subscribe(id); live {
+			defer stop()
+			for {
+				select {
+				case <-r.Context().Done():
+					return
+				case <-heartbeat.C:
+					fmt.Fprint(w, ": keep-alive\n\n")
+					flusher.Flush()
+				case ev, open := <-ch:
+					if !open {
+						return
+					}
+					if ev.Type == "result" {
+						if res, ok := ev.Data.(*smp.Result); ok {
+							cp := *res
+							cp.Intervals = nil
+							ev.Data = &cp
+						}
+					}
+					send(ev.Type, ev.Data)
+					if ev.Type == "end" {
+						return
+					}
+				}
+			}
+		}
+		// Queued, or executing on another replica: follow it through the store.
+		select {
+		case <-r.Context().Done():
+			return
+		case <-heartbeat.C:
+			fmt.Fprint(w, ": keep-alive\n\n")
+			flusher.Flush()
+		case <-poll.C:
+		}
+		if run, err = a.st.GetRun(r.Context(), id); err != nil {
+			send("error", map[string]string{"message": "the run can no longer be read"})
+			return
+		}
+	}
+}
+
+func (a *API) sendFinal(r *http.Request, run *store.Run, send func(string, any)) {
+	if run.ResultID != nil {
+		if _, res, err := a.st.GetResult(r.Context(), *run.ResultID); err == nil {
+			res.Intervals = nil
+			send("result", res)
+		}
+	}
+	end := map[string]string{"status": run.Status}
+	if run.ResultID != nil {
+		end["result_id"] = *run.ResultID
+	}
+	if run.Error != "" {
+		end["error"] = run.Error
+	}
+	send("end", end)
+}
+
+// intParam reads an integer query parameter within [lo, hi], or writes a 400 naming it.
+func intParam(w http.ResponseWriter, r *http.Request, name string, def, lo, hi int) (int, bool) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return def, true
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		badInput(w, r, smp.FieldErrors{{Path: name, Msg: fmt.Sprintf("must be a whole number from %d to %d, got %q", lo, hi, v)}}, "")
+		return 0, false
+	}
+	return n, true
+}

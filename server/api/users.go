@@ -1,0 +1,117 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/meshperf/meshperf/server/auth"
+	"github.com/meshperf/meshperf/server/store"
+	"github.com/meshperf/meshperf/smp"
+)
+
+type userJSON struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Role      string    `json:"role"`
+	CreatedAt time.Time `json:"created_at,omitzero"`
+}
+
+func (a *API) whoami(w http.ResponseWriter, r *http.Request) {
+	p := auth.From(r.Context())
+	if p == nil {
+		writeJSON(w, http.StatusOK, userJSON{Name: "anonymous", Role: string(auth.Viewer)})
+		return
+	}
+	writeJSON(w, http.StatusOK, userJSON{ID: p.UserID, Name: p.Name, Role: string(p.Role)})
+}
+
+func (a *API) listUsers(w http.ResponseWriter, r *http.Request) {
+	us, err := a.st.ListUsers(r.Context())
+	if err != nil {
+		a.storeError(w, r, err)
+		return
+	}
+	out := make([]userJSON, len(us))
+	for i, u := range us {
+		out[i] = userJSON{ID: u.ID, Name: u.Name, Role: u.Role, CreatedAt: u.CreatedAt}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": out})
+}
+
+type createUserBody struct {
+	Name string `yaml:"name" json:"name"`
+	Role string `yaml:"role" json:"role"`
+}
+
+// createUser makes a user and its first token, which is shown only in this answer.
+func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
+	var b createUserBody
+	if !a.readBody(w, r, &b) {
+		return
+	}
+	var errs smp.FieldErrors
+	if b.Name == "" || len(b.Name) > 128 {
+		errs.Add("name", 0, "must be 1 to 128 characters")
+	}
+	if _, err := auth.ParseRole(b.Role); err != nil {
+		errs.Add("role", 0, "%v", err)
+	}
+	if len(errs) > 0 {
+		badInput(w, r, errs, "")
+		return
+	}
+	token := auth.NewToken()
+	u, err := a.st.CreateUserWithToken(r.Context(), b.Name, b.Role, token)
+	if errors.Is(err, store.ErrConflict) {
+		writeError(w, r, http.StatusConflict, "conflict", "a user named "+b.Name+" exists", nil)
+		return
+	}
+	if err != nil {
+		a.storeError(w, r, err)
+		return
+	}
+	a.st.AddEvent(r.Context(), auth.Name(r.Context()), "user.create", u.Name, b.Role)
+	writeJSON(w, http.StatusCreated, map[string]any{
+		"user":  userJSON{ID: u.ID, Name: u.Name, Role: u.Role, CreatedAt: u.CreatedAt},
+		"token": token, "note": "the token is shown once; store it now",
+	})
+}
+
+type createTokenBody struct {
+	Name string `yaml:"name" json:"name"`
+}
+
+func (a *API) createToken(w http.ResponseWriter, r *http.Request) {
+	p := auth.From(r.Context())
+	if p == nil {
+		writeError(w, r, http.StatusUnauthorized, "unauthorized", "an anonymous reader has no tokens", nil)
+		return
+	}
+	var b createTokenBody
+	if !a.readBody(w, r, &b) {
+		return
+	}
+	token := auth.NewToken()
+	t, err := a.st.AddToken(r.Context(), p.UserID, b.Name, token)
+	if err != nil {
+		a.storeError(w, r, err)
+		return
+	}
+	a.st.AddEvent(r.Context(), p.Name, "token.create", t.ID, b.Name)
+	writeJSON(w, http.StatusCreated, map[string]any{"id": t.ID, "name": t.Name, "token": token, "note": "the token is shown once; store it now"})
+}
+
+func (a *API) deleteToken(w http.ResponseWriter, r *http.Request) {
+	p := auth.From(r.Context())
+	if p == nil {
+		writeError(w, r, http.StatusUnauthorized, "unauthorized", "an anonymous reader has no tokens", nil)
+		return
+	}
+	if err := a.st.DeleteToken(r.Context(), p.UserID, r.PathValue("id")); err != nil {
+		a.storeError(w, r, err)
+		return
+	}
+	a.st.AddEvent(r.Context(), p.Name, "token.delete", r.PathValue("id"), "")
+	w.WriteHeader(http.StatusNoContent)
+}

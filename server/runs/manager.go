@@ -1,0 +1,322 @@
+// Package runs executes runs inside the server: a queue with bounded concurrency, each
+// run through perf with its intervals stored as they arrive, live events for
+// subscribers, and recovery of runs a previous process left unfinished.
+package runs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/meshperf/meshperf/perf"
+	"github.com/meshperf/meshperf/server/store"
+	"github.com/meshperf/meshperf/smp"
+)
+
+// Event is what subscribers of a run receive.
+type Event struct {
+	Type string `json:"type"` // status, progress, result, end
+	Data any    `json:"data"`
+}
+
+// Options configure a Manager.
+type Options struct {
+	// Owner names this server instance in the runs it executes; a restarted instance
+	// recovers the runs it owned.
+	Owner string
+	// Concurrency is how many runs execute at once (default 1: runs on one machine
+	// would otherwise measure each other).
+	Concurrency int
+	Version     string
+	Logger      *slog.Logger
+}
+
+// Manager executes runs.
+type Manager struct {
+	st    *store.Store
+	opt   Options
+	log   *slog.Logger
+	queue chan string
+
+	mu     sync.Mutex
+	active map[string]*active
+	wg     sync.WaitGroup
+}
+
+type active struct {
+	cancel context.CancelCauseFunc
+	subs   map[chan Event]struct{}
+	last   *perf.Progress
+}
+
+// ErrCancelled is the cause given to a run a user cancelled.
+var ErrCancelled = errors.New("cancelled by a user")
+
+// New returns a manager; call Start to begin executing.
+func New(st *store.Store, opt Options) *Manager {
+	if opt.Concurrency < 1 {
+		opt.Concurrency = 1
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	if opt.Owner == "" {
+		opt.Owner = uuid.NewString()
+	}
+	return &Manager{st: st, opt: opt, log: opt.Logger, queue: make(chan string, 10_000), active: map[string]*active{}}
+}
+
+// Start recovers what a previous process of this owner left unfinished, re-queues
+// runs that never started, and starts the workers. They stop when ctx is cancelled;
+// Wait waits for them.
+func (m *Manager) Start(ctx context.Context) error {
+	unfinished, err := m.st.UnfinishedRuns(ctx, m.opt.Owner)
+	if err != nil {
+		return fmt.Errorf("looking for unfinished runs: %w", err)
+	}
+	for _, r := range unfinished {
+		if r.Status == store.RunQueued {
+			m.queue <- r.ID
+			continue
+		}
+		if err := m.recover(ctx, &r); err != nil {
+			m.log.Error("recovering an interrupted run", "run", r.ID, "err", err)
+		}
+	}
+	for range m.opt.Concurrency {
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case id := <-m.queue:
+					m.execute(ctx, id)
+				}
+			}
+		}()
+	}
+	return nil
+}
+
+// Wait waits for the workers after Start's ctx is cancelled.
+func (m *Manager) Wait() { m.wg.Wait() }
+
+// Submit stores a new queued run and queues it.
+func (m *Manager) Submit(ctx context.Context, r *store.Run) error {
+	r.Status = store.RunQueued
+	if err := m.st.CreateRun(ctx, r); err != nil {
+		return err
+	}
+	select {
+	case m.queue <- r.ID:
+	default:
+		// The queue is full; the run stays queued in the store and is picked up at the
+		// next start. Say so rather than drop it silently.
+		m.log.Warn("run queue full; the run waits in the store", "run", r.ID)
+	}
+	return nil
+}
+
+// Cancel stops a running run (its partial result is kept) or cancels a queued one.
+func (m *Manager) Cancel(ctx context.Context, id string) error {
+	m.mu.Lock()
+	a := m.active[id]
+	m.mu.Unlock()
+	if a != nil {
+		a.cancel(ErrCancelled)
+		return nil
+	}
+	r, err := m.st.GetRun(ctx, id)
+	if err != nil {
+		return err
+	}
+	if store.RunDone(r.Status) {
+		return fmt.Errorf("run %s is already %s", id, r.Status)
+	}
+	if r.Status == store.RunQueued {
+		return m.st.FinishRun(ctx, id, store.RunCancelled, ErrCancelled.Error(), nil)
+	}
+	return fmt.Errorf("run %s is running on another server (%s)", id, r.Owner)
+}
+
+// Subscribe returns a channel of the run's events (closed after "end") and a function
+// to stop listening. A run that is not executing here yields no live events.
+func (m *Manager) Subscribe(id string) (<-chan Event, func(), bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a := m.active[id]
+	if a == nil {
+		return nil, func() {}, false
+	}
+	ch := make(chan Event, 64)
+	a.subs[ch] = struct{}{}
+	if a.last != nil {
+		ch <- Event{Type: "progress", Data: a.last}
+	}
+	return ch, func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if _, ok := a.subs[ch]; ok {
+			delete(a.subs, ch)
+			close(ch)
+		}
+	}, true
+}
+
+func (m *Manager) publish(id string, ev Event, final bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a := m.active[id]
+	if a == nil {
+		return
+	}
+	if p, ok := ev.Data.(perf.Progress); ok {
+		a.last = &p
+	}
+	for ch := range a.subs {
+		select {
+		case ch <- ev:
+		default: // a subscriber that cannot keep up misses a progress line, not the run
+		}
+		if final {
+			delete(a.subs, ch)
+			close(ch)
+		}
+	}
+}
+
+// storeSink writes each interval as it closes. A failed write is logged and the run
+// goes on: the result written at the end still holds every interval.
+type storeSink struct {
+	m  *Manager
+	id string
+}
+
+func (s storeSink) Interval(iv *smp.Interval) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.m.st.AddInterval(ctx, s.id, iv); err != nil {
+		s.m.log.Warn("storing an interval", "run", s.id, "source", iv.Source, "second", iv.Index, "err", err)
+	}
+}
+
+func (m *Manager) execute(parent context.Context, id string) {
+	ok, err := m.st.ClaimRun(parent, id, m.opt.Owner)
+	if err != nil || !ok {
+		if err != nil {
+			m.log.Error("claiming a run", "run", id, "err", err)
+		}
+		return // cancelled while queued, or another replica took it
+	}
+	run, err := m.st.GetRun(parent, id)
+	if err != nil {
+		m.log.Error("loading a run", "run", id, "err", err)
+		return
+	}
+	ctx, cancel := context.WithCancelCause(parent)
+	defer cancel(nil)
+	m.mu.Lock()
+	m.active[id] = &active{cancel: cancel, subs: map[chan Event]struct{}{}}
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		delete(m.active, id)
+		m.mu.Unlock()
+	}()
+	m.publish(id, Event{Type: "status", Data: map[string]string{"status": store.RunRunning}}, false)
+	log := m.log.With("run", id)
+	log.Info("run started", "profile", run.ProfileName)
+
+	var cfg smp.TestConfig
+	if err := json.Unmarshal([]byte(run.Config), &cfg); err != nil {
+		m.fail(parent, run, fmt.Errorf("the stored config is unreadable: %w", err))
+		return
+	}
+	res, err := perf.Run(ctx, &cfg, perf.Options{
+		Version:    m.opt.Version,
+		Sink:       storeSink{m: m, id: id},
+		OnProgress: func(p perf.Progress) { m.publish(id, Event{Type: "progress", Data: p}, false) },
+	})
+	if err != nil {
+		m.fail(parent, run, err)
+		return
+	}
+	status := string(res.Status)
+	switch cause := context.Cause(ctx); {
+	case errors.Is(cause, ErrCancelled):
+		status = store.RunCancelled
+	case parent.Err() != nil:
+		// The server is shutting down: the run is interrupted, not finished. Its
+		// intervals are stored; the next start of this instance recovers it.
+		log.Warn("run interrupted by shutdown")
+		return
+	}
+	m.finish(context.WithoutCancel(parent), run, res, status, res.StatusReason)
+	log.Info("run finished", "status", status, "requests", res.Summary.Requests)
+}
+
+func (m *Manager) finish(ctx context.Context, run *store.Run, res *smp.Result, status, reason string) {
+	row, err := m.st.SaveResult(ctx, res, run)
+	if err != nil {
+		m.fail(ctx, run, fmt.Errorf("saving the result: %w", err))
+		return
+	}
+	if err := m.st.FinishRun(ctx, run.ID, status, reason, &row.ID); err != nil {
+		m.log.Error("finishing a run", "run", run.ID, "err", err)
+	}
+	m.publish(run.ID, Event{Type: "result", Data: res}, false)
+	m.publish(run.ID, Event{Type: "end", Data: map[string]string{"status": status, "result_id": row.ID}}, true)
+}
+
+func (m *Manager) fail(ctx context.Context, run *store.Run, err error) {
+	m.log.Error("run failed", "run", run.ID, "err", err)
+	if ferr := m.st.FinishRun(context.WithoutCancel(ctx), run.ID, store.RunFailed, err.Error(), nil); ferr != nil {
+		m.log.Error("finishing a run", "run", run.ID, "err", ferr)
+	}
+	m.publish(run.ID, Event{Type: "end", Data: map[string]string{"status": store.RunFailed, "error": err.Error()}}, true)
+}
+
+// recover turns a run a dead process left running into an interrupted run whose
+// result holds every interval that was stored.
+func (m *Manager) recover(ctx context.Context, run *store.Run) error {
+	ivs, err := m.st.Intervals(ctx, run.ID)
+	if err != nil {
+		return err
+	}
+	reason := "interrupted: the server stopped during the run"
+	if len(ivs) == 0 {
+		return m.st.FinishRun(ctx, run.ID, store.RunInterrupted, reason+"; nothing was measured", nil)
+	}
+	var cfg smp.TestConfig
+	if err := json.Unmarshal([]byte(run.Config), &cfg); err != nil {
+		return m.st.FinishRun(ctx, run.ID, store.RunInterrupted, reason+"; config unreadable", nil)
+	}
+	start := ivs[0].Start
+	plan := perf.NewPlan(&cfg, start)
+	res := &smp.Result{
+		SMPVersion: smp.SMPVersion, ID: uuid.NewString(), TestID: cfg.ID, Name: cfg.Name, Labels: cfg.Labels,
+		Config: &cfg, Status: smp.StatusPartial, StatusReason: reason,
+		StartTime: start, MeasureStart: start.Add(plan.Warmup), Intervals: ivs,
+		Environment: perf.LocalEnvironment(m.opt.Version, &cfg),
+	}
+	for _, iv := range ivs {
+		if iv.End.After(res.EndTime) {
+			res.EndTime = iv.End
+		}
+	}
+	perf.Summarize(res, plan, perf.Usage{})
+	row, err := m.st.SaveResult(ctx, res, run)
+	if err != nil {
+		return err
+	}
+	m.log.Warn("recovered an interrupted run", "run", run.ID, "intervals", len(ivs), "requests", res.Summary.Requests)
+	return m.st.FinishRun(ctx, run.ID, store.RunInterrupted, reason, &row.ID)
+}

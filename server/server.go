@@ -1,0 +1,141 @@
+// Package server is the composition root of meshperf's management backend: it opens
+// the store, bootstraps the first admin, starts the run manager and serves the API,
+// and shuts all of it down gracefully.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/meshperf/meshperf/server/api"
+	"github.com/meshperf/meshperf/server/auth"
+	"github.com/meshperf/meshperf/server/runs"
+	"github.com/meshperf/meshperf/server/store"
+)
+
+// Config is everything `meshperf server` takes.
+type Config struct {
+	Addr        string // listen address
+	DataDir     string // SQLite file and other state
+	DatabaseURL string // postgres://... (empty: SQLite under DataDir)
+	// AdminToken, when set, is the first admin's token at first start (instead of a
+	// generated one printed once).
+	AdminToken     string
+	AnonymousRead  bool
+	AllowedTargets []string
+	// InstanceID names this server in the runs it executes (default: the host name and
+	// listen address); a restarted instance recovers its interrupted runs.
+	InstanceID  string
+	Concurrency int
+	Version     string
+	Logger      *slog.Logger
+	// Out receives the one-time admin token when one is generated.
+	Out io.Writer
+	// Ready, if set, receives the bound address once the server listens.
+	Ready func(addr string)
+}
+
+// Run serves until ctx is cancelled, then shuts down gracefully.
+func Run(ctx context.Context, cfg Config) error {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if cfg.Out == nil {
+		cfg.Out = os.Stderr
+	}
+	policy, err := api.ParseTargetPolicy(cfg.AllowedTargets)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	log.Info("store ready", "database", st.Dialect, "where", where(cfg))
+	if err := bootstrapAdmin(ctx, st, cfg); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	if cfg.InstanceID == "" {
+		host, _ := os.Hostname()
+		cfg.InstanceID = host + "@" + ln.Addr().String()
+	}
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	mgr := runs.New(st, runs.Options{Owner: cfg.InstanceID, Concurrency: cfg.Concurrency, Version: cfg.Version, Logger: log})
+	if err := mgr.Start(workCtx); err != nil {
+		stopWork()
+		ln.Close()
+		return err
+	}
+	a := api.New(st, mgr, api.Options{AnonymousRead: cfg.AnonymousRead, Targets: policy, Logger: log})
+	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("meshperf server listening", "addr", ln.Addr().String(), "instance", cfg.InstanceID, "anonymous_read", cfg.AnonymousRead)
+	if cfg.Ready != nil {
+		cfg.Ready(ln.Addr().String())
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		stopWork()
+		return err
+	}
+	log.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = srv.Shutdown(shutCtx) // stops new requests; open event streams end with the runs
+	stopWork()                  // running runs stop; their intervals are stored and the next start recovers them
+	mgr.Wait()
+	if errors.Is(err, context.DeadlineExceeded) {
+		_ = srv.Close()
+	}
+	return nil
+}
+
+func where(cfg Config) string {
+	if cfg.DatabaseURL != "" {
+		return "external database"
+	}
+	return filepath.Join(cfg.DataDir, "meshperf.db")
+}
+
+// bootstrapAdmin creates the first admin on an empty database, with the configured
+// token or a generated one printed once (never logged).
+func bootstrapAdmin(ctx context.Context, st *store.Store, cfg Config) error {
+	n, err := st.CountUsers(ctx)
+	if err != nil {
+		return fmt.Errorf("counting users: %w", err)
+	}
+	if n > 0 {
+		return nil
+	}
+	token, generated := strings.TrimSpace(cfg.AdminToken), false
+	if token == "" {
+		token, generated = auth.NewToken(), true
+	} else if len(token) < 16 {
+		return fmt.Errorf("the admin token must be at least 16 characters")
+	}
+	if _, err := st.CreateUserWithToken(ctx, "admin", string(auth.Admin), token); err != nil {
+		return fmt.Errorf("creating the admin: %w", err)
+	}
+	if generated {
+		fmt.Fprintf(cfg.Out, "\nCreated user admin. Its API token, shown only this once:\n\n    %s\n\n"+
+			"Log in with: meshperf login --server http://%s --token <token>\n\n", token, cfg.Addr)
+	}
+	return nil
+}
