@@ -104,3 +104,10 @@ func writeYAML(w io.Writer, v any) error {
 	}
 	return enc.Close()
 }
+
+// WriteJSON writes any value as indented JSON.
+func WriteJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -65,7 +65,8 @@ and results in the Service Mesh Performance (SMP) format.`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return badInput(err) })
-	root.AddCommand(newRunCmd(), newTargetCmd(), newServerCmd(), newVersionCmd())
+	root.AddCommand(newRunCmd(), newTargetCmd(), newServerCmd(), newLoginCmd(), newContextCmd(),
+		newProfileCmd(), newResultCmd(), newVersionCmd())
 	return root
 }
 

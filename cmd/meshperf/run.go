@@ -21,6 +21,8 @@ import (
 )
 
 type runFlags struct {
+	profile     string
+	remote      remoteFlags
 	file        string
 	urls        []string
 	rate        int64
@@ -61,7 +63,8 @@ the partial result, marked partial, is still printed and written.`,
 		Example: `  meshperf run --url http://127.0.0.1:8080/echo --rate 1000 --duration 30s
   meshperf run --url http://127.0.0.1:8080/ -c 32 --duration 1m --engine vegeta
   meshperf run -f test.yaml --output smp --out result.smp.yaml
-  meshperf run --protocol grpc --url 127.0.0.1:8079 --grpc-call echo --rate 500`,
+  meshperf run --protocol grpc --url 127.0.0.1:8079 --grpc-call echo --rate 500
+  meshperf run --profile checkout --duration 1m        # on the server of the current context`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runTest(cmd, f) },
 	}
@@ -91,10 +94,19 @@ the partial result, marked partial, is still printed and written.`,
 	fl.StringVar(&f.out, "out", "", "write the output to this file (format from --output or the file's extension)")
 	fl.StringVar(&f.details, "details", "", "also write the full result (JSON) to this file; the SMP details_uri points at it")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no live progress")
+	fl.StringVar(&f.profile, "profile", "", "run this stored profile on the server (--duration, --warmup, --rate, --connections and --label override it)")
+	f.remote.add(cmd)
 	return cmd
 }
 
+func printSummary(w io.Writer, res *smp.Result) {
+	report.Summary(w, res, report.Style{Color: isTerminal(w)})
+}
+
 func runTest(cmd *cobra.Command, f *runFlags) error {
+	if f.profile != "" {
+		return runRemote(cmd, f)
+	}
 	cfg, err := buildConfig(cmd, f)
 	if err != nil {
 		return badInput(err)
@@ -146,7 +158,7 @@ func runTest(cmd *cobra.Command, f *runFlags) error {
 	}
 	// The summary comes first: a file that cannot be written must not cost the user
 	// the figures of the run they just made.
-	report.Summary(human, res, report.Style{Color: isTerminal(human)})
+	printSummary(human, res)
 	if f.details != "" {
 		if err := writeFileAtomic(f.details, func(w io.Writer) error { return smp.WriteResult(w, res, smp.FormatJSON) }); err != nil {
 			return fmt.Errorf("writing --details: %w", err)
@@ -351,7 +363,7 @@ func progressPrinter(w io.Writer, tty bool) func(perf.Progress) {
 }
 
 // writeFileAtomic writes through a temporary file so a failure leaves no half file.
-func writeFileAtomic(path string, write func(io.Writer) error) error {
+func writeFileAtomic(path string, write func(io.Writer) error, mode ...os.FileMode) error {
 	var buf bytes.Buffer
 	if err := write(&buf); err != nil {
 		return err
@@ -366,6 +378,13 @@ func writeFileAtomic(path string, write func(io.Writer) error) error {
 		return err
 	}
 	if err := tmp.Close(); err != nil {
+		return err
+	}
+	perm := os.FileMode(0o644)
+	if len(mode) > 0 {
+		perm = mode[0]
+	}
+	if err := os.Chmod(tmp.Name(), perm); err != nil {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)

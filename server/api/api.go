@@ -110,12 +110,22 @@ func (a *API) Handler() http.Handler {
 	return a.observe(mux)
 }
 
-type ctxRequestID struct{}
-
-func requestID(r *http.Request) string {
-	id, _ := r.Context().Value(ctxRequestID{}).(string)
-	return id
+// reqInfo travels with a request so that the access log sees who the guard found.
+type reqInfo struct {
+	id   string
+	user string
 }
+
+type ctxReqInfo struct{}
+
+func info(r *http.Request) *reqInfo {
+	if i, ok := r.Context().Value(ctxReqInfo{}).(*reqInfo); ok {
+		return i
+	}
+	return &reqInfo{}
+}
+
+func requestID(r *http.Request) string { return info(r).id }
 
 // observe adds a request id, logs each request and turns a panic into a 500.
 func (a *API) observe(next http.Handler) http.Handler {
@@ -125,7 +135,8 @@ func (a *API) observe(next http.Handler) http.Handler {
 			id = uuid.NewString()
 		}
 		w.Header().Set("X-Request-Id", id)
-		r = r.WithContext(context.WithValue(r.Context(), ctxRequestID{}, id))
+		ri := &reqInfo{id: id, user: "anonymous"}
+		r = r.WithContext(context.WithValue(r.Context(), ctxReqInfo{}, ri))
 		sw := &statusWriter{ResponseWriter: w, status: 200}
 		start := time.Now()
 		defer func() {
@@ -136,7 +147,7 @@ func (a *API) observe(next http.Handler) http.Handler {
 				}
 			}
 			a.log.Info("request", "request_id", id, "method", r.Method, "path", r.URL.Path, "status", sw.status,
-				"ms", time.Since(start).Milliseconds(), "user", auth.Name(r.Context()))
+				"ms", time.Since(start).Milliseconds(), "user", ri.user)
 		}()
 		next.ServeHTTP(sw, r)
 	})
@@ -201,6 +212,7 @@ func (a *API) guard(need auth.Role, h http.HandlerFunc) http.Handler {
 			return
 		}
 		p := &auth.Principal{UserID: u.ID, Name: u.Name, Role: auth.Role(u.Role)}
+		info(r).user = u.Name
 		if !p.Role.Allows(need) {
 			writeError(w, r, http.StatusForbidden, "forbidden", fmt.Sprintf("this needs the %s role; %s is a %s", need, u.Name, u.Role), nil)
 			return

@@ -1,0 +1,305 @@
+// Package client talks to a meshperf server's API for the CLI: typed calls, the one
+// error shape, and the server-sent events of a run.
+package client
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/meshperf/meshperf/smp"
+)
+
+// Client calls one server with one token.
+type Client struct {
+	Server string
+	Token  string
+	HTTP   *http.Client
+}
+
+// New returns a client for server (http://host:port) and token.
+func New(server, token string) *Client {
+	return &Client{Server: strings.TrimRight(server, "/"), Token: token, HTTP: &http.Client{Timeout: 60 * time.Second}}
+}
+
+// Error is the server's error answer.
+type Error struct {
+	Status    int              `json:"status"`
+	Code      string           `json:"code"`
+	Message   string           `json:"message"`
+	Fields    []smp.FieldError `json:"fields"`
+	RequestID string           `json:"request_id"`
+}
+
+func (e *Error) Error() string {
+	if len(e.Fields) > 1 {
+		return smp.FieldErrors(e.Fields).Error()
+	}
+	return e.Message
+}
+
+// IsInput reports whether the server refused the request as bad input.
+func (e *Error) IsInput() bool { return e.Status == http.StatusBadRequest || e.Status == http.StatusRequestEntityTooLarge }
+
+func (c *Client) do(ctx context.Context, method, path string, body any, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.Server+path, rd)
+	if err != nil {
+		return err
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return fmt.Errorf("cannot reach the server at %s: %w", c.Server, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode >= 400 {
+		var e struct{ Error *Error }
+		if json.Unmarshal(data, &e) == nil && e.Error != nil {
+			return e.Error
+		}
+		return &Error{Status: resp.StatusCode, Message: fmt.Sprintf("%s %s: %s", method, path, resp.Status)}
+	}
+	switch o := out.(type) {
+	case nil:
+		return nil
+	case *[]byte:
+		*o = data
+		return nil
+	default:
+		return json.Unmarshal(data, out)
+	}
+}
+
+// User is who a token belongs to.
+type User struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	Role string `json:"role"`
+}
+
+// WhoAmI checks the token.
+func (c *Client) WhoAmI(ctx context.Context) (*User, error) {
+	var u User
+	return &u, c.do(ctx, "GET", "/api/v1/whoami", nil, &u)
+}
+
+// Profile is a stored profile.
+type Profile struct {
+	ID          string          `json:"id"`
+	Name        string          `json:"name"`
+	Description string          `json:"description"`
+	Version     int             `json:"version"`
+	Config      json.RawMessage `json:"config"`
+	CreatedBy   string          `json:"created_by"`
+	UpdatedAt   time.Time       `json:"updated_at"`
+}
+
+// ApplyProfile creates the profile or, when it exists, saves a new version of it. It
+// returns the profile and what happened: created, updated or unchanged.
+func (c *Client) ApplyProfile(ctx context.Context, name, description string, cfg *smp.TestConfig) (*Profile, string, error) {
+	body := map[string]any{"name": name, "description": description, "config": cfg}
+	var p Profile
+	err := c.do(ctx, "POST", "/api/v1/profiles", body, &p)
+	var e *Error
+	if err == nil {
+		return &p, "created", nil
+	}
+	if !asError(err, &e) || e.Status != http.StatusConflict {
+		return nil, "", err
+	}
+	var before Profile
+	if err := c.do(ctx, "GET", "/api/v1/profiles/"+url.PathEscape(name), nil, &before); err != nil {
+		return nil, "", err
+	}
+	if err := c.do(ctx, "PUT", "/api/v1/profiles/"+url.PathEscape(name), body, &p); err != nil {
+		return nil, "", err
+	}
+	if p.Version == before.Version {
+		return &p, "unchanged", nil
+	}
+	return &p, "updated", nil
+}
+
+func asError(err error, e **Error) bool {
+	x, ok := err.(*Error)
+	if ok {
+		*e = x
+	}
+	return ok
+}
+
+// Profiles lists profiles.
+func (c *Client) Profiles(ctx context.Context) ([]Profile, error) {
+	var out struct{ Items []Profile }
+	return out.Items, c.do(ctx, "GET", "/api/v1/profiles", nil, &out)
+}
+
+// Profile gets one profile.
+func (c *Client) Profile(ctx context.Context, name string) (*Profile, error) {
+	var p Profile
+	return &p, c.do(ctx, "GET", "/api/v1/profiles/"+url.PathEscape(name), nil, &p)
+}
+
+// DeleteProfile deletes a profile and returns how many results were kept.
+func (c *Client) DeleteProfile(ctx context.Context, name string) (int64, error) {
+	var out struct {
+		ResultsKept int64 `json:"results_kept"`
+	}
+	return out.ResultsKept, c.do(ctx, "DELETE", "/api/v1/profiles/"+url.PathEscape(name), nil, &out)
+}
+
+// Run is a run as the server reports it.
+type Run struct {
+	ID             string  `json:"id"`
+	ProfileName    string  `json:"profile_name"`
+	ProfileVersion int     `json:"profile_version"`
+	Status         string  `json:"status"`
+	Error          string  `json:"error"`
+	ResultID       *string `json:"result_id"`
+}
+
+// RunProfile starts a run of a profile with optional overrides.
+func (c *Client) RunProfile(ctx context.Context, name string, overrides map[string]any) (*Run, error) {
+	var r Run
+	var body any
+	if len(overrides) > 0 {
+		body = map[string]any{"overrides": overrides}
+	}
+	return &r, c.do(ctx, "POST", "/api/v1/profiles/"+url.PathEscape(name)+"/runs", body, &r)
+}
+
+// CancelRun asks the server to stop a run.
+func (c *Client) CancelRun(ctx context.Context, id string) error {
+	return c.do(ctx, "POST", "/api/v1/runs/"+id+"/cancel", nil, nil)
+}
+
+// Event is one server-sent event of a run.
+type Event struct {
+	Type string
+	Data json.RawMessage
+}
+
+// Follow streams a run's events to fn until "end" (or ctx ends).
+func (c *Client) Follow(ctx context.Context, runID string, fn func(Event)) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", c.Server+"/api/v1/runs/"+runID+"/events", nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	req.Header.Set("Accept", "text/event-stream")
+	hc := *c.HTTP
+	hc.Timeout = 0 // a stream lasts as long as the run
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("following the run: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return &Error{Status: resp.StatusCode, Message: "following the run: " + resp.Status}
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	var ev Event
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "event: "):
+			ev.Type = strings.TrimPrefix(line, "event: ")
+		case strings.HasPrefix(line, "data: "):
+			ev.Data = json.RawMessage(strings.TrimPrefix(line, "data: "))
+		case line == "" && ev.Type != "":
+			fn(ev)
+			if ev.Type == "end" {
+				return nil
+			}
+			ev = Event{}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	return fmt.Errorf("the server closed the event stream before the run ended")
+}
+
+// ResultRow is a listed result.
+type ResultRow struct {
+	ID          string            `json:"id"`
+	ProfileName string            `json:"profile_name"`
+	Name        string            `json:"name"`
+	Status      string            `json:"status"`
+	StartTime   time.Time         `json:"start_time"`
+	Requests    int64             `json:"requests"`
+	ErrorRate   float64           `json:"error_rate"`
+	ActualRPS   float64           `json:"actual_rps"`
+	P50Ms       float64           `json:"p50_ms"`
+	P99Ms       float64           `json:"p99_ms"`
+	Labels      map[string]string `json:"labels"`
+}
+
+// Results lists results; query holds the API's filters.
+func (c *Client) Results(ctx context.Context, query url.Values) ([]ResultRow, string, error) {
+	var out struct {
+		Items      []ResultRow
+		NextCursor string `json:"next_cursor"`
+	}
+	err := c.do(ctx, "GET", "/api/v1/results?"+query.Encode(), nil, &out)
+	return out.Items, out.NextCursor, err
+}
+
+// ResultRaw returns a result in a format (json, yaml, csv, smp, smp-json).
+func (c *Client) ResultRaw(ctx context.Context, id, format string) ([]byte, error) {
+	var b []byte
+	return b, c.do(ctx, "GET", "/api/v1/results/"+url.PathEscape(id)+"?format="+url.QueryEscape(format), nil, &b)
+}
+
+// Result returns a full result.
+func (c *Client) Result(ctx context.Context, id string) (*smp.Result, error) {
+	b, err := c.ResultRaw(ctx, id, "json")
+	if err != nil {
+		return nil, err
+	}
+	return smp.DecodeResult(b)
+}
+
+// Comparison is the server's side-by-side table.
+type Comparison struct {
+	Results []ResultRow `json:"results"`
+	Metrics []struct {
+		Metric   string     `json:"metric"`
+		Unit     string     `json:"unit"`
+		Better   string     `json:"better"`
+		Values   []float64  `json:"values"`
+		Delta    []float64  `json:"delta"`
+		DeltaPct []*float64 `json:"delta_pct"`
+	} `json:"metrics"`
+}
+
+// Compare compares results (the first is the baseline).
+func (c *Client) Compare(ctx context.Context, ids []string) (*Comparison, error) {
+	var out Comparison
+	return &out, c.do(ctx, "GET", "/api/v1/results/compare?ids="+url.QueryEscape(strings.Join(ids, ",")), nil, &out)
+}

@@ -1,0 +1,218 @@
+package main_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/meshperf/meshperf/server/storetest"
+	"github.com/meshperf/meshperf/smp"
+)
+
+const adminToken = "mpt_cli-test-admin-token-0123456789"
+
+type serverProc struct {
+	url  string
+	cmd  *exec.Cmd
+	logs *bytes.Buffer
+}
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startServer runs `meshperf server` as a process and waits until it is ready.
+func startServer(t *testing.T, addr, dataDir, dbURL string, env ...string) *serverProc {
+	t.Helper()
+	args := []string{"server", "--addr", addr, "--data-dir", dataDir, "--instance-id", "test-instance"}
+	if dbURL != "" {
+		args = append(args, "--database-url", dbURL)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	logs := &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &serverProc{url: "http://" + addr, cmd: cmd, logs: logs}
+	t.Cleanup(func() { p.cmd.Process.Kill(); p.cmd.Wait() })
+	for range 100 {
+		if resp, err := http.Get(p.url + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return p
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("server did not come up:\n%s", logs.String())
+	return nil
+}
+
+func api(t *testing.T, method, url, token string, body any, out any) int {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, url, rd)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: %v: %s", method, url, err, b)
+		}
+	}
+	return resp.StatusCode
+}
+
+// The CLI against a real server: login, apply, run with live events, list, fetch
+// as SMP, compare, delete (results kept). Bad input exits 2.
+func TestServerCLIFlow(t *testing.T) {
+	tgt := startTarget(t)
+	srv := startServer(t, freeAddr(t), t.TempDir(), "", "MESHPERF_ADMIN_TOKEN="+adminToken)
+	t.Setenv("MESHPERF_CONFIG", filepath.Join(t.TempDir(), "config.yaml"))
+	if r := meshperf(t, "login", "--server", srv.url, "--token", adminToken, "--name", "test"); r.code != 0 || !strings.Contains(r.stdout, "as admin") {
+		t.Fatalf("login: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if r := meshperf(t, "login", "--server", srv.url, "--token", "mpt_wrong-token"); r.code == 0 {
+		t.Errorf("login with a wrong token succeeded")
+	}
+	prof := filepath.Join(t.TempDir(), "p.yaml")
+	os.WriteFile(prof, []byte("name: cli\nlabels: {team: perf}\nduration: 2s\nclients:\n  - endpoint_urls: ["+tgt+"/cli]\n    rps: 100\n"), 0o600)
+	if r := meshperf(t, "profile", "apply", "-f", prof); r.code != 0 || !strings.Contains(r.stdout, "profile cli created (version 1)") {
+		t.Fatalf("apply: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("name: bad\nclients:\n  - endpoint_urls: [ftp://x/]\n"), 0o600)
+	if r := meshperf(t, "profile", "apply", "-f", bad); r.code != 2 || !strings.Contains(r.stderr, "config.clients[0].endpoint_urls[0]") {
+		t.Errorf("bad profile: %d %s", r.code, r.stderr)
+	}
+	r := meshperf(t, "run", "--profile", "cli", "--rate", "50", "-o", "json")
+	if r.code != 0 {
+		t.Fatalf("run --profile: %d %s", r.code, r.stderr)
+	}
+	res, err := smp.DecodeResult([]byte(r.stdout))
+	if err != nil || res.Summary.Requests != 100 || res.Labels["team"] != "perf" {
+		t.Fatalf("remote result: %v %+v", err, res.Summary)
+	}
+	if !strings.Contains(r.stderr, "cli — completed") || !strings.Contains(r.stderr, "[   1s/2s]") {
+		t.Errorf("no live progress or summary:\n%s", r.stderr)
+	}
+	if r := meshperf(t, "run", "--profile", "cli", "--url", "http://x/"); r.code != 2 {
+		t.Errorf("--url with --profile: %d", r.code)
+	}
+	meshperf(t, "run", "--profile", "cli", "-q")
+	r = meshperf(t, "result", "list", "-o", "json")
+	var page struct{ Items []struct{ ID string } }
+	json.Unmarshal([]byte(r.stdout), &page)
+	if len(page.Items) != 2 {
+		t.Fatalf("result list: %s", r.stdout)
+	}
+	if r := meshperf(t, "result", "get", page.Items[0].ID, "-o", "smp"); r.code != 0 || !strings.Contains(r.stdout, "latencies_ms:") {
+		t.Errorf("result get smp: %d %s", r.code, r.stdout)
+	}
+	if r := meshperf(t, "result", "compare", page.Items[0].ID, page.Items[1].ID); r.code != 0 || !strings.Contains(r.stdout, "p99 (ms)") {
+		t.Errorf("compare: %d %s", r.code, r.stdout)
+	}
+	if r := meshperf(t, "profile", "delete", "cli"); r.code != 0 || !strings.Contains(r.stdout, "2 result(s) kept") {
+		t.Errorf("delete: %d %s", r.code, r.stdout)
+	}
+}
+
+// First start with no admin token configured prints a generated one, once.
+func TestFirstStartPrintsAdminToken(t *testing.T) {
+	dir := t.TempDir()
+	srv := startServer(t, freeAddr(t), dir, "")
+	out := srv.logs.String()
+	i := strings.Index(out, "mpt_")
+	if i < 0 {
+		t.Fatalf("no token printed:\n%s", out)
+	}
+	token := strings.Fields(out[i:])[0]
+	var who struct{ Name, Role string }
+	if code := api(t, "GET", srv.url+"/api/v1/whoami", token, nil, &who); code != 200 || who.Role != "admin" {
+		t.Errorf("printed token: %d %+v", code, who)
+	}
+	if strings.Count(out, token) != 1 {
+		t.Errorf("the token appears %d times in the output (logged?)", strings.Count(out, token))
+	}
+	srv.cmd.Process.Signal(syscall.SIGTERM)
+	srv.cmd.Wait()
+	again := startServer(t, freeAddr(t), dir, "")
+	if strings.Contains(again.logs.String(), "mpt_") {
+		t.Errorf("a second start printed a token again")
+	}
+}
+
+// A server killed mid-run restarts, marks the run interrupted and keeps every interval
+// it had stored, on SQLite and on PostgreSQL.
+func TestKillAndRestartKeepsIntervals(t *testing.T) {
+	for _, kind := range storetest.Kinds {
+		t.Run(kind, func(t *testing.T) {
+			tgt := startTarget(t)
+			dbURL, dir := storetest.URL(t, kind)
+			addr := freeAddr(t)
+			srv := startServer(t, addr, dir, dbURL, "MESHPERF_ADMIN_TOKEN="+adminToken)
+			cfg := map[string]any{"duration": "20s", "clients": []map[string]any{{"endpoint_urls": []string{tgt + "/kill"}, "rps": 100}}}
+			var run struct{ ID string }
+			if code := api(t, "POST", srv.url+"/api/v1/runs", adminToken, map[string]any{"config": cfg}, &run); code != 202 {
+				t.Fatalf("run: %d", code)
+			}
+			time.Sleep(3500 * time.Millisecond)
+			srv.cmd.Process.Kill() // kill -9: no shutdown code runs
+			srv.cmd.Wait()
+			srv = startServer(t, addr, dir, dbURL, "MESHPERF_ADMIN_TOKEN="+adminToken)
+			var got struct {
+				Status   string
+				ResultID string `json:"result_id"`
+				Error    string
+			}
+			api(t, "GET", srv.url+"/api/v1/runs/"+run.ID, adminToken, nil, &got)
+			if got.Status != "interrupted" || got.ResultID == "" {
+				t.Fatalf("after restart: %+v\n%s", got, srv.logs.String())
+			}
+			req, _ := http.NewRequest("GET", srv.url+"/api/v1/results/"+got.ResultID, nil)
+			req.Header.Set("Authorization", "Bearer "+adminToken)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			res, err := smp.DecodeResult(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var sum int64
+			for _, iv := range res.Intervals {
+				sum += iv.Requests
+			}
+			if len(res.Intervals) < 3 || sum < 250 || res.Summary.Requests != sum || res.Status != smp.StatusPartial {
+				t.Errorf("kept %d intervals, %d requests (summary %d), status %s", len(res.Intervals), sum, res.Summary.Requests, res.Status)
+			}
+			t.Logf("%s: interrupted run kept %d intervals, %d requests; %s", kind, len(res.Intervals), sum, res.StatusReason)
+		})
+	}
+}
