@@ -46,7 +46,9 @@ func (e *Error) Error() string {
 }
 
 // IsInput reports whether the server refused the request as bad input.
-func (e *Error) IsInput() bool { return e.Status == http.StatusBadRequest || e.Status == http.StatusRequestEntityTooLarge }
+func (e *Error) IsInput() bool {
+	return e.Status == http.StatusBadRequest || e.Status == http.StatusRequestEntityTooLarge
+}
 
 func (c *Client) do(ctx context.Context, method, path string, body any, out any) error {
 	var rd io.Reader

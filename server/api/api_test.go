@@ -394,3 +394,9 @@ func TestTargetPolicy(t *testing.T) {
 		t.Errorf("bad CIDR accepted")
 	}
 }
+
+func serve(t *testing.T, a *api.API) string {
+	srv := httptest.NewServer(a.Handler())
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
