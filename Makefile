@@ -45,8 +45,9 @@ bench-go:
 bench-generators: build
 	$(GO) run ./hack/genbench -meshperf $(BIN)
 
-# The main job on embedded defaults: the sample target, a 10 s open-model test against
-# it, the summary, and the SMP result written to demo-out/.
+# The main job on embedded defaults: meshperf server (SQLite) and the sample target, a
+# demo profile run through the API with live progress, the summary and the SMP result
+# in demo-out/. The server stays up until Ctrl-C; DEMO_STAY=0 stops it at once.
 demo: build
 	@./hack/demo.sh $(BIN)
 

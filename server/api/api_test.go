@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -38,11 +39,12 @@ func newHarness(t *testing.T, kind string, opt api.Options) *harness {
 	}
 	t.Cleanup(tgt.Close)
 	ctx, cancel := context.WithCancel(context.Background())
-	mgr := runs.New(st, runs.Options{Owner: "test-" + kind, Concurrency: 2})
+	mgr := runs.New(st, runs.Options{Owner: "test-" + kind, Concurrency: 2, Logger: quiet})
 	if err := mgr.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cancel(); mgr.Wait() })
+	opt.Logger = quiet
 	srv := httptest.NewServer(api.New(st, mgr, opt).Handler())
 	t.Cleanup(srv.Close)
 	h := &harness{t: t, url: srv.URL, st: st, target: tgt}
@@ -394,6 +396,9 @@ func TestTargetPolicy(t *testing.T) {
 		t.Errorf("bad CIDR accepted")
 	}
 }
+
+// quiet drops the access log in tests; failures report what they need.
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func serve(t *testing.T, a *api.API) string {
 	srv := httptest.NewServer(a.Handler())

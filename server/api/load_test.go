@@ -150,10 +150,10 @@ func TestDatabaseOutageIs503AndRecovers(t *testing.T) {
 	defer st.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	mgr := runs.New(st, runs.Options{Owner: "outage"})
+	mgr := runs.New(st, runs.Options{Owner: "outage", Logger: quiet})
 	mgr.Start(ctx)
 	h := &harness{t: t, st: st}
-	srvURL := serve(t, api.New(st, mgr, api.Options{}))
+	srvURL := serve(t, api.New(st, mgr, api.Options{Logger: quiet}))
 	h.url = srvURL
 	h.editor = "mpt_outage-editor-token"
 	st.CreateUserWithToken(context.Background(), "ed", "editor", h.editor)

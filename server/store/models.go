@@ -99,35 +99,40 @@ type RunInterval struct {
 // Result is a finished run's result: summary columns for listing and comparing, and
 // the whole smp.Result compressed.
 type Result struct {
-	ID             string  `gorm:"primaryKey;size:36"`
+	ID             string  `gorm:"primaryKey;size:36;index:idx_results_newest,priority:2,sort:desc"`
 	RunID          string  `gorm:"size:36;index"`
 	ProfileID      *string `gorm:"size:36;index"`
 	ProfileName    string  `gorm:"size:128"`
 	ProfileVersion int
-	Name           string    `gorm:"size:256"`
-	Status         string    `gorm:"size:16;index"`
-	StartTime      time.Time `gorm:"index:idx_results_start,sort:desc"`
-	EndTime        time.Time
-	Requests       int64
-	ErrorRate      float64
-	ActualRPS      float64
-	TargetRPS      float64
-	P50Ms          float64
-	P90Ms          float64
-	P99Ms          float64
-	P999Ms         float64
-	MaxMs          float64
-	Saturated      bool
-	Labels         string `gorm:"type:text"` // JSON, for display; filtering uses ResultLabel
-	Data           []byte `gorm:"not null"`  // gzip JSON of smp.Result
-	CreatedAt      time.Time
+	Name           string `gorm:"size:256"`
+	Status         string `gorm:"size:16;index"`
+	// idx_results_newest matches the listing order exactly, so a filtered list can walk
+	// results newest first and stop after one page.
+	StartTime time.Time `gorm:"index:idx_results_newest,priority:1,sort:desc"`
+	EndTime   time.Time
+	Requests  int64
+	ErrorRate float64
+	ActualRPS float64
+	TargetRPS float64
+	P50Ms     float64
+	P90Ms     float64
+	P99Ms     float64
+	P999Ms    float64
+	MaxMs     float64
+	Saturated bool
+	Labels    string `gorm:"type:text"` // JSON, for display; filtering uses ResultLabel
+	Data      []byte `gorm:"not null"`  // gzip JSON of smp.Result
+	CreatedAt time.Time
 }
 
-// ResultLabel indexes a result's labels for filtering.
+// ResultLabel indexes a result's labels for filtering. It repeats the result's start
+// time so that "the newest results with label k=v" is one ordered range of
+// idx_label_newest, however many results carry the label.
 type ResultLabel struct {
-	ResultID string `gorm:"primaryKey;size:36"`
-	Key      string `gorm:"primaryKey;size:128;index:idx_label_kv,priority:1"`
-	Value    string `gorm:"size:256;index:idx_label_kv,priority:2"`
+	ResultID  string    `gorm:"primaryKey;size:36;index:idx_label_newest,priority:4,sort:desc"`
+	Key       string    `gorm:"primaryKey;size:128;index:idx_label_newest,priority:1"`
+	Value     string    `gorm:"size:256;index:idx_label_newest,priority:2"`
+	StartTime time.Time `gorm:"index:idx_label_newest,priority:3,sort:desc"`
 }
 
 // Event is the audit trail: who did what to which object.

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"time"
 
@@ -285,7 +286,7 @@ func (s *Store) SaveResult(ctx context.Context, r *smp.Result, run *Run) (*Resul
 			return tr(err)
 		}
 		for k, v := range r.Labels {
-			if err := tx.Create(&ResultLabel{ResultID: row.ID, Key: k, Value: v}).Error; err != nil {
+			if err := tx.Create(&ResultLabel{ResultID: row.ID, Key: k, Value: v, StartTime: row.StartTime}).Error; err != nil {
 				return err
 			}
 		}
@@ -332,39 +333,68 @@ type ResultFilter struct {
 	Cursor  string // from the previous page
 }
 
+// resultColumns are what a listing returns (not the full data).
+const resultColumns = "results.id, results.run_id, results.profile_id, results.profile_name, results.profile_version, " +
+	"results.name, results.status, results.start_time, results.end_time, results.requests, results.error_rate, " +
+	"results.actual_rps, results.target_rps, results.p50_ms, results.p90_ms, results.p99_ms, results.p999_ms, " +
+	"results.max_ms, results.saturated, results.labels, results.created_at"
+
 // ListResults returns one page of results (newest first, without the full data) and
 // the cursor of the next page ("" at the end).
+//
+// With a label filter the page is read from the label index in order (one label
+// drives, the others are probed), so its cost does not grow with how many results
+// carry the label; without one, from the results' own newest-first index.
 func (s *Store) ListResults(ctx context.Context, f ResultFilter) ([]Result, string, error) {
-	q := s.db.WithContext(ctx).Model(&Result{}).Omit("data")
-	if f.Profile != "" {
-		q = q.Where("profile_id = ? OR profile_name = ?", f.Profile, f.Profile)
+	q := s.db.WithContext(ctx)
+	timeCol, idCol := "results.start_time", "results.id"
+	keys := make([]string, 0, len(f.Labels))
+	for k := range f.Labels {
+		keys = append(keys, k)
 	}
-	for k, v := range f.Labels {
-		q = q.Where("EXISTS (SELECT 1 FROM result_labels rl WHERE rl.result_id = results.id AND rl.key = ? AND rl.value = ?)", k, v)
+	sort.Strings(keys)
+	if len(keys) > 0 {
+		q = q.Table("result_labels AS l0").Joins("JOIN results ON results.id = l0.result_id").
+			Where("l0.key = ? AND l0.value = ?", keys[0], f.Labels[keys[0]])
+		timeCol, idCol = "l0.start_time", "l0.result_id"
+		// The other labels are probed row by row, in index order. PostgreSQL would turn
+		// a plain EXISTS into a hash semi-join, lose the order and sort every match;
+		// an OFFSET keeps it a per-row probe (SQLite probes per row anyway).
+		fence := ""
+		if s.Dialect == "postgres" {
+			fence = " OFFSET 0"
+		}
+		for _, k := range keys[1:] {
+			q = q.Where("EXISTS (SELECT 1 FROM result_labels rl WHERE rl.result_id = l0.result_id AND rl.key = ? AND rl.value = ?"+fence+")", k, f.Labels[k])
+		}
+	} else {
+		q = q.Table("results")
+	}
+	if f.Profile != "" {
+		q = q.Where("(results.profile_id = ? OR results.profile_name = ?)", f.Profile, f.Profile)
 	}
 	if !f.Since.IsZero() {
-		q = q.Where("start_time >= ?", f.Since.UTC())
+		q = q.Where(timeCol+" >= ?", f.Since.UTC())
 	}
 	if !f.Until.IsZero() {
-		q = q.Where("start_time < ?", f.Until.UTC())
+		q = q.Where(timeCol+" < ?", f.Until.UTC())
 	}
 	if f.Status != "" {
-		q = q.Where("status = ?", f.Status)
+		q = q.Where("results.status = ?", f.Status)
 	}
 	if f.Cursor != "" {
 		t, id, err := decodeCursor(f.Cursor)
 		if err != nil {
 			return nil, "", err
 		}
-		q = q.Where("start_time < ? OR (start_time = ? AND id < ?)", t, t, id)
+		q = q.Where("("+timeCol+" < ? OR ("+timeCol+" = ? AND "+idCol+" < ?))", t, t, id)
 	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 50
 	}
 	var rows []Result
-	if err := q.Select("id, run_id, profile_id, profile_name, profile_version, name, status, start_time, end_time, requests, error_rate, actual_rps, target_rps, p50_ms, p90_ms, p99_ms, p999_ms, max_ms, saturated, labels, created_at").
-		Order("start_time desc, id desc").Limit(limit + 1).Find(&rows).Error; err != nil {
+	if err := q.Select(resultColumns).Order(timeCol + " desc, " + idCol + " desc").Limit(limit + 1).Find(&rows).Error; err != nil {
 		return nil, "", err
 	}
 	next := ""
@@ -436,3 +466,29 @@ func unpack(data []byte, v any) error {
 	}
 	return json.Unmarshal(b, v)
 }
+
+// InsertResultRows bulk-inserts prepared result rows and their labels (imports, and
+// seeding benchmarks); rows must carry their Data.
+func (s *Store) InsertResultRows(ctx context.Context, rows []Result, labels []ResultLabel) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.CreateInBatches(rows, 500).Error; err != nil {
+			return tr(err)
+		}
+		if len(labels) == 0 {
+			return nil
+		}
+		return tx.CreateInBatches(labels, 1000).Error
+	})
+}
+
+// Analyze refreshes the planner's statistics, after a bulk import: until autovacuum
+// gets to it, PostgreSQL plans with guesses.
+func (s *Store) Analyze(ctx context.Context) error {
+	if s.Dialect == "postgres" {
+		return s.db.WithContext(ctx).Exec("ANALYZE results, result_labels").Error
+	}
+	return s.db.WithContext(ctx).Exec("ANALYZE").Error
+}
+
+// Pack compresses a value the way the store keeps results and intervals.
+func Pack(v any) ([]byte, error) { return pack(v) }
