@@ -305,3 +305,25 @@ func (c *Client) Compare(ctx context.Context, ids []string) (*Comparison, error)
 	var out Comparison
 	return &out, c.do(ctx, "GET", "/api/v1/results/compare?ids="+url.QueryEscape(strings.Join(ids, ",")), nil, &out)
 }
+
+// CreateUser makes a user (admin only) and returns its first token, shown once.
+func (c *Client) CreateUser(ctx context.Context, name, role string) (*User, string, error) {
+	var out struct {
+		User  User   `json:"user"`
+		Token string `json:"token"`
+	}
+	err := c.do(ctx, "POST", "/api/v1/users", map[string]string{"name": name, "role": role}, &out)
+	return &out.User, out.Token, err
+}
+
+// Users lists users (admin only).
+func (c *Client) Users(ctx context.Context) ([]User, error) {
+	var out struct{ Items []User }
+	return out.Items, c.do(ctx, "GET", "/api/v1/users", nil, &out)
+}
+
+// CreateToken makes another token for the caller, shown once.
+func (c *Client) CreateToken(ctx context.Context, name string) (string, error) {
+	var out struct{ Token string }
+	return out.Token, c.do(ctx, "POST", "/api/v1/tokens", map[string]string{"name": name}, &out)
+}

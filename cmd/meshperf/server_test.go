@@ -139,6 +139,21 @@ func TestServerCLIFlow(t *testing.T) {
 	if r := meshperf(t, "profile", "delete", "cli"); r.code != 0 || !strings.Contains(r.stdout, "2 result(s) kept") {
 		t.Errorf("delete: %d %s", r.code, r.stdout)
 	}
+	// an admin makes a viewer; the viewer can read and not run
+	r = meshperf(t, "user", "create", "reader", "--role", "viewer")
+	viewerToken := strings.TrimSpace(r.stdout)
+	if r.code != 0 || !strings.HasPrefix(viewerToken, "mpt_") {
+		t.Fatalf("user create: %d %q %s", r.code, r.stdout, r.stderr)
+	}
+	if r := meshperf(t, "result", "list", "--token", viewerToken); r.code != 0 {
+		t.Errorf("viewer list: %d %s", r.code, r.stderr)
+	}
+	if r := meshperf(t, "profile", "apply", "-f", prof, "--token", viewerToken); r.code != 1 || !strings.Contains(r.stderr, "editor") {
+		t.Errorf("viewer apply: %d %s", r.code, r.stderr)
+	}
+	if r := meshperf(t, "user", "list"); r.code != 0 || !strings.Contains(r.stdout, "reader") || !strings.Contains(r.stdout, "admin") {
+		t.Errorf("user list: %d %s", r.code, r.stdout)
+	}
 }
 
 // First start with no admin token configured prints a generated one, once.
