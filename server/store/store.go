@@ -53,11 +53,19 @@ func Open(ctx context.Context, databaseURL, dataDir string) (*Store, error) {
 	default:
 		return nil, fmt.Errorf("--database-url must be postgres://... or sqlite://PATH, got %q", redactURL(databaseURL))
 	}
-	db, err := gorm.Open(dial, &gorm.Config{
+	gcfg := &gorm.Config{
 		Logger:         logger.Discard,
 		TranslateError: true,
 		NowFunc:        func() time.Time { return time.Now().UTC() },
-	})
+	}
+	db, err := gorm.Open(dial, gcfg)
+	// Switching a new SQLite file to WAL needs it alone and may answer SQLITE_BUSY
+	// without waiting when another process opens it at the same moment; the mode then
+	// sticks to the file, so a retry is enough.
+	for try := 0; err != nil && s.Dialect == "sqlite" && isBusy(err) && try < 50; try++ {
+		time.Sleep(100 * time.Millisecond)
+		db, err = gorm.Open(dial, gcfg)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("opening the database: %w", err)
 	}
@@ -149,6 +157,11 @@ func (s *Store) AppliedMigrations(ctx context.Context) ([]string, error) {
 	var ids []string
 	err := s.db.WithContext(ctx).Table("schema_migrations").Order("id").Pluck("id", &ids).Error
 	return ids, err
+}
+
+func isBusy(err error) bool {
+	m := err.Error()
+	return strings.Contains(m, "SQLITE_BUSY") || strings.Contains(m, "database is locked")
 }
 
 // tr maps gorm's errors to the store's.
