@@ -208,6 +208,10 @@ func (a *API) runEvents(w http.ResponseWriter, r *http.Request) {
 		flusher.Flush()
 	}
 	send("status", runOut(run))
+	keepAlive := func() { // a comment line keeps proxies from closing an idle stream
+		fmt.Fprint(w, ": keep-alive\n\n")
+		flusher.Flush()
+	}
 	heartbeat := time.NewTicker(15 * time.Second)
 	defer heartbeat.Stop()
 	poll := time.NewTicker(500 * time.Millisecond)
@@ -224,8 +228,7 @@ func (a *API) runEvents(w http.ResponseWriter, r *http.Request) {
 				case <-r.Context().Done():
 					return
 				case <-heartbeat.C:
-					fmt.Fprint(w, ": keep-alive\n\n")
-					flusher.Flush()
+					keepAlive()
 				case ev, open := <-ch:
 					if !open {
 						return
@@ -249,8 +252,7 @@ func (a *API) runEvents(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			return
 		case <-heartbeat.C:
-			fmt.Fprint(w, ": keep-alive\n\n")
-			flusher.Flush()
+			keepAlive()
 		case <-poll.C:
 		}
 		if run, err = a.st.GetRun(r.Context(), id); err != nil {
