@@ -19,7 +19,7 @@ build:
 test: lint
 	$(GO) test -count=1 -timeout 20m $(PKGS)
 	$(GO) test -race -short -count=1 -timeout 20m $(PKGS)
-	$(MAKE) fuzz FUZZTIME=20000x
+	$(MAKE) fuzz FUZZTIME=20000x API_FUZZTIME=3000x
 
 # Quick loop while developing: skips the long load tests.
 test-short:
@@ -28,11 +28,13 @@ test-short:
 # Count-bounded in CI (20000x): a time-bounded Go fuzz run can fail at its deadline
 # with no crasher (a coordinator race, golang/go#51484 and kin).
 FUZZTIME ?= 30s
+API_FUZZTIME ?= $(FUZZTIME)
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeConfig$$' -fuzztime $(FUZZTIME) ./smp
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeHistogram$$' -fuzztime $(FUZZTIME) ./smp
 	$(GO) test -run '^$$' -fuzz '^FuzzUnmarshalSMP$$' -fuzztime $(FUZZTIME) ./smp
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeResult$$' -fuzztime $(FUZZTIME) ./smp
+	$(GO) test -run '^$$' -fuzz '^FuzzWriteBodies$$' -fuzztime $(API_FUZZTIME) ./server/api
 
 # Performance targets live here, as ratios against a peer in the same job.
 bench: bench-go bench-generators
