@@ -37,6 +37,10 @@ type Aggregator struct {
 	soFar     int64
 	total     time.Duration
 	onSecond  func(Progress)
+	// cum merges the measured seconds so far, for checks on the run as it goes.
+	cum        smp.Interval
+	measured   int
+	onMeasured func(cum *smp.Interval, seconds int)
 }
 
 type pendingSecond struct {
@@ -68,7 +72,7 @@ func (a *Aggregator) Interval(iv *smp.Interval) {
 	stored := *iv
 	defer compactInterval(&stored) // kept compact: a long run holds thousands
 	a.intervals = append(a.intervals, stored)
-	if a.onSecond == nil {
+	if a.onSecond == nil && a.onMeasured == nil {
 		return
 	}
 	p := a.pending[iv.Index]
@@ -95,6 +99,10 @@ func (a *Aggregator) lastSecond() int {
 	return int((a.total+time.Second-1)/time.Second) - 1
 }
 
+// OnMeasured sets a function called after each measured second with the merge of all
+// measured seconds so far (set it before the run starts).
+func (a *Aggregator) OnMeasured(f func(cum *smp.Interval, seconds int)) { a.onMeasured = f }
+
 // Flush reports the seconds still waiting for a source (the run is over).
 func (a *Aggregator) Flush() {
 	a.mu.Lock()
@@ -113,7 +121,12 @@ func (a *Aggregator) emitLocked(p *pendingSecond) {
 	delete(a.pending, p.iv.Index)
 	a.emitted = p.iv.Index + 1
 	a.soFar += p.iv.Requests
-	if p.iv.Index > a.lastSecond() {
+	if !p.iv.Warmup && a.onMeasured != nil {
+		mergeInto(&a.cum, &p.iv)
+		a.measured++
+		a.onMeasured(&a.cum, a.measured)
+	}
+	if p.iv.Index > a.lastSecond() || a.onSecond == nil {
 		return
 	}
 	secs := p.iv.End.Sub(p.iv.Start).Seconds()

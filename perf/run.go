@@ -39,6 +39,8 @@ func Validate(cfg *smp.TestConfig) error {
 		}
 	}
 	loadgen.Check(cfg, &errs)
+	_, terrs := ParseThresholds(cfg.Thresholds)
+	errs = append(errs, terrs...)
 	return errs.Err()
 }
 
@@ -147,6 +149,9 @@ func Run(ctx context.Context, cfg *smp.TestConfig, opt Options) (*smp.Result, er
 		MeasureStart: plan.Start.Add(plan.Warmup),
 	}
 	agg := NewAggregator(plan.Sources(), plan.Total(), opt.OnProgress)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	watchAbortThresholds(agg, cfg.Thresholds, cancel)
 	cpu0, sched0 := processCPU(), readSchedLatency()
 	errs := make([]error, len(plan.Shards))
 	var wg sync.WaitGroup
@@ -185,6 +190,15 @@ func Run(ctx context.Context, cfg *smp.TestConfig, opt Options) (*smp.Result, er
 	}
 	res.Environment = LocalEnvironment(opt.Version, cfg)
 	Summarize(res, plan, Usage{CPUSeconds: processCPU() - cpu0, SchedLatencyP99Ms: readSchedLatency().quantileSince(sched0, 0.99)})
+	EvaluateThresholds(res, cfg.Thresholds)
+	var abort *errThresholdAbort
+	if errors.As(context.Cause(ctx), &abort) {
+		for i := range res.Thresholds {
+			if res.Thresholds[i].Expr == abort.expr {
+				res.Thresholds[i].Aborted = true
+			}
+		}
+	}
 	return res, nil
 }
 
@@ -192,6 +206,34 @@ func Run(ctx context.Context, cfg *smp.TestConfig, opt Options) (*smp.Result, er
 type Usage struct {
 	CPUSeconds        float64
 	SchedLatencyP99Ms float64
+}
+
+// watchAbortThresholds stops the run when an abort_on_fail threshold fails on the
+// measured seconds so far (once its abort_after has passed).
+func watchAbortThresholds(agg *Aggregator, ts []smp.Threshold, cancel context.CancelCauseFunc) {
+	checks, _ := ParseThresholds(ts)
+	var aborters []*Check
+	for _, c := range checks {
+		if c.AbortOnFail {
+			aborters = append(aborters, c)
+		}
+	}
+	if len(aborters) == 0 {
+		return
+	}
+	agg.OnMeasured(func(cum *smp.Interval, seconds int) {
+		elapsed := time.Duration(seconds) * time.Second
+		s := summaryOf(cum, elapsed.Seconds(), 0)
+		for _, c := range aborters {
+			if elapsed < c.AbortAfter.D() {
+				continue
+			}
+			if tr := c.Eval(&s); !tr.OK {
+				cancel(&errThresholdAbort{expr: c.Expr, observed: tr.Observed, at: elapsed})
+				return
+			}
+		}
+	})
 }
 
 // teeSink gives each interval to the caller's sink first: the aggregator compacts the

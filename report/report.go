@@ -77,6 +77,29 @@ func Summary(w io.Writer, r *smp.Result, st Style) {
 			ms(l.P50Ms), ms(l.P90Ms), st.paint("1", ms(l.P99Ms)), ms(l.P999Ms), ms(l.MaxMs)))
 		row("", fmt.Sprintf("min %s  mean %s  stddev %s  p99.99 %s", ms(l.MinMs), ms(l.MeanMs), ms(l.StdDevMs), ms(l.P9999Ms)))
 	}
+	if len(r.Thresholds) > 0 {
+		passed := 0
+		for _, t := range r.Thresholds {
+			if t.OK {
+				passed++
+			}
+		}
+		head := fmt.Sprintf("%d of %d passed", passed, len(r.Thresholds))
+		if passed < len(r.Thresholds) {
+			head = st.paint("31", head)
+		}
+		row("thresholds", head)
+		for _, t := range r.Thresholds {
+			mark, note := st.paint("32", "✓"), ""
+			if !t.OK {
+				mark = st.paint("31", "✗")
+			}
+			if t.Aborted {
+				note = "  (stopped the run)"
+			}
+			fmt.Fprintf(w, "    %s %s observed %s%s\n", mark, dots(t.Expr, 26), t.Observed, note)
+		}
+	}
 	g := r.Generator
 	if g.SendLag.Count > 0 {
 		row("send lag", fmt.Sprintf("p50 %s  p99 %s  max %s", ms(g.SendLag.P50Ms), ms(g.SendLag.P99Ms), ms(g.SendLag.MaxMs)))

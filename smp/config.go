@@ -28,6 +28,10 @@ type TestConfig struct {
 	// Warmup runs the load before the measured window; its intervals are kept in the
 	// result but excluded from the summary and the SMP export. (meshperf extension)
 	Warmup Duration `yaml:"warmup,omitempty" json:"warmup,omitempty"`
+
+	// Thresholds are SLO assertions on the merged result; a failed one fails the run's
+	// verdict (and, with abort_on_fail, stops it early). (meshperf extension)
+	Thresholds []Threshold `yaml:"thresholds,omitempty" json:"thresholds,omitempty"`
 }
 
 // Client is one load generator stream: an SMP Client plus meshperf's extensions.

@@ -108,6 +108,23 @@ func DecodeStrict(data []byte, out any) error {
 	return nil
 }
 
+// DecodeNode strictly decodes one YAML node into out, naming every problem: for
+// custom decoders of types that accept several shapes.
+func DecodeNode(n *yaml.Node, out any) error {
+	rv := reflect.ValueOf(out)
+	var errs FieldErrors
+	budget := maxNodes
+	checkNode(n, rv.Type().Elem(), "", &errs, 0, &budget)
+	if len(errs) > 0 {
+		msgs := make([]string, len(errs))
+		for i, e := range errs {
+			msgs[i] = e.Error()
+		}
+		return fmt.Errorf("%s", strings.Join(msgs, "; "))
+	}
+	return n.Decode(out)
+}
+
 // maxDepth bounds recursion on hostile documents (deep nesting or alias loops), and
 // maxNodes the nodes visited once aliases are expanded (a "billion laughs" document
 // is small on disk and huge in memory).

@@ -58,6 +58,9 @@ type Result struct {
 	// Sources breaks the summary down per client (and, for distributed runs, per agent).
 	Sources []SourceSummary `json:"sources,omitempty" yaml:"sources,omitempty"`
 
+	// Thresholds holds each threshold's verdict on the measured window.
+	Thresholds []ThresholdResult `json:"thresholds,omitempty" yaml:"thresholds,omitempty"`
+
 	Generator   GeneratorReport `json:"generator" yaml:"generator"`
 	Environment Environment     `json:"environment" yaml:"environment"`
 	Warnings    []string        `json:"warnings,omitempty" yaml:"warnings,omitempty"`

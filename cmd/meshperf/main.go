@@ -20,6 +20,7 @@ const (
 	exitOK          = 0
 	exitFailed      = 1   // could not run (or write the result)
 	exitBadInput    = 2   // bad flags, config file or arguments
+	exitThresholds  = 3   // the test ran and a threshold failed
 	exitInterrupted = 130 // stopped by a signal; the partial result was still written
 )
 

@@ -209,3 +209,23 @@ func TestVersion(t *testing.T) {
 		t.Errorf("version: %d %s", r.code, r.stdout)
 	}
 }
+
+// A failed threshold exits 3 (after writing the result); all passing exits 0.
+func TestThresholdExitCodes(t *testing.T) {
+	url := startTarget(t)
+	r := meshperf(t, "run", "--url", url, "--rate", "50", "--duration", "1s", "-o", "json",
+		"--threshold", "p99 < 1s", "--threshold", "requests > 1000000")
+	if r.code != 3 || !strings.Contains(r.stderr, "thresholds failed: requests > 1000000 (observed 50)") {
+		t.Fatalf("exit %d, want 3:\n%s", r.code, r.stderr)
+	}
+	res, err := smp.DecodeResult([]byte(r.stdout))
+	if err != nil || len(res.Thresholds) != 2 || !res.Thresholds[0].OK || res.Thresholds[1].OK {
+		t.Errorf("result thresholds: %v %+v", err, res)
+	}
+	if r := meshperf(t, "run", "--url", url, "--rate", "50", "--duration", "1s", "-q", "--threshold", "error_rate < 1%"); r.code != 0 {
+		t.Errorf("passing thresholds: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := meshperf(t, "run", "--url", url, "--threshold", "p99 < fast"); r.code != 2 || !strings.Contains(r.stderr, "--threshold") {
+		t.Errorf("bad threshold: exit %d\n%s", r.code, r.stderr)
+	}
+}

@@ -44,6 +44,7 @@ type runFlags struct {
 	caCert      string
 	name        string
 	labels      []string
+	thresholds  []string
 	output      string
 	out         string
 	details     string
@@ -90,6 +91,7 @@ the partial result, marked partial, is still printed and written.`,
 	fl.StringVar(&f.caCert, "ca-cert", "", "PEM file of the CA that signed the target's certificate (SMP ssl_certificate)")
 	fl.StringVar(&f.name, "name", "", "name of the test")
 	fl.StringArrayVar(&f.labels, "label", nil, "label key=value for the result (repeatable)")
+	fl.StringArrayVar(&f.thresholds, "threshold", nil, `SLO assertion on the result, e.g. 'p99 < 250ms', 'error_rate < 1%', 'rps >= 950' (repeatable; exit code 3 when one fails)`)
 	fl.StringVarP(&f.output, "output", "o", "", "machine output: "+strings.Join(smp.OutputFormats, ", ")+" (to stdout, or to --out)")
 	fl.StringVar(&f.out, "out", "", "write the output to this file (format from --output or the file's extension)")
 	fl.StringVar(&f.details, "details", "", "also write the full result (JSON) to this file; the SMP details_uri points at it")
@@ -175,8 +177,22 @@ func runTest(cmd *cobra.Command, f *runFlags) error {
 			return err
 		}
 	}
-	if res.Status == smp.StatusPartial && ctx.Err() != nil {
+	return verdict(res, ctx.Err() != nil && !perf.AbortedByThreshold(res))
+}
+
+// verdict turns a result into the exit code: interrupted, thresholds failed, or fine.
+func verdict(res *smp.Result, interrupted bool) error {
+	if interrupted && res.Status == smp.StatusPartial {
 		return &exitError{code: exitInterrupted, err: errors.New("interrupted; partial result kept")}
+	}
+	if !perf.ThresholdsPassed(res) {
+		var failed []string
+		for _, t := range res.Thresholds {
+			if !t.OK {
+				failed = append(failed, fmt.Sprintf("%s (observed %s)", t.Expr, t.Observed))
+			}
+		}
+		return &exitError{code: exitThresholds, err: fmt.Errorf("thresholds failed: %s", strings.Join(failed, "; "))}
 	}
 	return nil
 }
@@ -227,6 +243,13 @@ func buildConfig(cmd *cobra.Command, f *runFlags) (*smp.TestConfig, error) {
 			cfg.Labels = map[string]string{}
 		}
 		cfg.Labels[k] = v
+	}
+	for _, th := range f.thresholds {
+		if _, err := perf.ParseThreshold(smp.Threshold{Expr: th}); err != nil {
+			errs.Add("--threshold", 0, "%v", err)
+			continue
+		}
+		cfg.Thresholds = append(cfg.Thresholds, smp.Threshold{Expr: th})
 	}
 	for i := range cfg.Clients {
 		c := &cfg.Clients[i]

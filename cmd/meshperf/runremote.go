@@ -25,7 +25,7 @@ import (
 // the server, which keeps the partial result.
 func runRemote(cmd *cobra.Command, f *runFlags) error {
 	changed := cmd.Flags().Changed
-	for _, local := range []string{"file", "url", "method", "header", "body", "content-type", "engine", "protocol", "model",
+	for _, local := range []string{"threshold", "file", "url", "method", "header", "body", "content-type", "engine", "protocol", "model",
 		"timeout", "http2", "grpc-call", "payload-bytes", "insecure", "ca-cert", "name"} {
 		if changed(local) {
 			return badInput(fmt.Errorf("--%s cannot change a stored profile; edit it with `meshperf profile apply`, or override --duration, --warmup, --rate, --connections, --label", local))
@@ -154,8 +154,5 @@ func runRemote(cmd *cobra.Command, f *runFlags) error {
 		}
 	}
 	fmt.Fprintf(human, "  result %s: %s/api/v1/results/%s\n", end.ResultID, c.Server, end.ResultID)
-	if interrupted.Load() {
-		return &exitError{code: exitInterrupted, err: errors.New("interrupted; the run was cancelled and its partial result kept")}
-	}
-	return nil
+	return verdict(res, interrupted.Load())
 }

@@ -139,6 +139,12 @@ func TestServerCLIFlow(t *testing.T) {
 	if !strings.Contains(r.stderr, "cli — completed") || !strings.Contains(r.stderr, "[   1s/2s]") {
 		t.Errorf("no live progress or summary:\n%s", r.stderr)
 	}
+	slo := filepath.Join(t.TempDir(), "slo.yaml")
+	os.WriteFile(slo, []byte("name: slo\nduration: 1s\nthresholds: [\"p50 < 1us\"]\nclients:\n  - endpoint_urls: ["+tgt+"/slo]\n    rps: 20\n"), 0o600)
+	meshperf(t, "profile", "apply", "-f", slo)
+	if r := meshperf(t, "run", "--profile", "slo", "-q"); r.code != 3 || !strings.Contains(r.stderr, "p50 < 1us") {
+		t.Errorf("server run with a failing threshold: exit %d\n%s", r.code, r.stderr)
+	}
 	if r := meshperf(t, "run", "--profile", "cli", "--url", "http://x/"); r.code != 2 {
 		t.Errorf("--url with --profile: %d", r.code)
 	}
@@ -146,7 +152,7 @@ func TestServerCLIFlow(t *testing.T) {
 	r = meshperf(t, "result", "list", "-o", "json")
 	var page struct{ Items []struct{ ID string } }
 	json.Unmarshal([]byte(r.stdout), &page)
-	if len(page.Items) != 2 {
+	if len(page.Items) != 3 {
 		t.Fatalf("result list: %s", r.stdout)
 	}
 	if r := meshperf(t, "result", "get", page.Items[0].ID, "-o", "smp"); r.code != 0 || !strings.Contains(r.stdout, "latencies_ms:") {
