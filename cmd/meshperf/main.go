@@ -67,7 +67,7 @@ and results in the Service Mesh Performance (SMP) format.`,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return badInput(err) })
 	root.AddCommand(newRunCmd(), newTargetCmd(), newServerCmd(), newLoginCmd(), newContextCmd(),
-		newProfileCmd(), newResultCmd(), newUserCmd(), newTokenCmd(), newVersionCmd())
+		newProfileCmd(), newResultCmd(), newCompareCmd(), newUserCmd(), newTokenCmd(), newVersionCmd())
 	return root
 }
 

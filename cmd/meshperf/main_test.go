@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -227,5 +228,47 @@ func TestThresholdExitCodes(t *testing.T) {
 	}
 	if r := meshperf(t, "run", "--url", url, "--threshold", "p99 < fast"); r.code != 2 || !strings.Contains(r.stderr, "--threshold") {
 		t.Errorf("bad threshold: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// compare: two real runs against the target, 5 ms vs 6 ms of injected latency: the
+// latency percentiles come out worse with intervals above zero, the rate unchanged.
+func TestCompareFiles(t *testing.T) {
+	url := startTarget(t)
+	dir := t.TempDir()
+	for name, lat := range map[string]string{"a.json": "fixed:5ms", "b.json": "fixed:6ms"} {
+		r := meshperf(t, "run", "--url", url+"/?latency="+lat, "--rate", "100", "-c", "16", "--duration", "6s", "-q", "--out", filepath.Join(dir, name))
+		if r.code != 0 {
+			t.Fatalf("run: %d %s", r.code, r.stderr)
+		}
+	}
+	r := meshperf(t, "compare", filepath.Join(dir, "a.json"), filepath.Join(dir, "b.json"), "-o", "json")
+	var pairs []struct {
+		Changes []struct {
+			Metric, Verdict string
+			RatioLo         float64 `json:"ratio_lo"`
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &pairs); err != nil || len(pairs) != 1 {
+		t.Fatalf("compare -o json: %v %s %s", err, r.stdout, r.stderr)
+	}
+	for _, c := range pairs[0].Changes {
+		switch c.Metric {
+		case "p50", "p90":
+			if c.Verdict != "worse" || c.RatioLo <= 1 {
+				t.Errorf("%s: %s (ratio lo %.3f)", c.Metric, c.Verdict, c.RatioLo)
+			}
+		case "rps":
+			if c.Verdict == "worse" || c.Verdict == "better" {
+				t.Errorf("rps: %s", c.Verdict)
+			}
+		}
+	}
+	if r := meshperf(t, "compare", filepath.Join(dir, "a.json"), filepath.Join(dir, "b.json")); r.code != 0 || !strings.Contains(r.stdout, "CHANGE [95% CI]") || !strings.Contains(r.stdout, "worse (p=") {
+		t.Errorf("table: %d\n%s", r.code, r.stdout)
+	}
+	os.WriteFile(filepath.Join(dir, "smp.yaml"), []byte("smp_version: v0.6.1\nid: x\n"), 0o600)
+	if r := meshperf(t, "compare", filepath.Join(dir, "a.json"), filepath.Join(dir, "smp.yaml")); r.code != 2 || !strings.Contains(r.stderr, "per-second intervals") {
+		t.Errorf("an SMP file: %d %s", r.code, r.stderr)
 	}
 }

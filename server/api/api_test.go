@@ -339,7 +339,8 @@ func TestRunLifecycle(t *testing.T) {
 		code, body = h.do("GET", fmt.Sprintf("/api/v1/results/compare?ids=%s,%s", page.Items[1].ID, page.Items[0].ID), h.viewer, nil)
 		var cmp api.Comparison
 		json.Unmarshal(body, &cmp)
-		if code != 200 || len(cmp.Results) != 2 || cmp.Metrics[0].Metric != "rps" || len(cmp.Metrics[0].Delta) != 2 || cmp.Metrics[0].Delta[0] != 0 {
+		if code != 200 || len(cmp.Results) != 2 || cmp.Metrics[0].Metric != "rps" || len(cmp.Metrics[0].Delta) != 2 || cmp.Metrics[0].Delta[0] != 0 ||
+			len(cmp.Changes) != 1 || len(cmp.Changes[0].Changes) != 6 {
 			t.Errorf("compare: %d %s", code, body)
 		}
 		if code, _ := h.do("GET", "/api/v1/results/compare?ids=one", h.viewer, nil); code != 400 {

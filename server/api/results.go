@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meshperf/meshperf/perf"
 	"github.com/meshperf/meshperf/server/auth"
 	"github.com/meshperf/meshperf/server/store"
 	"github.com/meshperf/meshperf/smp"
@@ -143,10 +144,18 @@ func (a *API) deleteResult(w http.ResponseWriter, r *http.Request) {
 }
 
 // Comparison is a side-by-side table of results' main figures, each with its change
-// against the first result (the baseline).
+// against the first result (the baseline); Changes adds, for each later result, the
+// statistics from the per-second intervals (confidence intervals and verdicts).
 type Comparison struct {
-	Results []resultRowJSON `json:"results"`
-	Metrics []MetricRow     `json:"metrics"`
+	Results []resultRowJSON    `json:"results"`
+	Metrics []MetricRow        `json:"metrics"`
+	Changes []CandidateChanges `json:"changes"`
+}
+
+// CandidateChanges compares one result with the baseline.
+type CandidateChanges struct {
+	Candidate string        `json:"candidate"`
+	Changes   []perf.Change `json:"changes"`
 }
 
 // MetricRow is one figure across the compared results.
@@ -173,8 +182,9 @@ func (a *API) compareResults(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rows := make([]resultRowJSON, len(ids))
+	full := make([]*smp.Result, len(ids))
 	for i, id := range ids {
-		row, _, err := a.st.GetResult(r.Context(), id)
+		row, res, err := a.st.GetResult(r.Context(), id)
 		if err != nil {
 			if err == store.ErrNotFound {
 				writeError(w, r, http.StatusNotFound, "not_found", "result "+id+" not found", []smp.FieldError{{Path: "ids", Msg: id + " not found"}})
@@ -184,8 +194,13 @@ func (a *API) compareResults(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		rows[i] = resultRowOut(row)
+		full[i] = res
 	}
-	writeJSON(w, http.StatusOK, Compare(rows))
+	cmp := Compare(rows)
+	for _, c := range full[1:] {
+		cmp.Changes = append(cmp.Changes, CandidateChanges{Candidate: c.ID, Changes: perf.Compare(full[0], c)})
+	}
+	writeJSON(w, http.StatusOK, cmp)
 }
 
 // Compare builds the comparison table of result rows.
