@@ -17,10 +17,11 @@ var version = "dev"
 
 // Exit codes, documented in the README.
 const (
-	exitOK          = 0
-	exitFailed      = 1   // could not run (or write the result)
-	exitBadInput    = 2   // bad flags, config file or arguments
-	exitThresholds  = 3   // the test ran and a threshold failed
+	exitOK         = 0
+	exitFailed     = 1 // could not run (or write the result)
+	exitBadInput   = 2 // bad flags, config file or arguments
+	exitThresholds = 3 // the test ran and a threshold failed
+	// exitRegression = 4 (gate.go): the gate found a regression
 	exitInterrupted = 130 // stopped by a signal; the partial result was still written
 )
 
@@ -67,7 +68,7 @@ and results in the Service Mesh Performance (SMP) format.`,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return badInput(err) })
 	root.AddCommand(newRunCmd(), newTargetCmd(), newServerCmd(), newLoginCmd(), newContextCmd(),
-		newProfileCmd(), newResultCmd(), newCompareCmd(), newUserCmd(), newTokenCmd(), newVersionCmd())
+		newProfileCmd(), newResultCmd(), newCompareCmd(), newGateCmd(), newUserCmd(), newTokenCmd(), newVersionCmd())
 	return root
 }
 

@@ -272,3 +272,36 @@ func TestCompareFiles(t *testing.T) {
 		t.Errorf("an SMP file: %d %s", r.code, r.stderr)
 	}
 }
+
+// gate: A/A passes (exit 0), a candidate 10% slower fails (exit 4); JUnit and the
+// GitHub step summary are written.
+func TestGateCommand(t *testing.T) {
+	url := startTarget(t)
+	dir := t.TempDir()
+	base := url + "/a?latency=normal:20ms,2ms"
+	args := func(cand, junit string) []string {
+		return []string{"gate", "--baseline", base, "--candidate", cand, "--rounds", "3", "--duration", "2s", "--warmup", "0s",
+			"--rate", "100", "--metric", "p50,p90", "--junit", junit}
+	}
+	t.Setenv("GITHUB_STEP_SUMMARY", filepath.Join(dir, "summary.md"))
+	t.Setenv("GITHUB_ACTIONS", "true")
+	r := meshperf(t, args(url+"/b?latency=normal:20ms,2ms", filepath.Join(dir, "aa.xml"))...)
+	if r.code != 0 || strings.Contains(r.stdout, "::error") {
+		t.Errorf("A/A gate: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = meshperf(t, args(url+"/c?latency=normal:22ms,2.2ms", filepath.Join(dir, "ab.xml"))...)
+	if r.code != 4 || !strings.Contains(r.stdout, "::error title=meshperf gate::p50") {
+		t.Errorf("10%% slower: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	junit, _ := os.ReadFile(filepath.Join(dir, "ab.xml"))
+	if !strings.Contains(string(junit), "<failure") {
+		t.Errorf("junit: %s", junit)
+	}
+	md, _ := os.ReadFile(filepath.Join(dir, "summary.md"))
+	if strings.Count(string(md), "### meshperf gate") != 2 || !strings.Contains(string(md), "❌ regression") {
+		t.Errorf("step summary:\n%s", md)
+	}
+	if r := meshperf(t, "gate", "--baseline", base, "--candidate", "nowhere", "--rounds", "0"); r.code != 2 {
+		t.Errorf("bad gate input: exit %d %s", r.code, r.stderr)
+	}
+}
