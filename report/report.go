@@ -277,3 +277,45 @@ func shortID(id string) string {
 	}
 	return id
 }
+
+// ResultMarkdown writes a result as a Markdown section (for GitHub job summaries).
+func ResultMarkdown(w io.Writer, r *smp.Result) {
+	s := r.Summary
+	name := r.Name
+	if name == "" {
+		name = "run " + shortID(r.ID)
+	}
+	verdict := "✅"
+	for _, t := range r.Thresholds {
+		if !t.OK {
+			verdict = "❌"
+		}
+	}
+	if r.Status != smp.StatusCompleted && verdict == "✅" {
+		verdict = "⚠️"
+	}
+	fmt.Fprintf(w, "### meshperf: %s %s — %s\n\n", verdict, name, r.Status)
+	if r.StatusReason != "" {
+		fmt.Fprintf(w, "%s\n\n", r.StatusReason)
+	}
+	fmt.Fprintln(w, "| requests | rate | success | p50 | p90 | p99 | p99.9 | max |")
+	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|")
+	l := s.Latency
+	fmt.Fprintf(w, "| %s | %s/s | %s | %s | %s | %s | %s | %s |\n\n", group(s.Requests), fmtFloat(s.ActualRPS), pct(1-s.ErrorRate),
+		ms(l.P50Ms), ms(l.P90Ms), ms(l.P99Ms), ms(l.P999Ms), ms(l.MaxMs))
+	if len(r.Thresholds) > 0 {
+		fmt.Fprintln(w, "| threshold | observed | |")
+		fmt.Fprintln(w, "|---|---:|---|")
+		for _, t := range r.Thresholds {
+			mark := "✅"
+			if !t.OK {
+				mark = "❌"
+			}
+			fmt.Fprintf(w, "| `%s` | %s | %s |\n", t.Expr, t.Observed, mark)
+		}
+		fmt.Fprintln(w)
+	}
+	if r.Generator.Saturated {
+		fmt.Fprintf(w, "> ⚠️ generator saturated: %s\n\n", r.Generator.Reason)
+	}
+}

@@ -48,6 +48,7 @@ type runFlags struct {
 	output      string
 	out         string
 	details     string
+	markdown    string
 	quiet       bool
 }
 
@@ -95,10 +96,21 @@ the partial result, marked partial, is still printed and written.`,
 	fl.StringVarP(&f.output, "output", "o", "", "machine output: "+strings.Join(smp.OutputFormats, ", ")+" (to stdout, or to --out)")
 	fl.StringVar(&f.out, "out", "", "write the output to this file (format from --output or the file's extension)")
 	fl.StringVar(&f.details, "details", "", "also write the full result (JSON) to this file; the SMP details_uri points at it")
+	fl.StringVar(&f.markdown, "markdown", "", "also write a Markdown summary here (for CI job summaries)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no live progress")
 	fl.StringVar(&f.profile, "profile", "", "run this stored profile on the server (--duration, --warmup, --rate, --connections and --label override it)")
 	f.remote.add(cmd)
 	return cmd
+}
+
+func writeMarkdown(path string, res *smp.Result) error {
+	if path == "" {
+		return nil
+	}
+	if err := writeFileAtomic(path, func(w io.Writer) error { report.ResultMarkdown(w, res); return nil }); err != nil {
+		return fmt.Errorf("writing --markdown: %w", err)
+	}
+	return nil
 }
 
 func printSummary(w io.Writer, res *smp.Result) {
@@ -165,6 +177,9 @@ func runTest(cmd *cobra.Command, f *runFlags) error {
 		if err := writeFileAtomic(f.details, func(w io.Writer) error { return smp.WriteResult(w, res, smp.FormatJSON) }); err != nil {
 			return fmt.Errorf("writing --details: %w", err)
 		}
+	}
+	if err := writeMarkdown(f.markdown, res); err != nil {
+		return err
 	}
 	if format != "" {
 		write := func(w io.Writer) error { return smp.WriteResult(w, res, format) }

@@ -25,7 +25,7 @@ import (
 // the server, which keeps the partial result.
 func runRemote(cmd *cobra.Command, f *runFlags) error {
 	changed := cmd.Flags().Changed
-	for _, local := range []string{"threshold", "file", "url", "method", "header", "body", "content-type", "engine", "protocol", "model",
+	for _, local := range []string{"threshold", "details", "file", "url", "method", "header", "body", "content-type", "engine", "protocol", "model",
 		"timeout", "http2", "grpc-call", "payload-bytes", "insecure", "ca-cert", "name"} {
 		if changed(local) {
 			return badInput(fmt.Errorf("--%s cannot change a stored profile; edit it with `meshperf profile apply`, or override --duration, --warmup, --rate, --connections, --label", local))
@@ -139,6 +139,9 @@ func runRemote(cmd *cobra.Command, f *runFlags) error {
 		return errors.New(msg)
 	}
 	printSummary(human, res)
+	if err := writeMarkdown(f.markdown, res); err != nil {
+		return err
+	}
 	if format != "" {
 		b, err := c.ResultRaw(cmd.Context(), end.ResultID, format)
 		if err != nil {
