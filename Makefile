@@ -5,7 +5,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 PKGS     := ./...
 
-.PHONY: all build test test-short bench bench-go bench-generators demo lint fuzz clean
+.PHONY: all build test test-short bench bench-go bench-generators demo lint fuzz clean eval-gate
 
 all: lint build test
 
@@ -46,6 +46,11 @@ bench-go:
 # fortio command built from the same fortio version, one core each (see hack/genbench).
 bench-generators: build
 	$(GO) run ./hack/genbench -meshperf $(BIN)
+
+# How trustworthy the regression gate is here: 20 A/A and 20 "10% slower" gates, with
+# the false-alarm and detection rates, against a naive one-run 5% gate (~10 minutes).
+eval-gate: build
+	$(GO) run ./hack/evalgate -meshperf $(BIN) -n 20
 
 # The main job on embedded defaults: meshperf server (SQLite) and the sample target, a
 # demo profile run through the API with live progress, the summary and the SMP result
