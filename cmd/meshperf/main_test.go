@@ -234,6 +234,9 @@ func TestThresholdExitCodes(t *testing.T) {
 // compare: two real runs against the target, 5 ms vs 6 ms of injected latency: the
 // latency percentiles come out worse with intervals above zero, the rate unchanged.
 func TestCompareFiles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("timing test: its verdicts need undistorted runs (runs in the main pass)")
+	}
 	url := startTarget(t)
 	dir := t.TempDir()
 	for name, lat := range map[string]string{"a.json": "fixed:5ms", "b.json": "fixed:6ms"} {
@@ -276,6 +279,9 @@ func TestCompareFiles(t *testing.T) {
 // gate: A/A passes (exit 0), a candidate 10% slower fails (exit 4); JUnit and the
 // GitHub step summary are written.
 func TestGateCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("timing test: its verdicts need undistorted runs (runs in the main pass)")
+	}
 	url := startTarget(t)
 	dir := t.TempDir()
 	base := url + "/a?latency=normal:20ms,2ms"
