@@ -85,6 +85,8 @@ type Run struct {
 	FinishedAt     *time.Time
 	// Owner is the server instance executing the run (several replicas share a database).
 	Owner string `gorm:"size:64;index"`
+	// ScheduleID links a run fired by a schedule.
+	ScheduleID *string `gorm:"size:36;index"`
 }
 
 // RunInterval is one second of one source, stored as it arrives so that a server that
@@ -143,4 +145,37 @@ type Event struct {
 	Action string    `gorm:"size:64"`
 	Object string    `gorm:"size:128"`
 	Detail string    `gorm:"type:text"`
+}
+
+// Missed-firing policies: what a schedule does about firings that fell while no server
+// was running.
+const (
+	MissedSkip    = "skip"     // forget them; fire at the next time
+	MissedRunOnce = "run_once" // run once for all of them, at start-up
+)
+
+// Schedule runs a profile on a cron schedule.
+type Schedule struct {
+	ID        string `gorm:"primaryKey;size:36"`
+	Name      string `gorm:"size:128;uniqueIndex;not null"`
+	ProfileID string `gorm:"size:36;index;not null"`
+	Cron      string `gorm:"size:128;not null"`
+	Missed    string `gorm:"size:16;not null"`
+	Paused    bool
+	// LastFire is the latest fire time handled (run, skipped or missed).
+	LastFire  time.Time
+	CreatedBy string `gorm:"size:128"`
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// ScheduleFiring is one fire time of a schedule. Its key makes a firing happen once
+// however many servers share the database: the first to insert it runs it.
+type ScheduleFiring struct {
+	ScheduleID string    `gorm:"primaryKey;size:36"`
+	FireTime   time.Time `gorm:"primaryKey"`
+	RunID      string    `gorm:"size:36"`
+	Owner      string    `gorm:"size:64"`
+	Outcome    string    `gorm:"size:32"` // started, skipped (missed while down), failed: ...
+	CreatedAt  time.Time
 }

@@ -492,3 +492,127 @@ func (s *Store) Analyze(ctx context.Context) error {
 
 // Pack compresses a value the way the store keeps results and intervals.
 func Pack(v any) ([]byte, error) { return pack(v) }
+
+// --- schedules ---
+
+// CreateSchedule stores a schedule (ErrConflict when the name is taken).
+func (s *Store) CreateSchedule(ctx context.Context, sc *Schedule) error {
+	if sc.ID == "" {
+		sc.ID = uuid.NewString()
+	}
+	return tr(s.db.WithContext(ctx).Create(sc).Error)
+}
+
+// GetSchedule finds a schedule by id or name.
+func (s *Store) GetSchedule(ctx context.Context, idOrName string) (*Schedule, error) {
+	var sc Schedule
+	err := s.db.WithContext(ctx).Where("id = ? OR name = ?", idOrName, idOrName).First(&sc).Error
+	return &sc, tr(err)
+}
+
+// ListSchedules lists schedules by name.
+func (s *Store) ListSchedules(ctx context.Context) ([]Schedule, error) {
+	var out []Schedule
+	err := s.db.WithContext(ctx).Order("name").Find(&out).Error
+	return out, err
+}
+
+// SetSchedulePaused pauses or resumes a schedule. Resuming moves LastFire to now:
+// firings that fell while paused are not "missed".
+func (s *Store) SetSchedulePaused(ctx context.Context, id string, paused bool) error {
+	up := map[string]any{"paused": paused}
+	if !paused {
+		up["last_fire"] = time.Now().UTC()
+	}
+	res := s.db.WithContext(ctx).Model(&Schedule{}).Where("id = ?", id).Updates(up)
+	if res.Error == nil && res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return res.Error
+}
+
+// DeleteSchedule deletes a schedule and its firing history; its runs and results stay.
+func (s *Store) DeleteSchedule(ctx context.Context, id string) error {
+	return tr(s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Where("id = ?", id).Delete(&Schedule{})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return ErrNotFound
+		}
+		return tx.Where("schedule_id = ?", id).Delete(&ScheduleFiring{}).Error
+	}))
+}
+
+// ClaimFiring records a schedule's fire time for owner. Exactly one caller, across all
+// servers sharing the database, gets true for a given (schedule, time).
+func (s *Store) ClaimFiring(ctx context.Context, scheduleID string, at time.Time, owner, outcome string) (bool, error) {
+	res := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).
+		Create(&ScheduleFiring{ScheduleID: scheduleID, FireTime: at.UTC(), Owner: owner, Outcome: outcome})
+	return res.RowsAffected == 1, res.Error
+}
+
+// SetFiringRun records what a claimed firing became.
+func (s *Store) SetFiringRun(ctx context.Context, scheduleID string, at time.Time, runID, outcome string) error {
+	return s.db.WithContext(ctx).Model(&ScheduleFiring{}).Where("schedule_id = ? AND fire_time = ?", scheduleID, at.UTC()).
+		Updates(map[string]any{"run_id": runID, "outcome": outcome}).Error
+}
+
+// AdvanceLastFire moves a schedule's LastFire forward (never back).
+func (s *Store) AdvanceLastFire(ctx context.Context, id string, at time.Time) error {
+	return s.db.WithContext(ctx).Model(&Schedule{}).Where("id = ? AND last_fire < ?", id, at.UTC()).
+		Update("last_fire", at.UTC()).Error
+}
+
+// Firings is a schedule's history, newest first.
+func (s *Store) Firings(ctx context.Context, scheduleID string, limit int) ([]ScheduleFiring, error) {
+	var out []ScheduleFiring
+	err := s.db.WithContext(ctx).Where("schedule_id = ?", scheduleID).Order("fire_time desc").Limit(limit).Find(&out).Error
+	return out, err
+}
+
+// TrendPoint is one result's value of a metric.
+type TrendPoint struct {
+	Time     time.Time `json:"time"`
+	Value    float64   `json:"value"`
+	ResultID string    `json:"result_id"`
+	Status   string    `json:"status"`
+}
+
+// trendColumns are the result columns a trend may follow.
+var trendColumns = map[string]string{"p50": "p50_ms", "p90": "p90_ms", "p99": "p99_ms", "p99.9": "p999_ms", "max": "max_ms",
+	"rps": "actual_rps", "error_rate": "error_rate", "requests": "requests"}
+
+// TrendMetrics lists the metrics Trend accepts.
+func TrendMetrics() []string {
+	out := make([]string, 0, len(trendColumns))
+	for k := range trendColumns {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Trend returns a profile's results' values of a metric, oldest first.
+func (s *Store) Trend(ctx context.Context, profileID, metric string, since time.Time, limit int) ([]TrendPoint, error) {
+	col, ok := trendColumns[metric]
+	if !ok {
+		return nil, fmt.Errorf("unknown metric %q", metric)
+	}
+	var rows []Result
+	q := s.db.WithContext(ctx).Model(&Result{}).Select("id, start_time, status, "+col).Where("profile_id = ?", profileID)
+	if !since.IsZero() {
+		q = q.Where("start_time >= ?", since.UTC())
+	}
+	if err := q.Order("start_time desc").Limit(limit).Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]TrendPoint, len(rows))
+	for i, r := range rows {
+		v := map[string]float64{"p50_ms": r.P50Ms, "p90_ms": r.P90Ms, "p99_ms": r.P99Ms, "p999_ms": r.P999Ms, "max_ms": r.MaxMs,
+			"actual_rps": r.ActualRPS, "error_rate": r.ErrorRate, "requests": float64(r.Requests)}[col]
+		out[len(rows)-1-i] = TrendPoint{Time: r.StartTime, Value: v, ResultID: r.ID, Status: r.Status}
+	}
+	return out, nil
+}

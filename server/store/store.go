@@ -31,7 +31,7 @@ type Store struct {
 
 // Open connects to databaseURL (postgres://...) or, when it is empty, to the SQLite file
 // meshperf.db under dataDir; then applies pending migrations.
-func Open(ctx context.Context, databaseURL, dataDir string) (*Store, error) {
+func Open(ctx context.Context, databaseURL, dataDir string, upTo ...string) (*Store, error) {
 	var dial gorm.Dialector
 	s := &Store{}
 	switch {
@@ -81,7 +81,11 @@ func Open(ctx context.Context, databaseURL, dataDir string) (*Store, error) {
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	}
 	s.db = db.WithContext(ctx)
-	if err := s.migrate(ctx); err != nil {
+	target := ""
+	if len(upTo) > 0 {
+		target = upTo[0]
+	}
+	if err := s.migrate(ctx, target); err != nil {
 		_ = sqlDB.Close()
 		return nil, err
 	}
@@ -122,17 +126,79 @@ func migrations() []*gormigrate.Migration {
 					&ProfileVersion{}, &Profile{}, &APIToken{}, &User{})
 			},
 		},
+		{
+			// Schedules; the structs are frozen here so later model changes cannot alter
+			// what this migration does.
+			ID: "2026112102-schedules",
+			Migrate: func(tx *gorm.DB) error {
+				type Schedule struct {
+					ID        string `gorm:"primaryKey;size:36"`
+					Name      string `gorm:"size:128;uniqueIndex;not null"`
+					ProfileID string `gorm:"size:36;index;not null"`
+					Cron      string `gorm:"size:128;not null"`
+					Missed    string `gorm:"size:16;not null"`
+					Paused    bool
+					LastFire  time.Time
+					CreatedBy string `gorm:"size:128"`
+					CreatedAt time.Time
+					UpdatedAt time.Time
+				}
+				type ScheduleFiring struct {
+					ScheduleID string    `gorm:"primaryKey;size:36"`
+					FireTime   time.Time `gorm:"primaryKey"`
+					RunID      string    `gorm:"size:36"`
+					Owner      string    `gorm:"size:64"`
+					Outcome    string    `gorm:"size:32"`
+					CreatedAt  time.Time
+				}
+				type Run struct {
+					ScheduleID *string `gorm:"size:36;index"`
+				}
+				if err := tx.AutoMigrate(&Schedule{}, &ScheduleFiring{}); err != nil {
+					return err
+				}
+				return tx.AutoMigrate(&Run{})
+			},
+			Rollback: func(tx *gorm.DB) error {
+				if err := tx.Migrator().DropColumn("runs", "schedule_id"); err != nil {
+					return err
+				}
+				return tx.Migrator().DropTable("schedule_firings", "schedules")
+			},
+		},
 	}
+}
+
+// MigrationIDs lists every migration, oldest first.
+func MigrationIDs() []string {
+	var ids []string
+	for _, m := range migrations() {
+		ids = append(ids, m.ID)
+	}
+	return ids
+}
+
+// OpenAt opens a database migrated only up to migration id: to test upgrades.
+func OpenAt(ctx context.Context, databaseURL, dataDir, id string) (*Store, error) {
+	s, err := Open(ctx, databaseURL, dataDir, id)
+	return s, err
 }
 
 // migrate applies pending migrations. On PostgreSQL an advisory lock serializes
 // replicas starting at once: the second waits, then finds nothing to do.
-func (s *Store) migrate(ctx context.Context) error {
+func (s *Store) migrate(ctx context.Context, upTo string) error {
 	opts := *gormigrate.DefaultOptions
 	opts.TableName = "schema_migrations"
 	opts.UseTransaction = true
 	run := func(tx *gorm.DB) error {
-		if err := gormigrate.New(tx, &opts, migrations()).Migrate(); err != nil {
+		g := gormigrate.New(tx, &opts, migrations())
+		var err error
+		if upTo != "" {
+			err = g.MigrateTo(upTo)
+		} else {
+			err = g.Migrate()
+		}
+		if err != nil {
 			return fmt.Errorf("migrating the database: %w", err)
 		}
 		return nil

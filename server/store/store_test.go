@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -43,16 +44,48 @@ func TestMigrations(t *testing.T) {
 			defer stores[i].Close()
 		}
 		ids, err := stores[0].AppliedMigrations(ctx)
-		if err != nil || len(ids) != 1 || ids[0] != "2026112101-initial" {
-			t.Fatalf("applied %v, %v", ids, err)
+		if err != nil || strings.Join(ids, ",") != strings.Join(store.MigrationIDs(), ",") || len(ids) < 2 {
+			t.Fatalf("applied %v, %v; want %v", ids, err, store.MigrationIDs())
 		}
 		again, err := store.Open(ctx, dbURL, dir)
 		if err != nil {
 			t.Fatalf("re-open: %v", err)
 		}
 		defer again.Close()
-		if ids2, _ := again.AppliedMigrations(ctx); len(ids2) != 1 {
+		if ids2, _ := again.AppliedMigrations(ctx); len(ids2) != len(ids) {
 			t.Errorf("re-run applied again: %v", ids2)
+		}
+	})
+}
+
+// A database at the first schema version, with data in it, upgrades on a normal start
+// and keeps its data.
+func TestUpgradeFromFirstVersion(t *testing.T) {
+	each(t, func(t *testing.T, kind string) {
+		ctx := context.Background()
+		dbURL, dir := storetest.URL(t, kind)
+		old, err := store.OpenAt(ctx, dbURL, dir, store.MigrationIDs()[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ids, _ := old.AppliedMigrations(ctx); len(ids) != 1 {
+			t.Fatalf("old schema: %v", ids)
+		}
+		if err := old.CreateProfile(ctx, &store.Profile{Name: "kept", Config: "{}"}); err != nil {
+			t.Fatal(err)
+		}
+		old.Close()
+		s, err := store.Open(ctx, dbURL, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if _, err := s.GetProfile(ctx, "kept"); err != nil {
+			t.Errorf("data lost in the upgrade: %v", err)
+		}
+		p, _ := s.GetProfile(ctx, "kept")
+		if err := s.CreateSchedule(ctx, &store.Schedule{Name: "nightly", ProfileID: p.ID, Cron: "@daily", Missed: store.MissedSkip}); err != nil {
+			t.Errorf("the new tables: %v", err)
 		}
 	})
 }
