@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"net/url"
 	"os"
+	"sync"
 	"testing"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the driver gorm's postgres dialector uses
@@ -66,5 +67,17 @@ func Open(t testing.TB, kind string) *store.Store {
 		t.Fatalf("open %s store: %v", kind, err)
 	}
 	t.Cleanup(func() { s.Close() })
+	urls.Store(s, dbURL)
 	return s
+}
+
+// urls remembers the database URL of each store Open made, for tests that open a
+// second connection to the same database (a second server).
+var urls sync.Map
+
+// URLOf returns the database URL a store from Open uses.
+func URLOf(s *store.Store) string {
+	v, _ := urls.Load(s)
+	u, _ := v.(string)
+	return u
 }
