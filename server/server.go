@@ -19,6 +19,7 @@ import (
 	"github.com/meshperf/meshperf/server/api"
 	"github.com/meshperf/meshperf/server/auth"
 	"github.com/meshperf/meshperf/server/runs"
+	"github.com/meshperf/meshperf/server/schedule"
 	"github.com/meshperf/meshperf/server/store"
 )
 
@@ -81,6 +82,9 @@ func Run(ctx context.Context, cfg Config) error {
 		ln.Close()
 		return err
 	}
+	sched := schedule.New(st, mgr, cfg.InstanceID, log)
+	schedDone := make(chan struct{})
+	go func() { defer close(schedDone); sched.Run(workCtx) }()
 	a := api.New(st, mgr, api.Options{AnonymousRead: cfg.AnonymousRead, Targets: policy, Logger: log})
 	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
@@ -93,6 +97,7 @@ func Run(ctx context.Context, cfg Config) error {
 	case <-ctx.Done():
 	case err := <-errc:
 		stopWork()
+		<-schedDone
 		return err
 	}
 	log.Info("shutting down")
@@ -101,6 +106,7 @@ func Run(ctx context.Context, cfg Config) error {
 	err = srv.Shutdown(shutCtx) // stops new requests; open event streams end with the runs
 	stopWork()                  // running runs stop; their intervals are stored and the next start recovers them
 	mgr.Wait()
+	<-schedDone
 	if errors.Is(err, context.DeadlineExceeded) {
 		_ = srv.Close()
 	}

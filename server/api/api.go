@@ -83,6 +83,14 @@ func (a *API) routes() []route {
 		{"DELETE", "/api/v1/profiles/{id}", auth.Editor, a.deleteProfile},
 		{"GET", "/api/v1/profiles/{id}/versions", auth.Viewer, a.profileVersions},
 		{"POST", "/api/v1/profiles/{id}/runs", auth.Editor, a.runProfile},
+		{"GET", "/api/v1/profiles/{id}/trend", auth.Viewer, a.profileTrend},
+
+		{"GET", "/api/v1/schedules", auth.Viewer, a.listSchedules},
+		{"POST", "/api/v1/schedules", auth.Editor, a.createSchedule},
+		{"GET", "/api/v1/schedules/{id}", auth.Viewer, a.getSchedule},
+		{"DELETE", "/api/v1/schedules/{id}", auth.Editor, a.deleteSchedule},
+		{"POST", "/api/v1/schedules/{id}/pause", auth.Editor, a.pauseSchedule},
+		{"POST", "/api/v1/schedules/{id}/resume", auth.Editor, a.resumeSchedule},
 
 		{"GET", "/api/v1/runs", auth.Viewer, a.listRuns},
 		{"POST", "/api/v1/runs", auth.Editor, a.runAdHoc},

@@ -28,6 +28,7 @@ type harness struct {
 	st                    *store.Store
 	admin, editor, viewer string
 	target                *target.Server
+	mgr                   *runs.Manager
 }
 
 func newHarness(t *testing.T, kind string, opt api.Options) *harness {
@@ -47,7 +48,7 @@ func newHarness(t *testing.T, kind string, opt api.Options) *harness {
 	opt.Logger = quiet
 	srv := httptest.NewServer(api.New(st, mgr, opt).Handler())
 	t.Cleanup(srv.Close)
-	h := &harness{t: t, url: srv.URL, st: st, target: tgt}
+	h := &harness{t: t, url: srv.URL, st: st, target: tgt, mgr: mgr}
 	for _, u := range []struct {
 		name, role string
 		tok        *string
