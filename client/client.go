@@ -327,3 +327,48 @@ func (c *Client) CreateToken(ctx context.Context, name string) (string, error) {
 	var out struct{ Token string }
 	return out.Token, c.do(ctx, "POST", "/api/v1/tokens", map[string]string{"name": name}, &out)
 }
+
+// Schedule is a schedule as the server reports it.
+type Schedule struct {
+	ID       string      `json:"id"`
+	Name     string      `json:"name"`
+	Cron     string      `json:"cron"`
+	Missed   string      `json:"missed"`
+	Paused   bool        `json:"paused"`
+	LastFire *time.Time  `json:"last_fire"`
+	Next     []time.Time `json:"next"`
+	History  []struct {
+		FireTime time.Time `json:"fire_time"`
+		RunID    string    `json:"run_id"`
+		Outcome  string    `json:"outcome"`
+		Server   string    `json:"server"`
+	} `json:"history"`
+}
+
+// CreateSchedule makes a schedule.
+func (c *Client) CreateSchedule(ctx context.Context, name, profile, cron, missed string) (*Schedule, error) {
+	var s Schedule
+	return &s, c.do(ctx, "POST", "/api/v1/schedules", map[string]string{"name": name, "profile": profile, "cron": cron, "missed": missed}, &s)
+}
+
+// Schedules lists schedules.
+func (c *Client) Schedules(ctx context.Context) ([]Schedule, error) {
+	var out struct{ Items []Schedule }
+	return out.Items, c.do(ctx, "GET", "/api/v1/schedules", nil, &out)
+}
+
+// Schedule gets a schedule with its history.
+func (c *Client) Schedule(ctx context.Context, name string) (*Schedule, error) {
+	var s Schedule
+	return &s, c.do(ctx, "GET", "/api/v1/schedules/"+url.PathEscape(name), nil, &s)
+}
+
+// ScheduleAction pauses, resumes or deletes a schedule.
+func (c *Client) ScheduleAction(ctx context.Context, name, action string) error {
+	switch action {
+	case "delete":
+		return c.do(ctx, "DELETE", "/api/v1/schedules/"+url.PathEscape(name), nil, nil)
+	default:
+		return c.do(ctx, "POST", "/api/v1/schedules/"+url.PathEscape(name)+"/"+action, nil, nil)
+	}
+}

@@ -164,6 +164,21 @@ func TestServerCLIFlow(t *testing.T) {
 	if r := meshperf(t, "profile", "delete", "cli"); r.code != 0 || !strings.Contains(r.stdout, "2 result(s) kept") {
 		t.Errorf("delete: %d %s", r.code, r.stdout)
 	}
+	// the server's own scheduler fires a schedule
+	if r := meshperf(t, "schedule", "create", "often", "--profile", "slo", "--cron", "@every 1s"); r.code != 0 || !strings.Contains(r.stdout, "next at") {
+		t.Fatalf("schedule create: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if r := meshperf(t, "schedule", "create", "bad", "--profile", "slo", "--cron", "sometimes"); r.code != 2 || !strings.Contains(r.stderr, "cron") {
+		t.Errorf("bad cron: %d %s", r.code, r.stderr)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	meshperf(t, "schedule", "pause", "often")
+	if r := meshperf(t, "schedule", "get", "often"); r.code != 0 || !strings.Contains(r.stdout, "started") || !strings.Contains(r.stdout, "paused: true") {
+		t.Errorf("schedule get: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if r := meshperf(t, "schedule", "delete", "often"); r.code != 0 {
+		t.Errorf("schedule delete: %d %s", r.code, r.stderr)
+	}
 	// an admin makes a viewer; the viewer can read and not run
 	r = meshperf(t, "user", "create", "reader", "--role", "viewer")
 	viewerToken := strings.TrimSpace(r.stdout)
@@ -254,5 +269,64 @@ func TestKillAndRestartKeepsIntervals(t *testing.T) {
 			}
 			t.Logf("%s: interrupted run kept %d intervals, %d requests; %s", kind, len(res.Intervals), sum, res.StatusReason)
 		})
+	}
+}
+
+// Two `meshperf server` processes share one PostgreSQL: an every-second schedule fires
+// each time exactly once between them.
+func TestScheduleFiresOnceAcrossTwoServers(t *testing.T) {
+	tgt := startTarget(t)
+	dbURL, _ := storetest.URL(t, "postgres")
+	a := startServer(t, freeAddr(t), t.TempDir(), dbURL, "MESHPERF_ADMIN_TOKEN="+adminToken)
+	bArgs := []string{"server", "--addr", freeAddr(t), "--data-dir", t.TempDir(), "--database-url", dbURL, "--instance-id", "second"}
+	b := exec.Command(bin, bArgs...)
+	if err := b.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Process.Kill(); b.Wait() })
+	cfg := map[string]any{"duration": "1s", "clients": []map[string]any{{"endpoint_urls": []string{tgt + "/twice"}, "rps": 10}}}
+	if code := api(t, "POST", a.url+"/api/v1/profiles", adminToken, map[string]any{"name": "twice", "config": cfg}, nil); code != 201 {
+		t.Fatalf("profile: %d", code)
+	}
+	if code := api(t, "POST", a.url+"/api/v1/schedules", adminToken, map[string]any{"name": "tick", "profile": "twice", "cron": "@every 1s"}, nil); code != 201 {
+		t.Fatalf("schedule: %d", code)
+	}
+	time.Sleep(4 * time.Second)
+	api(t, "POST", a.url+"/api/v1/schedules/tick/pause", adminToken, nil, nil)
+	var sc struct {
+		History []struct {
+			FireTime time.Time `json:"fire_time"`
+			RunID    string    `json:"run_id"`
+			Server   string
+		}
+	}
+	api(t, "GET", a.url+"/api/v1/schedules/tick", adminToken, nil, &sc)
+	var runs struct {
+		Items []struct {
+			ID          string
+			TriggeredBy string `json:"triggered_by"`
+		}
+	}
+	api(t, "GET", a.url+"/api/v1/runs?limit=1000", adminToken, nil, &runs)
+	fired, servers := map[string]bool{}, map[string]int{}
+	for _, f := range sc.History {
+		if f.RunID == "" || fired[f.RunID] {
+			t.Errorf("firing %v: run %q", f.FireTime, f.RunID)
+		}
+		fired[f.RunID] = true
+		servers[f.Server]++
+	}
+	scheduled := 0
+	for _, r := range runs.Items {
+		if r.TriggeredBy == "schedule:tick" {
+			scheduled++
+			if !fired[r.ID] {
+				t.Errorf("run %s has no firing", r.ID)
+			}
+		}
+	}
+	t.Logf("%d firings, %d scheduled runs, by server %v", len(sc.History), scheduled, servers)
+	if len(sc.History) < 3 || scheduled != len(sc.History) {
+		t.Errorf("%d firings, %d runs", len(sc.History), scheduled)
 	}
 }
