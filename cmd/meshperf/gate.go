@@ -46,8 +46,9 @@ confidence interval against --max-regression:
   inconclusive  only the estimate does (exit 0, with a warning: run more rounds)
   pass          otherwise (exit 0)
 
-A side is a URL (loaded with --rate, --connections, --duration ...) or a test config
-file. --baseline-result ID|FILE gates the candidate against a stored result instead.
+A side is a URL (loaded with --rate, --connections, --duration ...), a test config
+file, or the name of a profile on the server (its config runs here, so both sides share
+this machine). --baseline-result ID|FILE gates the candidate against a stored result instead.
 
 Outputs: a table (or -o json), Markdown appended to $GITHUB_STEP_SUMMARY when set (and
 to --summary FILE), JUnit XML (--junit FILE), and ::error/::warning annotations under
@@ -59,8 +60,8 @@ GitHub Actions.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runGate(cmd, f) },
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.baseline, "baseline", "", "baseline: a URL or a test config file")
-	fl.StringVar(&f.candidate, "candidate", "", "candidate: a URL or a test config file")
+	fl.StringVar(&f.baseline, "baseline", "", "baseline: a URL, a test config file or a profile on the server")
+	fl.StringVar(&f.candidate, "candidate", "", "candidate: a URL, a test config file or a profile on the server")
 	fl.StringVar(&f.baselineResult, "baseline-result", "", "gate against this stored result (a full result file, or an id on the server)")
 	fl.IntVar(&f.rounds, "rounds", 5, "interleaved rounds")
 	fl.StringVar(&f.maxRegression, "max-regression", "5%", "allowed regression, e.g. 5% or 0.05")
@@ -154,7 +155,19 @@ func gateSide(cmd *cobra.Command, f *gateFlags, spec string) (perf.GateSide, err
 		cfg = smp.TestConfig{Duration: d, Warmup: w, Clients: []smp.Client{{EndpointURLs: []string{spec}, RPS: f.rate,
 			Connections: f.connections, LoadGenerator: f.engine, Model: m}}}
 	} else {
-		return perf.GateSide{}, fmt.Errorf("%q is neither a file nor an http(s) URL", spec)
+		// A profile stored on the server: its config runs here, like the other side.
+		c, cerr := f.remote.client()
+		if cerr != nil {
+			return perf.GateSide{}, fmt.Errorf("%q is neither a file nor an http(s) URL (nor, without a server, a profile)", spec)
+		}
+		p, perr := c.Profile(cmd.Context(), spec)
+		if perr != nil {
+			return perf.GateSide{}, fmt.Errorf("%q is neither a file nor an http(s) URL, and the server has no such profile: %v", spec, perr)
+		}
+		if err := smp.DecodeStrict(p.Config, &cfg); err != nil {
+			return perf.GateSide{}, fmt.Errorf("profile %s: %w", spec, err)
+		}
+		spec = fmt.Sprintf("profile %s (version %d)", p.Name, p.Version)
 	}
 	cfg.ApplyDefaults()
 	if err := perf.Validate(&cfg); err != nil {

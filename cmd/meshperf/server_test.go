@@ -164,6 +164,14 @@ func TestServerCLIFlow(t *testing.T) {
 	if r := meshperf(t, "profile", "delete", "cli"); r.code != 0 || !strings.Contains(r.stdout, "2 result(s) kept") {
 		t.Errorf("delete: %d %s", r.code, r.stdout)
 	}
+	// a gate between two stored profiles, run here
+	fast := filepath.Join(t.TempDir(), "fast.yaml")
+	os.WriteFile(fast, []byte("name: fast\nduration: 1s\nclients:\n  - endpoint_urls: ["+tgt+"/fast]\n    rps: 50\n"), 0o600)
+	meshperf(t, "profile", "apply", "-f", fast)
+	if r := meshperf(t, "gate", "--baseline", "fast", "--candidate", "fast", "--rounds", "1", "-o", "json"); r.code != 0 ||
+		!strings.Contains(r.stdout, `"baseline": "profile fast (version 1)"`) {
+		t.Errorf("gate on profiles: %d %s %s", r.code, r.stdout, r.stderr)
+	}
 	// the server's own scheduler fires a schedule
 	if r := meshperf(t, "schedule", "create", "often", "--profile", "slo", "--cron", "@every 1s"); r.code != 0 || !strings.Contains(r.stdout, "next at") {
 		t.Fatalf("schedule create: %d %s %s", r.code, r.stdout, r.stderr)
