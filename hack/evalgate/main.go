@@ -14,12 +14,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
 	"time"
+
+	"github.com/meshperf/meshperf/hack/internal/harness"
 )
 
 type report struct {
@@ -40,12 +40,12 @@ func main() {
 	rate := flag.Int("rate", 100, "requests per second")
 	flag.Parse()
 
-	port := freePort()
+	port := harness.FreePort()
 	tgt := exec.Command(*bin, "target", "--http-addr", "127.0.0.1:"+port, "--grpc-addr", "", "--tcp-addr", "")
-	check(tgt.Start())
+	harness.Check(tgt.Start())
 	defer func() { _ = tgt.Process.Kill(); _ = tgt.Wait() }()
 	url := "http://127.0.0.1:" + port
-	waitReady(url + "/healthz")
+	harness.WaitReady(url + "/healthz")
 	base := url + "/base?latency=normal:20ms,2ms"
 	kinds := []struct {
 		name, candidate string
@@ -99,10 +99,10 @@ func gate(bin, base, cand string, rounds int, dur string, rate int) report {
 	err := cmd.Run()
 	var ee *exec.ExitError
 	if err != nil && !(errors.As(err, &ee) && ee.ExitCode() == 4) {
-		check(fmt.Errorf("gate: %w", err))
+		harness.Check(fmt.Errorf("gate: %w", err))
 	}
 	var r report
-	check(json.Unmarshal(out.Bytes(), &r))
+	harness.Check(json.Unmarshal(out.Bytes(), &r))
 	return r
 }
 
@@ -119,30 +119,4 @@ func naiveFails(r report, metrics []string) bool {
 		}
 	}
 	return false
-}
-
-func freePort() string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	check(err)
-	defer ln.Close()
-	_, p, _ := net.SplitHostPort(ln.Addr().String())
-	return p
-}
-
-func waitReady(url string) {
-	for range 100 {
-		if resp, err := http.Get(url); err == nil {
-			resp.Body.Close()
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	check(fmt.Errorf("target at %s did not come up", url))
-}
-
-func check(err error) {
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "evalgate:", err)
-		os.Exit(1)
-	}
 }

@@ -16,8 +16,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +23,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/meshperf/meshperf/hack/internal/harness"
 )
 
 type tool struct {
@@ -49,17 +49,17 @@ func main() {
 	flag.Parse()
 
 	tmp, err := os.MkdirTemp("", "genbench")
-	check(err)
+	harness.Check(err)
 	defer os.RemoveAll(tmp)
 	ref := filepath.Join(tmp, "fortioref")
 	run("go", "build", "-o", ref, "./hack/fortioref")
 
-	port := freePort()
+	port := harness.FreePort()
 	tgt := exec.Command("taskset", "-c", "1", *meshperf, "target", "--http-addr", "127.0.0.1:"+port, "--grpc-addr", "", "--tcp-addr", "")
-	check(tgt.Start())
+	harness.Check(tgt.Start())
 	defer func() { _ = tgt.Process.Kill(); _ = tgt.Wait() }()
 	url := "http://127.0.0.1:" + port + "/"
-	waitReady(url + "healthz")
+	harness.WaitReady(url + "healthz")
 
 	meshperfTool := func(engine string) tool {
 		return tool{
@@ -135,9 +135,9 @@ func measure(t tool, url string) sample {
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	cmd.Stderr = os.Stderr
-	check(cmd.Run())
+	harness.Check(cmd.Run())
 	n, err := t.requests(out.Bytes())
-	check(err)
+	harness.Check(err)
 	ps := cmd.ProcessState
 	ru, _ := ps.SysUsage().(*syscall.Rusage)
 	var rss float64
@@ -156,34 +156,8 @@ func median(s []sample, f func(sample) float64) float64 {
 	return v[len(v)/2]
 }
 
-func freePort() string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	check(err)
-	defer ln.Close()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	return port
-}
-
-func waitReady(url string) {
-	for range 100 {
-		if resp, err := http.Get(url); err == nil {
-			resp.Body.Close()
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	check(fmt.Errorf("target at %s did not come up", url))
-}
-
 func run(name string, args ...string) {
 	cmd := exec.Command(name, args...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	check(cmd.Run())
-}
-
-func check(err error) {
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "genbench:", err)
-		os.Exit(1)
-	}
+	harness.Check(cmd.Run())
 }

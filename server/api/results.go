@@ -62,15 +62,8 @@ func (a *API) listResults(w http.ResponseWriter, r *http.Request) {
 		}
 		f.Labels[k] = v
 	}
-	for name, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
-		if v := q.Get(name); v != "" {
-			t, err := time.Parse(time.RFC3339, v)
-			if err != nil {
-				errs.Add(name, 0, "must be an RFC 3339 time such as 2026-11-21T06:00:00Z, got %q", v)
-			}
-			*dst = t
-		}
-	}
+	f.Since = timeParam(q.Get("since"), "since", &errs)
+	f.Until = timeParam(q.Get("until"), "until", &errs)
 	switch f.Status {
 	case "", string(smp.StatusCompleted), string(smp.StatusPartial), string(smp.StatusFailed):
 	default:
@@ -95,6 +88,18 @@ func (a *API) listResults(w http.ResponseWriter, r *http.Request) {
 		out[i] = resultRowOut(&rows[i])
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": out, "next_cursor": next})
+}
+
+// timeParam reads an optional RFC 3339 query parameter, naming it when it is bad.
+func timeParam(v, name string, errs *smp.FieldErrors) time.Time {
+	if v == "" {
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		errs.Add(name, 0, "must be an RFC 3339 time such as 2026-11-21T06:00:00Z, got %q", v)
+	}
+	return t
 }
 
 // getResult answers the full result as JSON (default), YAML, SMP (YAML or JSON) or

@@ -181,14 +181,7 @@ func (a *API) profileTrend(w http.ResponseWriter, r *http.Request) {
 	if !valid {
 		errs.Add("metric", 0, "must be one of %v, got %q", store.TrendMetrics(), metric)
 	}
-	var since time.Time
-	if v := q.Get("since"); v != "" {
-		t, err := time.Parse(time.RFC3339, v)
-		if err != nil {
-			errs.Add("since", 0, "must be an RFC 3339 time, got %q", v)
-		}
-		since = t
-	}
+	since := timeParam(q.Get("since"), "since", &errs)
 	limit, ok := intParam(w, r, "limit", 500, 1, 10000)
 	if !ok {
 		return
