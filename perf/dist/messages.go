@@ -1,0 +1,183 @@
+// Package dist is the distributed side of perf: the messages agents and the server
+// exchange, their subjects, and (with issue 4) the coordinator and agent loops over
+// NATS. It is the only part of perf that will know NATS; the messages here do not.
+//
+// Every message carries a schema version and a per-sender sequence number: consumers
+// refuse other versions and ignore sequences they have already seen, so at-least-once
+// delivery never counts twice and foreign or garbage messages never reach a result.
+package dist
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/meshperf/meshperf/smp"
+)
+
+// SchemaVersion is the version of the messages below.
+const SchemaVersion = 1
+
+// maxMessageBytes bounds what a consumer decodes.
+const maxMessageBytes = 4 << 20
+
+// Subjects (see ARCHITECTURE.md). Tokens are checked so a name cannot inject wildcards.
+const subjectPrefix = "meshperf.v1."
+
+// HeartbeatSubject is where agents announce themselves.
+func HeartbeatSubject() string { return subjectPrefix + "agents.heartbeat" }
+
+// AssignSubject carries a run's assignments and cancels to one agent.
+func AssignSubject(run, agent string) (string, error) {
+	if err := checkToken("run", run); err != nil {
+		return "", err
+	}
+	if err := checkToken("agent", agent); err != nil {
+		return "", err
+	}
+	return subjectPrefix + "runs." + run + ".assign." + agent, nil
+}
+
+// IntervalSubject carries a run's intervals (JetStream stream RUNS).
+func IntervalSubject(run string) (string, error) {
+	if err := checkToken("run", run); err != nil {
+		return "", err
+	}
+	return subjectPrefix + "runs." + run + ".intervals", nil
+}
+
+func checkToken(what, s string) error {
+	if s == "" || len(s) > 128 || strings.ContainsAny(s, ".*> \t\r\n") {
+		return fmt.Errorf("%s %q cannot be a subject token (no dots, wildcards or spaces)", what, s)
+	}
+	return nil
+}
+
+// Kinds of message.
+const (
+	KindHeartbeat = "heartbeat"
+	KindAssign    = "assign"
+	KindCancel    = "cancel"
+	KindInterval  = "interval"
+)
+
+// Envelope is what travels: a kind, the schema version, the sender and its sequence,
+// and one body.
+type Envelope struct {
+	Version int       `json:"v" yaml:"v"`
+	Kind    string    `json:"kind" yaml:"kind"`
+	Sender  string    `json:"sender" yaml:"sender"`
+	Seq     uint64    `json:"seq" yaml:"seq"`
+	Sent    time.Time `json:"sent" yaml:"sent"`
+
+	Heartbeat *Heartbeat   `json:"heartbeat,omitempty" yaml:"heartbeat,omitempty"`
+	Assign    *Assignment  `json:"assign,omitempty" yaml:"assign,omitempty"`
+	Cancel    *Cancel      `json:"cancel,omitempty" yaml:"cancel,omitempty"`
+	Interval  *IntervalMsg `json:"interval,omitempty" yaml:"interval,omitempty"`
+}
+
+// Heartbeat says an agent is alive and what it offers.
+type Heartbeat struct {
+	Agent   string            `json:"agent" yaml:"agent"`
+	Labels  map[string]string `json:"labels,omitempty" yaml:"labels,omitempty"`
+	Cores   int               `json:"cores" yaml:"cores"`
+	Engines []string          `json:"engines" yaml:"engines"`
+	Version string            `json:"version" yaml:"version"`
+	// Busy names the run the agent is executing, if any.
+	Busy string `json:"busy,omitempty" yaml:"busy,omitempty"`
+}
+
+// Assignment gives an agent its shard of a run and when to start it.
+type Assignment struct {
+	Run     string          `json:"run" yaml:"run"`
+	Agent   string          `json:"agent" yaml:"agent"`
+	Shard   int             `json:"shard" yaml:"shard"`
+	Of      int             `json:"of" yaml:"of"`
+	Config  *smp.TestConfig `json:"config" yaml:"config"`
+	StartAt time.Time       `json:"start_at" yaml:"start_at"` // the agreed wall-clock instant
+}
+
+// Cancel stops an agent's shard of a run.
+type Cancel struct {
+	Run    string `json:"run" yaml:"run"`
+	Reason string `json:"reason" yaml:"reason"`
+}
+
+// IntervalMsg is one interval an agent measured.
+type IntervalMsg struct {
+	Run      string       `json:"run" yaml:"run"`
+	Agent    string       `json:"agent" yaml:"agent"`
+	Interval smp.Interval `json:"interval" yaml:"interval"`
+	// ClockOffset is the agent's estimate of its clock minus the server's.
+	ClockOffset time.Duration `json:"clock_offset,omitempty" yaml:"clock_offset,omitempty"`
+	// Final marks the agent's last interval of the run.
+	Final bool `json:"final,omitempty" yaml:"final,omitempty"`
+}
+
+// Encode marshals an envelope, stamping the schema version.
+func Encode(e *Envelope) ([]byte, error) {
+	e.Version = SchemaVersion
+	return json.Marshal(e)
+}
+
+// Decode reads and validates an envelope. Anything else — another version, garbage,
+// a body that does not match the kind, unknown fields — is an error that names what
+// is wrong; nothing partial is returned.
+func Decode(data []byte) (*Envelope, error) {
+	if len(data) > maxMessageBytes {
+		return nil, fmt.Errorf("message is %d bytes; the limit is %d", len(data), maxMessageBytes)
+	}
+	var e Envelope
+	if err := smp.DecodeStrict(data, &e); err != nil {
+		return nil, fmt.Errorf("not a meshperf message: %w", err)
+	}
+	if e.Version != SchemaVersion {
+		return nil, fmt.Errorf("schema version %d; this side speaks %d", e.Version, SchemaVersion)
+	}
+	if e.Sender == "" || e.Seq == 0 {
+		return nil, fmt.Errorf("sender and seq (from 1) are required")
+	}
+	bodies := 0
+	for _, present := range []bool{e.Heartbeat != nil, e.Assign != nil, e.Cancel != nil, e.Interval != nil} {
+		if present {
+			bodies++
+		}
+	}
+	ok := bodies == 1
+	switch e.Kind {
+	case KindHeartbeat:
+		ok = ok && e.Heartbeat != nil && e.Heartbeat.Agent == e.Sender
+	case KindAssign:
+		ok = ok && e.Assign != nil && e.Assign.Config != nil && e.Assign.Run != "" && e.Assign.Agent != "" &&
+			e.Assign.Of >= 1 && e.Assign.Shard >= 0 && e.Assign.Shard < e.Assign.Of
+	case KindCancel:
+		ok = ok && e.Cancel != nil && e.Cancel.Run != ""
+	case KindInterval:
+		ok = ok && e.Interval != nil && e.Interval.Run != "" && e.Interval.Agent == e.Sender &&
+			e.Interval.Interval.Index >= 0 && e.Interval.Interval.Requests >= 0 &&
+			e.Interval.Interval.Successes >= 0 && e.Interval.Interval.Successes <= e.Interval.Interval.Requests
+	default:
+		return nil, fmt.Errorf("unknown kind %q", e.Kind)
+	}
+	if !ok {
+		return nil, fmt.Errorf("a %s message with a missing, extra or inconsistent body", e.Kind)
+	}
+	return &e, nil
+}
+
+// Dedup remembers the highest sequence seen per sender, so a replayed or redelivered
+// message is recognised. It is not safe for concurrent use.
+type Dedup struct{ last map[string]uint64 }
+
+// Fresh reports whether e is new (and records it); false for a repeat or an older one.
+func (d *Dedup) Fresh(e *Envelope) bool {
+	if d.last == nil {
+		d.last = map[string]uint64{}
+	}
+	if e.Seq <= d.last[e.Sender] {
+		return false
+	}
+	d.last[e.Sender] = e.Seq
+	return true
+}
