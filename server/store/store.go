@@ -112,18 +112,113 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // migrations are applied in order and recorded; never edit one that has shipped, add
-// another. The first creates the schema from the models of its day.
+// another. Each freezes the structs it migrates, so later model changes cannot alter
+// what it does; TestSchemaMatchesModels checks the models and the migrations agree.
 func migrations() []*gormigrate.Migration {
 	return []*gormigrate.Migration{
 		{
+			// The initial schema, frozen here: later model changes must come as new
+			// migrations, never by editing this one.
 			ID: "2026112101-initial",
 			Migrate: func(tx *gorm.DB) error {
+				type User struct {
+					ID        string `gorm:"primaryKey;size:36"`
+					Name      string `gorm:"size:128;uniqueIndex;not null"`
+					Role      string `gorm:"size:16;not null"`
+					CreatedAt time.Time
+				}
+				type APIToken struct {
+					ID         string `gorm:"primaryKey;size:36"`
+					UserID     string `gorm:"size:36;index;not null"`
+					Name       string `gorm:"size:128"`
+					Hash       string `gorm:"size:64;uniqueIndex;not null"`
+					Prefix     string `gorm:"size:16"`
+					CreatedAt  time.Time
+					LastUsedAt *time.Time
+				}
+				type Profile struct {
+					ID          string `gorm:"primaryKey;size:36"`
+					Name        string `gorm:"size:128;uniqueIndex;not null"`
+					Description string `gorm:"size:1024"`
+					Version     int    `gorm:"not null"`
+					Config      string `gorm:"type:text;not null"`
+					CreatedBy   string `gorm:"size:128"`
+					CreatedAt   time.Time
+					UpdatedAt   time.Time
+				}
+				type ProfileVersion struct {
+					ProfileID string `gorm:"primaryKey;size:36"`
+					Version   int    `gorm:"primaryKey"`
+					Config    string `gorm:"type:text;not null"`
+					CreatedBy string `gorm:"size:128"`
+					CreatedAt time.Time
+				}
+				type Run struct {
+					ID             string  `gorm:"primaryKey;size:36"`
+					ProfileID      *string `gorm:"size:36;index"`
+					ProfileName    string  `gorm:"size:128"`
+					ProfileVersion int
+					Status         string    `gorm:"size:16;index;not null"`
+					Config         string    `gorm:"type:text;not null"`
+					Overrides      string    `gorm:"type:text"`
+					TriggeredBy    string    `gorm:"size:128"`
+					Error          string    `gorm:"type:text"`
+					ResultID       *string   `gorm:"size:36"`
+					CreatedAt      time.Time `gorm:"index"`
+					StartedAt      *time.Time
+					FinishedAt     *time.Time
+					Owner          string `gorm:"size:64;index"`
+				}
+				type RunInterval struct {
+					RunID  string `gorm:"primaryKey;size:36"`
+					Source string `gorm:"primaryKey;size:128"`
+					Index  int    `gorm:"primaryKey;column:second"`
+					Data   []byte `gorm:"not null"`
+				}
+				type Result struct {
+					ID             string  `gorm:"primaryKey;size:36;index:idx_results_newest,priority:2,sort:desc"`
+					RunID          string  `gorm:"size:36;index"`
+					ProfileID      *string `gorm:"size:36;index"`
+					ProfileName    string  `gorm:"size:128"`
+					ProfileVersion int
+					Name           string    `gorm:"size:256"`
+					Status         string    `gorm:"size:16;index"`
+					StartTime      time.Time `gorm:"index:idx_results_newest,priority:1,sort:desc"`
+					EndTime        time.Time
+					Requests       int64
+					ErrorRate      float64
+					ActualRPS      float64
+					TargetRPS      float64
+					P50Ms          float64
+					P90Ms          float64
+					P99Ms          float64
+					P999Ms         float64
+					MaxMs          float64
+					Saturated      bool
+					Labels         string `gorm:"type:text"`
+					Data           []byte `gorm:"not null"`
+					CreatedAt      time.Time
+				}
+				type ResultLabel struct {
+					ResultID  string    `gorm:"primaryKey;size:36;index:idx_label_newest,priority:4,sort:desc"`
+					Key       string    `gorm:"primaryKey;size:128;index:idx_label_newest,priority:1"`
+					Value     string    `gorm:"size:256;index:idx_label_newest,priority:2"`
+					StartTime time.Time `gorm:"index:idx_label_newest,priority:3,sort:desc"`
+				}
+				type Event struct {
+					ID     uint64    `gorm:"primaryKey;autoIncrement"`
+					Time   time.Time `gorm:"index"`
+					Actor  string    `gorm:"size:128"`
+					Action string    `gorm:"size:64"`
+					Object string    `gorm:"size:128"`
+					Detail string    `gorm:"type:text"`
+				}
 				return tx.AutoMigrate(&User{}, &APIToken{}, &Profile{}, &ProfileVersion{}, &Run{}, &RunInterval{},
 					&Result{}, &ResultLabel{}, &Event{})
 			},
 			Rollback: func(tx *gorm.DB) error {
-				return tx.Migrator().DropTable(&Event{}, &ResultLabel{}, &Result{}, &RunInterval{}, &Run{},
-					&ProfileVersion{}, &Profile{}, &APIToken{}, &User{})
+				return tx.Migrator().DropTable("events", "result_labels", "results", "run_intervals", "runs",
+					"profile_versions", "profiles", "api_tokens", "users")
 			},
 		},
 		{
@@ -255,4 +350,39 @@ func redactURL(u string) string {
 		return u[:scheme+3] + user + ":***" + u[at:]
 	}
 	return u
+}
+
+// models are the live structs the migrations must have built.
+func models() []any {
+	return []any{&User{}, &APIToken{}, &Profile{}, &ProfileVersion{}, &Run{}, &RunInterval{}, &Result{}, &ResultLabel{},
+		&Event{}, &Schedule{}, &ScheduleFiring{}}
+}
+
+// SchemaDrift lists what the models declare and the migrated database lacks: tables,
+// columns, indexes. Empty when the migrations and the models agree.
+func (s *Store) SchemaDrift(ctx context.Context) ([]string, error) {
+	var drift []string
+	m := s.db.WithContext(ctx).Migrator()
+	for _, model := range models() {
+		stmt := &gorm.Statement{DB: s.db}
+		if err := stmt.Parse(model); err != nil {
+			return nil, err
+		}
+		table := stmt.Schema.Table
+		if !m.HasTable(model) {
+			drift = append(drift, "table "+table)
+			continue
+		}
+		for _, f := range stmt.Schema.Fields {
+			if f.DBName != "" && !m.HasColumn(model, f.DBName) {
+				drift = append(drift, "column "+table+"."+f.DBName)
+			}
+		}
+		for _, idx := range stmt.Schema.ParseIndexes() {
+			if !m.HasIndex(model, idx.Name) {
+				drift = append(drift, "index "+table+"."+idx.Name)
+			}
+		}
+	}
+	return drift, nil
 }

@@ -58,6 +58,21 @@ func TestMigrations(t *testing.T) {
 	})
 }
 
+// The migrations build everything the models declare: a model change without its
+// migration fails here.
+func TestSchemaMatchesModels(t *testing.T) {
+	each(t, func(t *testing.T, kind string) {
+		s := storetest.Open(t, kind)
+		drift, err := s.SchemaDrift(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(drift) > 0 {
+			t.Errorf("the models declare what no migration made: %v", drift)
+		}
+	})
+}
+
 // A database at the first schema version, with data in it, upgrades on a normal start
 // and keeps its data.
 func TestUpgradeFromFirstVersion(t *testing.T) {
