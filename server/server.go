@@ -18,6 +18,7 @@ import (
 
 	"github.com/meshperf/meshperf/server/api"
 	"github.com/meshperf/meshperf/server/auth"
+	"github.com/meshperf/meshperf/server/broker"
 	"github.com/meshperf/meshperf/server/runs"
 	"github.com/meshperf/meshperf/server/schedule"
 	"github.com/meshperf/meshperf/server/store"
@@ -33,6 +34,12 @@ type Config struct {
 	AdminToken     string
 	AnonymousRead  bool
 	AllowedTargets []string
+	// NATSAddr is where the embedded broker listens for agents; NATSURL uses an
+	// external NATS instead. AgentToken authenticates agents (generated into the data
+	// directory when empty).
+	NATSAddr   string
+	NATSURL    string
+	AgentToken string
 	// InstanceID names this server in the runs it executes (default: the host name and
 	// listen address); a restarted instance recovers its interrupted runs.
 	InstanceID  string
@@ -67,6 +74,18 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := bootstrapAdmin(ctx, st, cfg); err != nil {
 		return err
 	}
+	bcfg := broker.Config{ExternalURL: cfg.NATSURL, Addr: cfg.NATSAddr, StoreDir: filepath.Join(cfg.DataDir, "nats")}
+	if cfg.NATSURL == "" {
+		if bcfg.AgentToken, err = agentToken(cfg, log); err != nil {
+			return err
+		}
+	}
+	brk, err := broker.Start(ctx, bcfg)
+	if err != nil {
+		return err
+	}
+	defer brk.Close()
+	log.Info("broker ready", "agents_connect_to", brk.URL, "embedded", cfg.NATSURL == "")
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
@@ -118,6 +137,27 @@ func where(cfg Config) string {
 		return "external database"
 	}
 	return filepath.Join(cfg.DataDir, "meshperf.db")
+}
+
+// agentToken is the configured agent token, or the one kept in the data directory
+// (generated there, mode 0600, on first start). It is never logged.
+func agentToken(cfg Config, log *slog.Logger) (string, error) {
+	if t := strings.TrimSpace(cfg.AgentToken); t != "" {
+		return t, nil
+	}
+	path := filepath.Join(cfg.DataDir, "agent.token")
+	if b, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return "", err
+	}
+	t := auth.NewToken()
+	if err := os.WriteFile(path, []byte(t+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("saving the agent token: %w", err)
+	}
+	log.Info("generated the agent token", "file", path)
+	return t, nil
 }
 
 // bootstrapAdmin creates the first admin on an empty database, with the configured

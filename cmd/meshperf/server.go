@@ -17,10 +17,11 @@ import (
 
 func newServerCmd() *cobra.Command {
 	var (
-		cfg        server.Config
-		tokenFile  string
-		logFormat  string
-		allowedCSV []string
+		cfg            server.Config
+		tokenFile      string
+		agentTokenFile string
+		logFormat      string
+		allowedCSV     []string
 	)
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -50,6 +51,14 @@ Every flag falls back to an environment variable MESHPERF_<FLAG> (dashes as unde
 				}
 				cfg.AdminToken = strings.TrimSpace(string(b))
 			}
+			cfg.AgentToken = os.Getenv("MESHPERF_AGENT_TOKEN")
+			if agentTokenFile != "" {
+				b, err := os.ReadFile(agentTokenFile)
+				if err != nil {
+					return badInput(fmt.Errorf("--agent-token-file: %w", err))
+				}
+				cfg.AgentToken = strings.TrimSpace(string(b))
+			}
 			var h slog.Handler
 			switch logFormat {
 			case "text":
@@ -78,6 +87,9 @@ Every flag falls back to an environment variable MESHPERF_<FLAG> (dashes as unde
 	fl.StringVar(&cfg.InstanceID, "instance-id", "", "name of this server in the runs it executes (default host@addr)")
 	fl.IntVar(&cfg.Concurrency, "max-concurrent-runs", 1, "runs executed at once; more queue")
 	fl.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	fl.StringVar(&cfg.NATSAddr, "nats-addr", "127.0.0.1:4223", "where the embedded NATS (JetStream) listens for agents")
+	fl.StringVar(&cfg.NATSURL, "nats-url", "", "use this external NATS with JetStream instead (nats://user:pass@host:4222)")
+	fl.StringVar(&agentTokenFile, "agent-token-file", "", "file with the agents' token (else MESHPERF_AGENT_TOKEN, else generated into --data-dir/agent.token)")
 	return cmd
 }
 
@@ -89,7 +101,7 @@ func envFallback(cmd *cobra.Command) error {
 			return
 		}
 		name := "MESHPERF_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v, ok := os.LookupEnv(name); ok && name != "MESHPERF_ADMIN_TOKEN" {
+		if v, ok := os.LookupEnv(name); ok && name != "MESHPERF_ADMIN_TOKEN" && name != "MESHPERF_AGENT_TOKEN" {
 			if e := f.Value.Set(v); e != nil {
 				err = fmt.Errorf("%s: %w", name, e)
 			}

@@ -15,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
+	"github.com/meshperf/meshperf/server/broker"
 	"github.com/meshperf/meshperf/server/storetest"
 	"github.com/meshperf/meshperf/smp"
 )
@@ -57,7 +60,7 @@ func freeAddr(t *testing.T) string {
 // startServer runs `meshperf server` as a process and waits until it is ready.
 func startServer(t *testing.T, addr, dataDir, dbURL string, env ...string) *serverProc {
 	t.Helper()
-	args := []string{"server", "--addr", addr, "--data-dir", dataDir, "--instance-id", "test-instance"}
+	args := []string{"server", "--addr", addr, "--data-dir", dataDir, "--instance-id", "test-instance", "--nats-addr", "127.0.0.1:0"}
 	if dbURL != "" {
 		args = append(args, "--database-url", dbURL)
 	}
@@ -286,7 +289,7 @@ func TestScheduleFiresOnceAcrossTwoServers(t *testing.T) {
 	tgt := startTarget(t)
 	dbURL, _ := storetest.URL(t, "postgres")
 	a := startServer(t, freeAddr(t), t.TempDir(), dbURL, "MESHPERF_ADMIN_TOKEN="+adminToken)
-	bArgs := []string{"server", "--addr", freeAddr(t), "--data-dir", t.TempDir(), "--database-url", dbURL, "--instance-id", "second"}
+	bArgs := []string{"server", "--addr", freeAddr(t), "--data-dir", t.TempDir(), "--database-url", dbURL, "--instance-id", "second", "--nats-addr", "127.0.0.1:0"}
 	b := exec.Command(bin, bArgs...)
 	if err := b.Start(); err != nil {
 		t.Fatal(err)
@@ -336,5 +339,35 @@ func TestScheduleFiresOnceAcrossTwoServers(t *testing.T) {
 	t.Logf("%d firings, %d scheduled runs, by server %v", len(sc.History), scheduled, servers)
 	if len(sc.History) < 3 || scheduled != len(sc.History) {
 		t.Errorf("%d firings, %d runs", len(sc.History), scheduled)
+	}
+}
+
+// The server's embedded broker admits agents with the generated agent token (kept in
+// the data directory, mode 0600) and the token is never in the logs.
+func TestServerBrokerAgentToken(t *testing.T) {
+	dir := t.TempDir()
+	srv := startServer(t, freeAddr(t), dir, "", "MESHPERF_ADMIN_TOKEN="+adminToken)
+	st, err := os.Stat(filepath.Join(dir, "agent.token"))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("agent token file: %v %v", st, err)
+	}
+	tok, _ := os.ReadFile(filepath.Join(dir, "agent.token"))
+	token := strings.TrimSpace(string(tok))
+	logs := srv.logs.String()
+	if strings.Contains(logs, token) {
+		t.Errorf("the agent token is in the logs")
+	}
+	i := strings.Index(logs, "agents_connect_to=")
+	if i < 0 {
+		t.Fatalf("no broker address in the logs:\n%s", logs)
+	}
+	url := strings.Fields(logs[i+len("agents_connect_to="):])[0]
+	nc, err := nats.Connect(url, nats.UserInfo(broker.AgentUser(), token))
+	if err != nil {
+		t.Fatalf("an agent could not connect to %s: %v", url, err)
+	}
+	nc.Close()
+	if _, err := nats.Connect(url, nats.UserInfo(broker.AgentUser(), "mpt_not-the-token-000")); err == nil {
+		t.Errorf("a wrong agent token connected")
 	}
 }

@@ -1,0 +1,178 @@
+// Package broker gives the server its NATS: an in-process NATS server with JetStream
+// (the embedded default: loopback, authenticated, stored under the data directory), or
+// a connection to an external NATS cluster. It creates the streams distributed runs
+// use and hands out the server's own connection.
+package broker
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Config says which broker to use.
+type Config struct {
+	// ExternalURL connects to an existing NATS (with JetStream) instead of embedding
+	// one; credentials go in the URL (nats://user:pass@host:4222).
+	ExternalURL string
+	// Addr is where the embedded server listens for agents ("127.0.0.1:4223").
+	Addr string
+	// StoreDir keeps the embedded JetStream data.
+	StoreDir string
+	// AgentToken authenticates agents to the embedded server.
+	AgentToken string
+	// Stream is the intervals stream's name (default RUNS) and Subjects its subjects
+	// (default meshperf.v1.runs.*.intervals); tests on a shared NATS change both.
+	Stream   string
+	Subjects []string
+}
+
+// The agents' user on the embedded server.
+const agentUser = "agent"
+
+// Broker is a running broker and the server's connection to it.
+type Broker struct {
+	ns     *server.Server // nil when external
+	NC     *nats.Conn
+	JS     jetstream.JetStream
+	Stream jetstream.Stream
+	// URL is where agents connect (the embedded listener, or the external URL).
+	URL string
+}
+
+// Start starts (or connects to) the broker and makes sure the streams exist.
+func Start(ctx context.Context, cfg Config) (*Broker, error) {
+	if cfg.Stream == "" {
+		cfg.Stream = "RUNS"
+	}
+	if len(cfg.Subjects) == 0 {
+		cfg.Subjects = []string{"meshperf.v1.runs.*.intervals"}
+	}
+	b := &Broker{}
+	var err error
+	if cfg.ExternalURL != "" {
+		b.URL = cfg.ExternalURL
+		b.NC, err = nats.Connect(cfg.ExternalURL, nats.Name("meshperf-server"), nats.MaxReconnects(-1))
+		if err != nil {
+			return nil, fmt.Errorf("connecting to NATS at %s: %w", redact(cfg.ExternalURL), err)
+		}
+	} else if err := b.embed(cfg); err != nil {
+		return nil, err
+	}
+	if b.JS, err = jetstream.New(b.NC); err != nil {
+		b.Close()
+		return nil, err
+	}
+	b.Stream, err = b.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:     cfg.Stream,
+		Subjects: cfg.Subjects,
+		Storage:  jetstream.FileStorage,
+		MaxAge:   7 * 24 * time.Hour,
+		// An agent that re-publishes an interval after a lost ack sends the same
+		// message id: JetStream stores it once.
+		Duplicates: 10 * time.Minute,
+	})
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("creating the %s stream (is JetStream enabled?): %w", cfg.Stream, err)
+	}
+	return b, nil
+}
+
+func (b *Broker) embed(cfg Config) error {
+	if cfg.AgentToken == "" || len(cfg.AgentToken) < 16 {
+		return errors.New("the agent token must be at least 16 characters")
+	}
+	host, portS, err := net.SplitHostPort(cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("--nats-addr %q: %w", cfg.Addr, err)
+	}
+	port, err := strconv.Atoi(portS)
+	if err != nil {
+		return fmt.Errorf("--nats-addr %q: bad port", cfg.Addr)
+	}
+	if port == 0 {
+		port = server.RANDOM_PORT // nats-server reads 0 as its default port, 4222
+	}
+	internal := randomSecret()
+	// Agents may announce themselves, publish intervals (with JetStream's acks) and
+	// receive their assignments: nothing else, so a leaked agent token cannot read
+	// other runs or reach JetStream's API.
+	agentPerms := &server.Permissions{
+		Publish:   &server.SubjectPermission{Allow: []string{"meshperf.v1.agents.heartbeat", "meshperf.v1.runs.*.intervals"}},
+		Subscribe: &server.SubjectPermission{Allow: []string{"meshperf.v1.runs.*.assign.*", "_INBOX.>"}},
+	}
+	opts := &server.Options{
+		ServerName: "meshperf-embedded",
+		Host:       host,
+		Port:       port,
+		JetStream:  true,
+		StoreDir:   cfg.StoreDir,
+		NoLog:      true,
+		NoSigs:     true,
+		Users: []*server.User{
+			{Username: "meshperf-server", Password: internal},
+			{Username: agentUser, Password: cfg.AgentToken, Permissions: agentPerms},
+		},
+	}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		return fmt.Errorf("embedded NATS: %w", err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		ns.Shutdown()
+		return fmt.Errorf("embedded NATS did not start on %s", cfg.Addr)
+	}
+	b.ns = ns
+	addr := ns.Addr().String()
+	b.URL = "nats://" + addr
+	b.NC, err = nats.Connect(b.URL, nats.UserInfo("meshperf-server", internal), nats.Name("meshperf-server"))
+	if err != nil {
+		ns.Shutdown()
+		return fmt.Errorf("connecting to the embedded NATS: %w", err)
+	}
+	return nil
+}
+
+// AgentUser is the user name agents connect with (the agent token is the password).
+func AgentUser() string { return agentUser }
+
+// Close drains the server's connection and stops an embedded server.
+func (b *Broker) Close() {
+	if b.NC != nil {
+		_ = b.NC.Drain()
+		b.NC.Close()
+	}
+	if b.ns != nil {
+		b.ns.Shutdown()
+		b.ns.WaitForShutdown()
+	}
+}
+
+func randomSecret() string {
+	buf := make([]byte, 24)
+	if _, err := rand.Read(buf); err != nil {
+		panic("crypto/rand failed: " + err.Error())
+	}
+	return hex.EncodeToString(buf)
+}
+
+// redact hides a password in a URL.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
