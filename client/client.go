@@ -372,3 +372,21 @@ func (c *Client) ScheduleAction(ctx context.Context, name, action string) error 
 		return c.do(ctx, "POST", "/api/v1/schedules/"+url.PathEscape(name)+"/"+action, nil, nil)
 	}
 }
+
+// Agent is an agent as the server knows it.
+type Agent struct {
+	Name        string            `json:"name"`
+	Labels      map[string]string `json:"labels"`
+	Cores       int               `json:"cores"`
+	Engines     []string          `json:"engines"`
+	Version     string            `json:"version"`
+	ClockOffset time.Duration     `json:"clock_offset_ns"`
+	LastSeen    time.Time         `json:"last_seen"`
+	Alive       bool              `json:"alive"`
+}
+
+// Agents lists the agents the server has heard from.
+func (c *Client) Agents(ctx context.Context) ([]Agent, error) {
+	var out struct{ Items []Agent }
+	return out.Items, c.do(ctx, "GET", "/api/v1/agents", nil, &out)
+}

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meshperf/meshperf/server/agents"
 	"github.com/meshperf/meshperf/server/api"
 	"github.com/meshperf/meshperf/server/auth"
 	"github.com/meshperf/meshperf/server/broker"
@@ -86,6 +87,11 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer brk.Close()
 	log.Info("broker ready", "agents_connect_to", brk.URL, "embedded", cfg.NATSURL == "")
+	reg, err := agents.Listen(brk.NC, log)
+	if err != nil {
+		return fmt.Errorf("listening for agents: %w", err)
+	}
+	defer reg.Close()
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
@@ -104,7 +110,7 @@ func Run(ctx context.Context, cfg Config) error {
 	sched := schedule.New(st, mgr, cfg.InstanceID, log)
 	schedDone := make(chan struct{})
 	go func() { defer close(schedDone); sched.Run(workCtx) }()
-	a := api.New(st, mgr, api.Options{AnonymousRead: cfg.AnonymousRead, Targets: policy, Logger: log})
+	a := api.New(st, mgr, api.Options{AnonymousRead: cfg.AnonymousRead, Targets: policy, Logger: log, Agents: reg})
 	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

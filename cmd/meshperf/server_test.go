@@ -371,3 +371,37 @@ func TestServerBrokerAgentToken(t *testing.T) {
 		t.Errorf("a wrong agent token connected")
 	}
 }
+
+// An agent process announces itself to a server process; agent list shows it alive.
+func TestAgentAnnouncesItself(t *testing.T) {
+	dir := t.TempDir()
+	srv := startServer(t, freeAddr(t), dir, "", "MESHPERF_ADMIN_TOKEN="+adminToken)
+	logs := srv.logs.String()
+	i := strings.Index(logs, "agents_connect_to=")
+	if i < 0 {
+		t.Fatalf("no broker address:\n%s", logs)
+	}
+	natsURL := strings.Fields(logs[i+len("agents_connect_to="):])[0]
+	ag := exec.Command(bin, "agent", "--nats", natsURL, "--token-file", filepath.Join(dir, "agent.token"), "--name", "lab-1",
+		"--labels", "region=eu,cluster=c1")
+	agLogs := &syncBuffer{}
+	ag.Stderr = agLogs
+	if err := ag.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ag.Process.Kill(); ag.Wait() })
+	time.Sleep(2500 * time.Millisecond)
+	r := meshperf(t, "agent", "list", "--server", srv.url, "--token", adminToken, "-o", "json")
+	var list []struct {
+		Name   string
+		Alive  bool
+		Labels map[string]string
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &list); err != nil || len(list) != 1 || list[0].Name != "lab-1" || !list[0].Alive ||
+		list[0].Labels["cluster"] != "c1" {
+		t.Fatalf("agent list: %v %s\nagent: %s", err, r.stdout, agLogs.String())
+	}
+	if r := meshperf(t, "agent", "--nats", natsURL, "--token", "wrong-token-00000000", "--name", "x"); r.code != 1 {
+		t.Errorf("a wrong agent token: exit %d %s", r.code, r.stderr)
+	}
+}

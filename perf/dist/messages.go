@@ -86,6 +86,16 @@ type Heartbeat struct {
 	Version string            `json:"version" yaml:"version"`
 	// Busy names the run the agent is executing, if any.
 	Busy string `json:"busy,omitempty" yaml:"busy,omitempty"`
+	// ClockOffsetNs is the agent's clock minus the server's, in nanoseconds, estimated
+	// from the previous heartbeat's round trip (RTTNs says how precise it is). Integers
+	// on the wire: a duration's JSON form is a number, not a Go duration string.
+	ClockOffsetNs int64 `json:"clock_offset_ns,omitempty" yaml:"clock_offset_ns,omitempty"`
+	RTTNs         int64 `json:"rtt_ns,omitempty" yaml:"rtt_ns,omitempty"`
+}
+
+// HeartbeatReply is the server's answer to a heartbeat: its clock.
+type HeartbeatReply struct {
+	ServerTime time.Time `json:"server_time"`
 }
 
 // Assignment gives an agent its shard of a run and when to start it.
@@ -109,8 +119,8 @@ type IntervalMsg struct {
 	Run      string       `json:"run" yaml:"run"`
 	Agent    string       `json:"agent" yaml:"agent"`
 	Interval smp.Interval `json:"interval" yaml:"interval"`
-	// ClockOffset is the agent's estimate of its clock minus the server's.
-	ClockOffset time.Duration `json:"clock_offset,omitempty" yaml:"clock_offset,omitempty"`
+	// ClockOffsetNs is the agent's estimate of its clock minus the server's (ns).
+	ClockOffsetNs int64 `json:"clock_offset_ns,omitempty" yaml:"clock_offset_ns,omitempty"`
 	// Final marks the agent's last interval of the run.
 	Final bool `json:"final,omitempty" yaml:"final,omitempty"`
 }

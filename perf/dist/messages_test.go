@@ -16,7 +16,9 @@ func interval(agent string, seq uint64, idx int) *Envelope {
 }
 
 func TestRoundTripAndDedup(t *testing.T) {
-	b, err := Encode(interval("agent-a", 1, 0))
+	iv := interval("agent-a", 1, 0)
+	iv.Interval.ClockOffsetNs = -1234567
+	b, err := Encode(iv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,7 +26,7 @@ func TestRoundTripAndDedup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.Interval.Interval.Latency.Count() != 1 || e.Interval.Interval.Requests != 10 {
+	if e.Interval.Interval.Latency.Count() != 1 || e.Interval.Interval.Requests != 10 || e.Interval.ClockOffsetNs != -1234567 {
 		t.Errorf("interval changed: %+v", e.Interval)
 	}
 	var d Dedup

@@ -18,6 +18,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/meshperf/meshperf/server/agents"
 	"github.com/meshperf/meshperf/server/auth"
 	"github.com/meshperf/meshperf/server/runs"
 	"github.com/meshperf/meshperf/server/store"
@@ -35,7 +36,9 @@ type Options struct {
 	Targets *TargetPolicy
 	// MaxBody bounds request bodies (default 1 MiB).
 	MaxBody int64
-	Logger  *slog.Logger
+	// Agents is the registry of agents (nil: none are listening).
+	Agents *agents.Registry
+	Logger *slog.Logger
 }
 
 // API is the HTTP API.
@@ -97,6 +100,8 @@ func (a *API) routes() []route {
 		{"GET", "/api/v1/runs/{id}", auth.Viewer, a.getRun},
 		{"POST", "/api/v1/runs/{id}/cancel", auth.Editor, a.cancelRun},
 		{"GET", "/api/v1/runs/{id}/events", auth.Viewer, a.runEvents},
+
+		{"GET", "/api/v1/agents", auth.Viewer, a.listAgents},
 
 		{"GET", "/api/v1/results", auth.Viewer, a.listResults},
 		{"GET", "/api/v1/results/compare", auth.Viewer, a.compareResults},
@@ -317,6 +322,16 @@ func (a *API) readBody(w http.ResponseWriter, r *http.Request, dst any) bool {
 		return false
 	}
 	return true
+}
+
+// listAgents: who is alive, their labels, capacity, clock offset and last heartbeat.
+func (a *API) listAgents(w http.ResponseWriter, _ *http.Request) {
+	list := []agents.Agent{}
+	var rejected int64
+	if a.opt.Agents != nil {
+		list, rejected = a.opt.Agents.List(), a.opt.Agents.Rejected()
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": list, "rejected_messages": rejected})
 }
 
 // --- health ---

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/meshperf/meshperf/perf/dist"
+	"github.com/meshperf/meshperf/server/broker"
+)
+
+func newAgentCmd() *cobra.Command {
+	var url, token, tokenFile, name, user string
+	var labels []string
+	cmd := &cobra.Command{
+		Use:   "agent --nats URL --token T --name N [--labels k=v,...]",
+		Short: "Run a load-generating agent that announces itself to a server's broker",
+		Long: `Run an agent: it connects to the server's broker with the agent token (MESHPERF_AGENT_TOKEN,
+--token-file or --token), announces itself every 2 s with its labels, cores, engines and
+version, and estimates its clock offset against the server. It reconnects by itself
+after losing the broker. (Taking shards of runs arrives with distributed runs.)`,
+		Example: `  meshperf agent --nats nats://127.0.0.1:4223 --token-file ~/.meshperf/agent.token --name eu-1 --labels region=eu,cluster=c1`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if token == "" {
+				token = os.Getenv("MESHPERF_AGENT_TOKEN")
+			}
+			if tokenFile != "" {
+				b, err := os.ReadFile(tokenFile)
+				if err != nil {
+					return badInput(fmt.Errorf("--token-file: %w", err))
+				}
+				token = strings.TrimSpace(string(b))
+			}
+			if url == "" || token == "" {
+				return badInput(errors.New("give --nats and the agent token (--token-file, --token or MESHPERF_AGENT_TOKEN)"))
+			}
+			if name == "" {
+				name, _ = os.Hostname()
+			}
+			lbl := map[string]string{}
+			for _, l := range labels {
+				k, v, ok := strings.Cut(l, "=")
+				if !ok || k == "" {
+					return badInput(fmt.Errorf("--labels: %q is not key=value", l))
+				}
+				lbl[k] = v
+			}
+			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+			a, err := dist.ConnectAgent(dist.AgentOptions{URL: url, User: user, Token: token, Name: name, Labels: lbl, Version: version, Logger: log})
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			log.Info("agent connected", "name", name, "labels", lbl)
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return a.Run(ctx)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&url, "nats", "", "the server's broker, e.g. nats://127.0.0.1:4223")
+	fl.StringVar(&token, "token", "", "agent token (prefer --token-file or MESHPERF_AGENT_TOKEN: flags show in process lists)")
+	fl.StringVar(&tokenFile, "token-file", "", "file holding the agent token")
+	fl.StringVar(&name, "name", "", "agent name (default: the host name)")
+	fl.StringSliceVar(&labels, "labels", nil, "labels key=value, comma-separated")
+	fl.StringVar(&user, "user", broker.AgentUser(), "broker user name (the embedded broker's agents user)")
+
+	var rf remoteFlags
+	var output string
+	list := &cobra.Command{
+		Use: "list", Short: "List the agents a server knows: alive or not, labels, last seen", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := rf.client()
+			if err != nil {
+				return err
+			}
+			as, err := c.Agents(cmd.Context())
+			if err != nil {
+				return remoteErr(err)
+			}
+			if output == "json" {
+				return writeJSONOut(cmd.OutOrStdout(), as)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tSTATE\tLABELS\tCORES\tVERSION\tCLOCK OFFSET\tLAST SEEN")
+			for _, a := range as {
+				state := "alive"
+				if !a.Alive {
+					state = "gone"
+				}
+				keys := make([]string, 0, len(a.Labels))
+				for k := range a.Labels {
+					keys = append(keys, k)
+				}
+				sort.Strings(keys)
+				var lbl []string
+				for _, k := range keys {
+					lbl = append(lbl, k+"="+a.Labels[k])
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%v\t%s ago\n", a.Name, state, strings.Join(lbl, ","), a.Cores, a.Version,
+					a.ClockOffset.Round(time.Microsecond), time.Since(a.LastSeen).Round(time.Second))
+			}
+			return tw.Flush()
+		},
+	}
+	list.Flags().StringVarP(&output, "output", "o", "", "json for scripts")
+	rf.add(list)
+	cmd.AddCommand(list)
+	return cmd
+}
