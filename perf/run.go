@@ -125,6 +125,9 @@ type Options struct {
 	// Sink, when set, also receives every interval as it closes (to store it, or to
 	// stream it elsewhere), before the run ends.
 	Sink loadgen.Sink
+	// StartAt, when set, is the instant the schedule starts (distributed runs start
+	// every share together); by default it starts a moment from now.
+	StartAt time.Time
 }
 
 // Run runs a test locally and returns its result. Cancelling ctx stops the load; the
@@ -137,7 +140,11 @@ func Run(ctx context.Context, cfg *smp.TestConfig, opt Options) (*smp.Result, er
 	if cfg.ID == "" {
 		cfg.ID = uuid.NewString()
 	}
-	plan := NewPlan(cfg, time.Now().Add(leadTime))
+	start := time.Now().Add(leadTime)
+	if !opt.StartAt.IsZero() {
+		start = opt.StartAt
+	}
+	plan := NewPlan(cfg, start)
 	res := &smp.Result{
 		SMPVersion:   smp.SMPVersion,
 		ID:           uuid.NewString(),

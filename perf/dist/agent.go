@@ -6,11 +6,16 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/meshperf/meshperf/loadgen"
+	"github.com/meshperf/meshperf/perf"
+	"github.com/meshperf/meshperf/smp"
 )
 
 // HeartbeatEvery is how often an agent announces itself; the server counts an agent
@@ -28,15 +33,22 @@ type AgentOptions struct {
 	Logger  *slog.Logger
 }
 
-// Agent is a load generator that takes shards of runs from the server. (Executing
-// shards comes with the coordinator; today an agent announces itself and keeps its
-// clock offset.)
+// Agent is a load generator that takes shards of runs from the server: it announces
+// itself, starts each assignment at the agreed instant, streams its intervals to
+// JetStream and obeys cancels.
 type Agent struct {
 	opt    AgentOptions
 	nc     *nats.Conn
-	seq    uint64
-	offset time.Duration
+	js     jetstream.JetStream
+	seq    atomic.Uint64
+	offset atomic.Int64 // ns, local clock minus the server's
 	rtt    time.Duration
+	inbox  chan *Envelope
+
+	mu      sync.Mutex
+	running string // run id being executed
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
 }
 
 // ConnectAgent connects to the broker; it reconnects by itself after broker loss.
@@ -57,33 +69,198 @@ func ConnectAgent(opt AgentOptions) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connecting to the broker: %w", err)
 	}
-	return &Agent{opt: opt, nc: nc}, nil
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	a := &Agent{opt: opt, nc: nc, js: js, inbox: make(chan *Envelope, 16)}
+	if _, err := nc.Subscribe("meshperf.v1.runs.*.assign."+opt.Name, a.receive); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("subscribing to assignments: %w", err)
+	}
+	if err := nc.Flush(); err != nil { // the subscription is in place before we say we are here
+		nc.Close()
+		return nil, err
+	}
+	return a, nil
 }
 
-// Close disconnects.
+// Close disconnects (after Run has returned).
 func (a *Agent) Close() { a.nc.Close() }
 
-// Run heartbeats until ctx ends.
+func (a *Agent) receive(m *nats.Msg) {
+	env, err := Decode(m.Data)
+	if err != nil || (env.Kind != KindAssign && env.Kind != KindCancel) {
+		a.opt.Logger.Warn("refused a message on the assignment subject", "err", err)
+		return
+	}
+	select {
+	case a.inbox <- env:
+	default:
+		a.opt.Logger.Warn("assignment inbox full; message dropped", "kind", env.Kind)
+	}
+}
+
+// Run heartbeats and executes assignments until ctx ends; a shard in progress is
+// cancelled and its last intervals flushed before Run returns.
 func (a *Agent) Run(ctx context.Context) error {
 	t := time.NewTicker(HeartbeatEvery)
 	defer t.Stop()
+	defer a.wg.Wait()
+	a.heartbeat(ctx)
 	for {
-		a.heartbeat(ctx)
 		select {
 		case <-ctx.Done():
+			a.stopShard("")
 			return nil
 		case <-t.C:
+			a.heartbeat(ctx)
+		case env := <-a.inbox:
+			switch env.Kind {
+			case KindAssign:
+				a.startShard(ctx, env.Assign)
+			case KindCancel:
+				a.stopShard(env.Cancel.Run)
+			}
 		}
 	}
+}
+
+func (a *Agent) startShard(parent context.Context, as *Assignment) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.running != "" {
+		a.opt.Logger.Warn("busy: assignment refused", "run", as.Run, "running", a.running)
+		return
+	}
+	ctx, cancel := context.WithCancel(parent)
+	a.running, a.cancel = as.Run, cancel
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		defer func() {
+			a.mu.Lock()
+			a.running, a.cancel = "", nil
+			a.mu.Unlock()
+			cancel()
+		}()
+		a.execute(ctx, as)
+	}()
+}
+
+func (a *Agent) stopShard(run string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.cancel != nil && (run == "" || run == a.running) {
+		a.opt.Logger.Info("cancelling the shard", "run", a.running)
+		a.cancel()
+	}
+}
+
+// execute runs one shard: it starts at the agreed instant (the server's clock turned
+// into this one's), streams every interval as it closes, then a final message.
+func (a *Agent) execute(ctx context.Context, as *Assignment) {
+	log := a.opt.Logger.With("run", as.Run, "shard", fmt.Sprintf("%d/%d", as.Shard+1, as.Of))
+	subj, err := IntervalSubject(as.Run)
+	if err != nil {
+		log.Error("bad run id", "err", err)
+		return
+	}
+	out := newOutbox(a.js, subj, log)
+	offset := time.Duration(a.offset.Load())
+	send := func(iv smp.Interval, final bool) {
+		env := &Envelope{Kind: KindInterval, Sender: a.opt.Name, Seq: a.seq.Add(1), Sent: time.Now(),
+			Interval: &IntervalMsg{Run: as.Run, Agent: a.opt.Name, Interval: iv, ClockOffsetNs: int64(offset), Final: final}}
+		data, err := Encode(env)
+		if err != nil {
+			log.Error("encoding an interval", "err", err)
+			return
+		}
+		id := fmt.Sprintf("%s/%s/%s/%d", as.Run, a.opt.Name, iv.Source, iv.Index)
+		if final {
+			id = as.Run + "/" + a.opt.Name + "/final"
+		}
+		out.add(data, id)
+	}
+	sink := loadgen.SinkFunc(func(iv *smp.Interval) {
+		cp := *iv
+		cp.Source = a.opt.Name + "/" + iv.Source // per-agent sources in the merged result
+		send(cp, false)
+	})
+	cfg := *as.Config
+	log.Info("shard assigned", "start_at", as.StartAt)
+	res, err := perf.Run(ctx, &cfg, perf.Options{Version: a.opt.Version, Sink: sink, StartAt: as.StartAt.Add(offset)})
+	if err != nil {
+		log.Error("the shard could not run", "err", err)
+	} else {
+		log.Info("shard done", "status", res.Status, "requests", res.Summary.Requests)
+	}
+	send(smp.Interval{Source: a.opt.Name}, true)
+	out.close(60 * time.Second)
+}
+
+// outbox publishes intervals in order, each retried until JetStream acknowledges it:
+// a broker that goes away loses nothing the agent measured. Message ids make a retry
+// that did land harmless.
+type outbox struct {
+	js   jetstream.JetStream
+	subj string
+	log  *slog.Logger
+	ch   chan outItem
+	done chan struct{}
+	stop atomic.Int64 // unix ns after which unsent messages are given up
+}
+
+type outItem struct {
+	data []byte
+	id   string
+}
+
+func newOutbox(js jetstream.JetStream, subj string, log *slog.Logger) *outbox {
+	o := &outbox{js: js, subj: subj, log: log, ch: make(chan outItem, 100_000), done: make(chan struct{})}
+	go o.loop()
+	return o
+}
+
+func (o *outbox) add(data []byte, id string) { o.ch <- outItem{data, id} }
+
+func (o *outbox) loop() {
+	defer close(o.done)
+	for it := range o.ch {
+		for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_, err := o.js.Publish(ctx, o.subj, it.data, jetstream.WithMsgID(it.id))
+			cancel()
+			if err == nil {
+				break
+			}
+			if s := o.stop.Load(); s != 0 && time.Now().UnixNano() > s {
+				o.log.Error("giving up an interval the broker never acknowledged", "id", it.id, "err", err)
+				break
+			}
+			o.log.Warn("publishing an interval; retrying", "id", it.id, "err", err)
+			time.Sleep(wait)
+		}
+	}
+}
+
+// close sends what is queued, retrying for up to grace, then returns.
+func (o *outbox) close(grace time.Duration) {
+	o.stop.Store(time.Now().Add(grace).UnixNano())
+	close(o.ch)
+	<-o.done
 }
 
 // heartbeat announces the agent as a request: the server's reply carries its clock,
 // from which the agent estimates its offset (NTP's midpoint rule).
 func (a *Agent) heartbeat(ctx context.Context) {
-	a.seq++
-	env := &Envelope{Kind: KindHeartbeat, Sender: a.opt.Name, Seq: a.seq, Sent: time.Now(), Heartbeat: &Heartbeat{
+	a.mu.Lock()
+	busy := a.running
+	a.mu.Unlock()
+	env := &Envelope{Kind: KindHeartbeat, Sender: a.opt.Name, Seq: a.seq.Add(1), Sent: time.Now(), Heartbeat: &Heartbeat{
 		Agent: a.opt.Name, Labels: a.opt.Labels, Cores: runtime.NumCPU(), Engines: loadgen.Names(), Version: a.opt.Version,
-		ClockOffsetNs: int64(a.offset), RTTNs: int64(a.rtt)}}
+		Busy: busy, ClockOffsetNs: a.offset.Load(), RTTNs: int64(a.rtt)}}
 	data, err := Encode(env)
 	if err != nil {
 		a.opt.Logger.Error("encoding a heartbeat", "err", err)
@@ -106,5 +283,5 @@ func (a *Agent) heartbeat(ctx context.Context) {
 		return
 	}
 	a.rtt = got.Sub(sent)
-	a.offset = sent.Add(a.rtt / 2).Sub(reply.ServerTime)
+	a.offset.Store(int64(sent.Add(a.rtt / 2).Sub(reply.ServerTime)))
 }
