@@ -1,0 +1,228 @@
+package dist
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/meshperf/meshperf/loadgen"
+	"github.com/meshperf/meshperf/perf"
+	"github.com/meshperf/meshperf/smp"
+)
+
+// CoordinatorOptions describe one distributed run.
+type CoordinatorOptions struct {
+	NC     *nats.Conn
+	Stream jetstream.Stream
+	RunID  string
+	Config *smp.TestConfig // validated, with defaults
+	Agents []string        // the agents chosen for the run
+	// Lead is how long before the agreed start the assignments go out (default 2 s).
+	Lead time.Duration
+	// Silence is how long an agent may send nothing during its shard before it counts
+	// as lost (default 5 s).
+	Silence time.Duration
+	// Sink also receives every interval (to store it as it arrives).
+	Sink       loadgen.Sink
+	OnProgress func(perf.Progress)
+	Version    string
+	Logger     *slog.Logger
+}
+
+// Coordinate runs a test on agents: it splits the config among them, assigns the
+// shards with an agreed start, merges their intervals from the stream exactly, and
+// returns the result with a per-agent breakdown. An agent that goes silent is
+// recorded as dropped and the run ends partial, keeping everything it sent.
+func Coordinate(ctx context.Context, o CoordinatorOptions) (*smp.Result, error) {
+	if len(o.Agents) == 0 {
+		return nil, errors.New("no agents to run on")
+	}
+	if o.Lead == 0 {
+		o.Lead = 2 * time.Second
+	}
+	if o.Silence == 0 {
+		o.Silence = 5 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	shares, err := perf.Split(o.Config, len(o.Agents))
+	if err != nil {
+		return nil, err
+	}
+	subj, err := IntervalSubject(o.RunID)
+	if err != nil {
+		return nil, err
+	}
+	// The consumer is durable and named after the run: a coordinator that restarts
+	// resumes where it stopped.
+	cons, err := o.Stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable: "run-" + o.RunID, FilterSubject: subj, AckPolicy: jetstream.AckExplicitPolicy, DeliverPolicy: jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating the run's consumer: %w", err)
+	}
+	start := time.Now().Add(o.Lead)
+	plan := sharesPlan(o.Config, shares, o.Agents, start)
+	agg := perf.NewAggregator(plan.Sources(), plan.Total(), o.OnProgress)
+	var seq uint64
+	for i, ag := range o.Agents {
+		seq++
+		env := &Envelope{Kind: KindAssign, Sender: "server", Seq: seq, Sent: time.Now(),
+			Assign: &Assignment{Run: o.RunID, Agent: ag, Shard: i, Of: len(o.Agents), Config: shares[i], StartAt: start}}
+		data, err := Encode(env)
+		if err != nil {
+			return nil, err
+		}
+		to, err := AssignSubject(o.RunID, ag)
+		if err != nil {
+			return nil, err
+		}
+		if err := o.NC.Publish(to, data); err != nil {
+			return nil, fmt.Errorf("assigning %s: %w", ag, err)
+		}
+	}
+	res := &smp.Result{SMPVersion: smp.SMPVersion, ID: uuid.NewString(), TestID: o.Config.ID, Name: o.Config.Name,
+		Labels: o.Config.Labels, Config: o.Config, StartTime: start, MeasureStart: start.Add(plan.Warmup)}
+	lastHeard := map[string]time.Time{}
+	finals := map[string]bool{}
+	dropped := map[string]time.Time{}
+	dedup := Dedup{}
+	var rejected int
+	for _, ag := range o.Agents {
+		lastHeard[ag] = start // silence counts from the start
+	}
+	end := start.Add(plan.Total())
+	for len(finals)+len(dropped) < len(o.Agents) {
+		if ctx.Err() != nil {
+			for _, ag := range o.Agents {
+				if !finals[ag] {
+					o.cancel(ag)
+				}
+			}
+			break
+		}
+		batch, err := cons.Fetch(256, jetstream.FetchMaxWait(500*time.Millisecond))
+		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("reading the run's stream: %w", err)
+		}
+		for m := range batch.Messages() {
+			env, derr := Decode(m.Data())
+			_ = m.Ack()
+			if derr != nil || env.Kind != KindInterval || env.Interval.Run != o.RunID || !isAgent(o.Agents, env.Sender) {
+				rejected++
+				o.Logger.Warn("refused a message on the run's stream", "run", o.RunID, "err", derr)
+				continue
+			}
+			if !dedup.Fresh(env) {
+				continue // redelivered: already merged
+			}
+			lastHeard[env.Sender] = time.Now()
+			if env.Interval.Final {
+				finals[env.Sender] = true
+				continue
+			}
+			iv := env.Interval.Interval
+			if o.Sink != nil {
+				o.Sink.Interval(&iv)
+			}
+			agg.Interval(&iv)
+		}
+		now := time.Now()
+		for _, ag := range o.Agents {
+			if finals[ag] || !dropped[ag].IsZero() {
+				continue
+			}
+			quietSince := lastHeard[ag]
+			if now.After(start) && now.Sub(quietSince) > o.Silence && (now.Before(end.Add(o.Silence)) || now.Sub(quietSince) > 2*o.Silence) {
+				dropped[ag] = quietSince
+				o.Logger.Warn("agent lost", "run", o.RunID, "agent", ag, "last_heard", quietSince)
+			}
+		}
+	}
+	agg.Flush()
+	res.Intervals = agg.Intervals()
+	res.EndTime = minTime(time.Now(), end)
+	res.Status = smp.StatusCompleted
+	var notes []string
+	if len(dropped) > 0 {
+		res.Status = smp.StatusPartial
+		names := make([]string, 0, len(dropped))
+		for ag := range dropped {
+			names = append(names, ag)
+		}
+		sort.Strings(names)
+		for _, ag := range names {
+			notes = append(notes, fmt.Sprintf("agent %s went silent at %s (%.1fs into the run)", ag,
+				dropped[ag].UTC().Format(time.RFC3339), dropped[ag].Sub(start).Seconds()))
+		}
+		res.StatusReason = strings.Join(notes, "; ")
+	}
+	if ctx.Err() != nil {
+		res.Status = smp.StatusPartial
+		res.StatusReason = strings.TrimPrefix(res.StatusReason+"; stopped: "+context.Cause(ctx).Error(), "; ")
+	}
+	if rejected > 0 {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("%d foreign or malformed messages on the run's stream were refused", rejected))
+	}
+	res.Environment = perf.LocalEnvironment(o.Version, o.Config)
+	perf.Summarize(res, plan, perf.Usage{})
+	for i := range res.Sources {
+		ag, _, _ := strings.Cut(res.Sources[i].Source, "/")
+		if t, ok := dropped[ag]; ok {
+			res.Sources[i].Dropped, res.Sources[i].LastSeen = true, t
+			res.Sources[i].DropNotes = fmt.Sprintf("silent from %.1fs into the run", t.Sub(start).Seconds())
+		}
+	}
+	perf.EvaluateThresholds(res, o.Config.Thresholds)
+	_ = o.Stream.DeleteConsumer(context.WithoutCancel(ctx), "run-"+o.RunID)
+	return res, nil
+}
+
+func (o CoordinatorOptions) cancel(agent string) {
+	env := &Envelope{Kind: KindCancel, Sender: "server", Seq: uint64(time.Now().UnixNano()), Sent: time.Now(),
+		Cancel: &Cancel{Run: o.RunID, Reason: "the run was cancelled"}}
+	if data, err := Encode(env); err == nil {
+		if to, err := AssignSubject(o.RunID, agent); err == nil {
+			_ = o.NC.Publish(to, data)
+		}
+	}
+}
+
+// sharesPlan is the run's plan with one shard per agent and client of its share, named
+// agent/client as the agents name their intervals: target rates add up to the whole.
+func sharesPlan(cfg *smp.TestConfig, shares []*smp.TestConfig, agents []string, start time.Time) *perf.Plan {
+	p := perf.NewPlan(cfg, start)
+	p.Shards = nil
+	for i, ag := range agents {
+		for _, sh := range perf.NewPlan(shares[i], start).Shards {
+			sh.Source = ag + "/" + sh.Source
+			p.Shards = append(p.Shards, sh)
+		}
+	}
+	return p
+}
+
+func isAgent(agents []string, name string) bool {
+	for _, a := range agents {
+		if a == name {
+			return true
+		}
+	}
+	return false
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
