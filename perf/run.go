@@ -137,6 +137,9 @@ func Run(ctx context.Context, cfg *smp.TestConfig, opt Options) (*smp.Result, er
 	if err := Validate(cfg); err != nil {
 		return nil, err
 	}
+	if cfg.Agents != nil {
+		return nil, smp.FieldErrors{{Path: "agents", Msg: "a run on agents goes through a server (meshperf profile apply, then run --profile); remove agents: to run here"}}
+	}
 	if cfg.ID == "" {
 		cfg.ID = uuid.NewString()
 	}

@@ -23,6 +23,7 @@ func Split(cfg *smp.TestConfig, n int) ([]*smp.TestConfig, error) {
 			return nil, err
 		}
 		c.Clients = nil
+		c.Agents = nil // a share runs on one generator
 		out[i] = c
 	}
 	for ci := range cfg.Clients {

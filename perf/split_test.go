@@ -17,6 +17,7 @@ func TestSplitAddsUpExactly(t *testing.T) {
 		{Name: "max", Connections: 5, EndpointURLs: []string{"http://c/"}}, // closed, as fast as possible
 	}}
 	cfg.ApplyDefaults()
+	cfg.Agents = &smp.AgentPlacement{Count: 3}
 	shards, err := perf.Split(cfg, 3)
 	if err != nil {
 		t.Fatal(err)
@@ -25,8 +26,8 @@ func TestSplitAddsUpExactly(t *testing.T) {
 	stage := map[string]int64{}
 	conns := map[string]int32{}
 	for _, sh := range shards {
-		if err := perf.Validate(sh); err != nil {
-			t.Errorf("a shard does not validate: %v", err)
+		if err := perf.Validate(sh); err != nil || sh.Agents != nil {
+			t.Errorf("a shard does not validate or is still placed on agents: %v", err)
 		}
 		for _, c := range sh.Clients {
 			rps[c.Name] += c.RPS

@@ -101,7 +101,8 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.InstanceID = host + "@" + ln.Addr().String()
 	}
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
-	mgr := runs.New(st, runs.Options{Owner: cfg.InstanceID, Concurrency: cfg.Concurrency, Version: cfg.Version, Logger: log})
+	mgr := runs.New(st, runs.Options{Owner: cfg.InstanceID, Concurrency: cfg.Concurrency, Version: cfg.Version, Logger: log,
+		Distributed: &agents.Distributor{Registry: reg, NC: brk.NC, Stream: brk.Stream, Version: cfg.Version, Logger: log}})
 	if err := mgr.Start(workCtx); err != nil {
 		stopWork()
 		ln.Close()

@@ -32,6 +32,16 @@ type TestConfig struct {
 	// Thresholds are SLO assertions on the merged result; a failed one fails the run's
 	// verdict (and, with abort_on_fail, stops it early). (meshperf extension)
 	Thresholds []Threshold `yaml:"thresholds,omitempty" json:"thresholds,omitempty"`
+
+	// Agents runs the test on agents instead of locally (server runs only): Count
+	// agents whose labels match Selector share the load. (meshperf extension)
+	Agents *AgentPlacement `yaml:"agents,omitempty" json:"agents,omitempty"`
+}
+
+// AgentPlacement chooses the agents of a distributed run.
+type AgentPlacement struct {
+	Selector map[string]string `yaml:"selector,omitempty" json:"selector,omitempty"`
+	Count    int               `yaml:"count" json:"count"`
 }
 
 // Client is one load generator stream: an SMP Client plus meshperf's extensions.

@@ -25,6 +25,9 @@ func (t *TestConfig) Validate() error {
 	if t.Duration.D() <= 0 {
 		errs.Add("duration", 0, "must be positive")
 	}
+	if t.Agents != nil && (t.Agents.Count < 1 || t.Agents.Count > 1000) {
+		errs.Add("agents.count", 0, "must be between 1 and 1000, got %d", t.Agents.Count)
+	}
 	names := map[string]int{}
 	for i := range t.Clients {
 		c := &t.Clients[i]

@@ -405,3 +405,61 @@ func TestAgentAnnouncesItself(t *testing.T) {
 		t.Errorf("a wrong agent token: exit %d %s", r.code, r.stderr)
 	}
 }
+
+// A distributed run with real processes: a server, two agents, a profile placed on
+// two agents of cluster c1, run with the ordinary CLI. The merged result counts what the
+// target saw and has one source per agent; asking for more agents than exist fails
+// with a clear reason.
+func TestDistributedRunOnTwoAgents(t *testing.T) {
+	tgt := startTarget(t)
+	dir := t.TempDir()
+	srv := startServer(t, freeAddr(t), dir, "", "MESHPERF_ADMIN_TOKEN="+adminToken)
+	logs := srv.logs.String()
+	i := strings.Index(logs, "agents_connect_to=")
+	natsURL := strings.Fields(logs[i+len("agents_connect_to="):])[0]
+	for _, name := range []string{"c1-a", "c1-b"} {
+		ag := exec.Command(bin, "agent", "--nats", natsURL, "--token-file", filepath.Join(dir, "agent.token"), "--name", name, "--labels", "cluster=c1")
+		if err := ag.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ag.Process.Kill(); ag.Wait() })
+	}
+	time.Sleep(1500 * time.Millisecond) // heartbeats
+	t.Setenv("MESHPERF_CONFIG", filepath.Join(t.TempDir(), "config.yaml"))
+	meshperf(t, "login", "--server", srv.url, "--token", adminToken)
+	prof := filepath.Join(t.TempDir(), "dist.yaml")
+	os.WriteFile(prof, []byte("name: dist\nduration: 3s\nagents: {count: 2, selector: {cluster: c1}}\nclients:\n  - endpoint_urls: ["+tgt+"/dist]\n    rps: 200\n"), 0o600)
+	if r := meshperf(t, "profile", "apply", "-f", prof); r.code != 0 {
+		t.Fatalf("apply: %s", r.stderr)
+	}
+	r := meshperf(t, "run", "--profile", "dist", "-o", "json")
+	if r.code != 0 {
+		t.Fatalf("distributed run: exit %d\n%s", r.code, r.stderr)
+	}
+	res, err := smp.DecodeResult([]byte(r.stdout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for _, s := range res.Sources {
+		got[s.Source] = s.Summary.Requests
+	}
+	if res.Summary.Requests != 600 || got["c1-a/client-0"] != 300 || got["c1-b/client-0"] != 300 {
+		t.Errorf("merged %d requests, sources %v", res.Summary.Requests, got)
+	}
+	var stats struct{ ByPath map[string]int64 `json:"by_path"` }
+	resp, err := http.Get(tgt + "/stats")
+	if err == nil {
+		json.NewDecoder(resp.Body).Decode(&stats)
+		resp.Body.Close()
+	}
+	if stats.ByPath["/dist"] != 600 {
+		t.Errorf("the target saw %d requests", stats.ByPath["/dist"])
+	}
+	too := filepath.Join(t.TempDir(), "too.yaml")
+	os.WriteFile(too, []byte("name: too-many\nduration: 1s\nagents: {count: 3}\nclients:\n  - endpoint_urls: ["+tgt+"/x]\n    rps: 30\n"), 0o600)
+	meshperf(t, "profile", "apply", "-f", too)
+	if r := meshperf(t, "run", "--profile", "too-many", "-q"); r.code != 1 || !strings.Contains(r.stderr, "needs 3 agent(s)") {
+		t.Errorf("too many agents: exit %d %s", r.code, r.stderr)
+	}
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/meshperf/meshperf/loadgen"
 	"github.com/meshperf/meshperf/perf"
 	"github.com/meshperf/meshperf/server/store"
 	"github.com/meshperf/meshperf/smp"
@@ -35,6 +36,13 @@ type Options struct {
 	Concurrency int
 	Version     string
 	Logger      *slog.Logger
+	// Distributed runs configs that place their load on agents (nil: such runs fail).
+	Distributed Distributor
+}
+
+// Distributor runs a config on agents.
+type Distributor interface {
+	Run(ctx context.Context, runID string, cfg *smp.TestConfig, sink loadgen.Sink, progress func(perf.Progress)) (*smp.Result, error)
 }
 
 // Manager executes runs.
@@ -240,11 +248,16 @@ func (m *Manager) execute(parent context.Context, id string) {
 		m.fail(parent, run, fmt.Errorf("the stored config is unreadable: %w", err))
 		return
 	}
-	res, err := perf.Run(ctx, &cfg, perf.Options{
-		Version:    m.opt.Version,
-		Sink:       storeSink{m: m, id: id},
-		OnProgress: func(p perf.Progress) { m.publish(id, Event{Type: "progress", Data: p}, false) },
-	})
+	progress := func(p perf.Progress) { m.publish(id, Event{Type: "progress", Data: p}, false) }
+	var res *smp.Result
+	switch {
+	case cfg.Agents != nil && m.opt.Distributed == nil:
+		err = errors.New("this server has no broker for runs on agents")
+	case cfg.Agents != nil:
+		res, err = m.opt.Distributed.Run(ctx, id, &cfg, storeSink{m: m, id: id}, progress)
+	default:
+		res, err = perf.Run(ctx, &cfg, perf.Options{Version: m.opt.Version, Sink: storeSink{m: m, id: id}, OnProgress: progress})
+	}
 	if err != nil {
 		m.fail(parent, run, err)
 		return

@@ -1,0 +1,63 @@
+package agents
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/meshperf/meshperf/loadgen"
+	"github.com/meshperf/meshperf/perf"
+	"github.com/meshperf/meshperf/perf/dist"
+	"github.com/meshperf/meshperf/smp"
+)
+
+// Distributor runs configs on agents chosen from the registry (runs.Distributor).
+type Distributor struct {
+	Registry *Registry
+	NC       *nats.Conn
+	Stream   jetstream.Stream
+	Version  string
+	Logger   *slog.Logger
+}
+
+// Choose picks count alive, idle agents whose labels match the selector, by name.
+func (r *Registry) Choose(p *smp.AgentPlacement) ([]string, error) {
+	var match []string
+	for _, a := range r.List() {
+		if !a.Alive || a.Busy != "" {
+			continue
+		}
+		ok := true
+		for k, v := range p.Selector {
+			ok = ok && a.Labels[k] == v
+		}
+		if ok {
+			match = append(match, a.Name)
+		}
+	}
+	sort.Strings(match)
+	if len(match) < p.Count {
+		sel := make([]string, 0, len(p.Selector))
+		for k, v := range p.Selector {
+			sel = append(sel, k+"="+v)
+		}
+		sort.Strings(sel)
+		return nil, fmt.Errorf("the run needs %d agent(s) matching {%s}; %d alive and idle", p.Count, strings.Join(sel, ", "), len(match))
+	}
+	return match[:p.Count], nil
+}
+
+// Run implements runs.Distributor.
+func (d *Distributor) Run(ctx context.Context, runID string, cfg *smp.TestConfig, sink loadgen.Sink, progress func(perf.Progress)) (*smp.Result, error) {
+	chosen, err := d.Registry.Choose(cfg.Agents)
+	if err != nil {
+		return nil, err
+	}
+	return dist.Coordinate(ctx, dist.CoordinatorOptions{NC: d.NC, Stream: d.Stream, RunID: runID, Config: cfg, Agents: chosen,
+		Sink: sink, OnProgress: progress, Version: d.Version, Logger: d.Logger})
+}
