@@ -447,7 +447,9 @@ func TestDistributedRunOnTwoAgents(t *testing.T) {
 	if res.Summary.Requests != 600 || got["c1-a/client-0"] != 300 || got["c1-b/client-0"] != 300 {
 		t.Errorf("merged %d requests, sources %v", res.Summary.Requests, got)
 	}
-	var stats struct{ ByPath map[string]int64 `json:"by_path"` }
+	var stats struct {
+		ByPath map[string]int64 `json:"by_path"`
+	}
 	resp, err := http.Get(tgt + "/stats")
 	if err == nil {
 		json.NewDecoder(resp.Body).Decode(&stats)
