@@ -465,3 +465,82 @@ func TestDistributedRunOnTwoAgents(t *testing.T) {
 		t.Errorf("too many agents: exit %d %s", r.code, r.stderr)
 	}
 }
+
+// Three agent processes share 3000 req/s for 10 s; one is killed (-9) at second 5. The
+// run ends partial, names the lost agent, and keeps what it sent before dying.
+func TestDistributedRunSurvivesAKilledAgent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("load test (3000 req/s for 10 s); runs in the main pass")
+	}
+	tgt := startTarget(t)
+	dir := t.TempDir()
+	srv := startServer(t, freeAddr(t), dir, "", "MESHPERF_ADMIN_TOKEN="+adminToken)
+	logs := srv.logs.String()
+	i := strings.Index(logs, "agents_connect_to=")
+	natsURL := strings.Fields(logs[i+len("agents_connect_to="):])[0]
+	procs := map[string]*exec.Cmd{}
+	for _, name := range []string{"k1", "k2", "k3"} {
+		ag := exec.Command(bin, "agent", "--nats", natsURL, "--token-file", filepath.Join(dir, "agent.token"), "--name", name)
+		if err := ag.Start(); err != nil {
+			t.Fatal(err)
+		}
+		procs[name] = ag
+		t.Cleanup(func() { ag.Process.Kill(); ag.Wait() })
+	}
+	time.Sleep(1500 * time.Millisecond)
+	cfg := map[string]any{"duration": "10s", "agents": map[string]any{"count": 3},
+		"clients": []map[string]any{{"endpoint_urls": []string{tgt + "/kill9"}, "rps": 3000, "connections": 16}}}
+	var run struct{ ID string }
+	if code := api(t, "POST", srv.url+"/api/v1/runs", adminToken, map[string]any{"config": cfg}, &run); code != 202 {
+		t.Fatalf("run: %d", code)
+	}
+	time.Sleep(2*time.Second + 5*time.Second) // the 2 s lead, then 5 s of load
+	procs["k2"].Process.Kill()
+	var got struct {
+		Status   string
+		ResultID string `json:"result_id"`
+		Error    string
+	}
+	deadline := time.Now().Add(40 * time.Second)
+	for time.Now().Before(deadline) {
+		api(t, "GET", srv.url+"/api/v1/runs/"+run.ID, adminToken, nil, &got)
+		if got.Status != "queued" && got.Status != "running" {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if got.Status != "partial" || got.ResultID == "" {
+		t.Fatalf("run after a lost agent: %+v\n%s", got, srv.logs.String())
+	}
+	req, _ := http.NewRequest("GET", srv.url+"/api/v1/results/"+got.ResultID, nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	res, err := smp.DecodeResult(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	by := map[string]smp.SourceSummary{}
+	for _, s := range res.Sources {
+		by[s.Source] = s
+	}
+	k2 := by["k2/client-0"]
+	t.Logf("partial: %s; k1 %d, k2 %d (dropped %v), k3 %d, total %d", res.StatusReason, by["k1/client-0"].Summary.Requests,
+		k2.Summary.Requests, k2.Dropped, by["k3/client-0"].Summary.Requests, res.Summary.Requests)
+	if !strings.Contains(res.StatusReason, "agent k2 went silent") || !k2.Dropped {
+		t.Errorf("the lost agent is not named: %s", res.StatusReason)
+	}
+	for _, ok := range []string{"k1/client-0", "k3/client-0"} {
+		if n := by[ok].Summary.Requests; n < 9900 || n > 10000 {
+			t.Errorf("%s: %d requests, want 10000 (within 1%%)", ok, n)
+		}
+	}
+	// k2 sent about five seconds before it died: all of it is in the result.
+	if n := k2.Summary.Requests; n < 3500 || n > 6000 {
+		t.Errorf("k2 kept %d requests, want about 5000", n)
+	}
+}
