@@ -544,3 +544,83 @@ func TestDistributedRunSurvivesAKilledAgent(t *testing.T) {
 		t.Errorf("k2 kept %d requests, want about 5000", n)
 	}
 }
+
+// The server is killed (-9) in the middle of a distributed run and restarted: the
+// agents keep measuring and reconnect, the restarted server resumes reading the run
+// from JetStream, and the run completes with every request.
+func TestDistributedRunSurvivesAServerRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("restart test; runs in the main pass")
+	}
+	tgt := startTarget(t)
+	dir := t.TempDir()
+	addr, natsAddr := freeAddr(t), freeAddr(t)
+	start := func() *serverProc {
+		cmd := exec.Command(bin, "server", "--addr", addr, "--data-dir", dir, "--instance-id", "restarted", "--nats-addr", natsAddr)
+		cmd.Env = append(os.Environ(), "MESHPERF_ADMIN_TOKEN="+adminToken)
+		logs := &syncBuffer{}
+		cmd.Stdout, cmd.Stderr = logs, logs
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		p := &serverProc{url: "http://" + addr, cmd: cmd, logs: logs}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		for range 100 {
+			if resp, err := http.Get(p.url + "/readyz"); err == nil {
+				resp.Body.Close()
+				return p
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Fatalf("server did not come up:\n%s", logs.String())
+		return nil
+	}
+	srv := start()
+	for _, name := range []string{"r1", "r2"} {
+		ag := exec.Command(bin, "agent", "--nats", "nats://"+natsAddr, "--token-file", filepath.Join(dir, "agent.token"), "--name", name)
+		if err := ag.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ag.Process.Kill(); ag.Wait() })
+	}
+	time.Sleep(1500 * time.Millisecond)
+	cfg := map[string]any{"duration": "12s", "agents": map[string]any{"count": 2},
+		"clients": []map[string]any{{"endpoint_urls": []string{tgt + "/restart"}, "rps": 200}}}
+	var run struct{ ID string }
+	if code := api(t, "POST", srv.url+"/api/v1/runs", adminToken, map[string]any{"config": cfg}, &run); code != 202 {
+		t.Fatalf("run: %d", code)
+	}
+	time.Sleep(2*time.Second + 5*time.Second)
+	srv.cmd.Process.Kill() // kill -9, mid-run
+	srv.cmd.Wait()
+	time.Sleep(time.Second)
+	srv = start()
+	var got struct {
+		Status   string
+		ResultID string `json:"result_id"`
+	}
+	deadline := time.Now().Add(40 * time.Second)
+	for time.Now().Before(deadline) {
+		api(t, "GET", srv.url+"/api/v1/runs/"+run.ID, adminToken, nil, &got)
+		if got.Status != "queued" && got.Status != "running" {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	var stats struct {
+		ByPath map[string]int64 `json:"by_path"`
+	}
+	if resp, err := http.Get(tgt + "/stats"); err == nil {
+		json.NewDecoder(resp.Body).Decode(&stats)
+		resp.Body.Close()
+	}
+	var res struct {
+		Summary struct{ Requests int64 }
+		Status  string
+	}
+	api(t, "GET", srv.url+"/api/v1/results/"+got.ResultID, adminToken, nil, &res)
+	t.Logf("after the restart: run %s, result %s with %d requests; the target saw %d", got.Status, res.Status, res.Summary.Requests, stats.ByPath["/restart"])
+	if got.Status != "completed" || res.Summary.Requests != 2400 || stats.ByPath["/restart"] != 2400 {
+		t.Errorf("want a completed run with all 2400 requests\n%s", srv.logs.String())
+	}
+}

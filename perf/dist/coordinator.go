@@ -31,20 +31,22 @@ type CoordinatorOptions struct {
 	// as lost (default 5 s).
 	Silence time.Duration
 	// Sink also receives every interval (to store it as it arrives).
-	Sink       loadgen.Sink
+	Sink loadgen.Sink
+	// OnPlaced is told where the run goes before any assignment leaves, so that it can
+	// be recorded and a restarted server can Resume.
+	OnPlaced   func(Placement)
 	OnProgress func(perf.Progress)
 	Version    string
 	Logger     *slog.Logger
 }
 
-// Coordinate runs a test on agents: it splits the config among them, assigns the
-// shards with an agreed start, merges their intervals from the stream exactly, and
-// returns the result with a per-agent breakdown. An agent that goes silent is
-// recorded as dropped and the run ends partial, keeping everything it sent.
-func Coordinate(ctx context.Context, o CoordinatorOptions) (*smp.Result, error) {
-	if len(o.Agents) == 0 {
-		return nil, errors.New("no agents to run on")
-	}
+// Placement is where a distributed run went: its agents and the agreed start.
+type Placement struct {
+	Agents []string  `json:"agents"`
+	Start  time.Time `json:"start"`
+}
+
+func (o *CoordinatorOptions) defaults() {
 	if o.Lead == 0 {
 		o.Lead = 2 * time.Second
 	}
@@ -54,30 +56,30 @@ func Coordinate(ctx context.Context, o CoordinatorOptions) (*smp.Result, error) 
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+}
+
+// Coordinate runs a test on agents: it splits the config among them, assigns the
+// shards with an agreed start, merges their intervals from the stream exactly, and
+// returns the result with a per-agent breakdown. An agent that goes silent is
+// recorded as dropped and the run ends partial, keeping everything it sent.
+func Coordinate(ctx context.Context, o CoordinatorOptions) (*smp.Result, error) {
+	o.defaults()
+	if len(o.Agents) == 0 {
+		return nil, errors.New("no agents to run on")
+	}
 	shares, err := perf.Split(o.Config, len(o.Agents))
 	if err != nil {
 		return nil, err
 	}
-	subj, err := IntervalSubject(o.RunID)
-	if err != nil {
-		return nil, err
+	p := Placement{Agents: o.Agents, Start: time.Now().Add(o.Lead)}
+	if o.OnPlaced != nil {
+		o.OnPlaced(p)
 	}
-	// The consumer is durable and named after the run: a coordinator that restarts
-	// resumes where it stopped.
-	cons, err := o.Stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-		Durable: "run-" + o.RunID, FilterSubject: subj, AckPolicy: jetstream.AckExplicitPolicy, DeliverPolicy: jetstream.DeliverAllPolicy,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("creating the run's consumer: %w", err)
-	}
-	start := time.Now().Add(o.Lead)
-	plan := sharesPlan(o.Config, shares, o.Agents, start)
-	agg := perf.NewAggregator(plan.Sources(), plan.Total(), o.OnProgress)
 	var seq uint64
 	for i, ag := range o.Agents {
 		seq++
 		env := &Envelope{Kind: KindAssign, Sender: "server", Seq: seq, Sent: time.Now(),
-			Assign: &Assignment{Run: o.RunID, Agent: ag, Shard: i, Of: len(o.Agents), Config: shares[i], StartAt: start}}
+			Assign: &Assignment{Run: o.RunID, Agent: ag, Shard: i, Of: len(o.Agents), Config: shares[i], StartAt: p.Start}}
 		data, err := Encode(env)
 		if err != nil {
 			return nil, err
@@ -90,6 +92,39 @@ func Coordinate(ctx context.Context, o CoordinatorOptions) (*smp.Result, error) 
 			return nil, fmt.Errorf("assigning %s: %w", ag, err)
 		}
 	}
+	return collect(ctx, o, p, nil)
+}
+
+// Resume collects a run that a previous coordinator (a server since restarted)
+// started: it replays the run's stream from the beginning, adds what prior holds (the
+// intervals that server had stored), and goes on until every agent has finished or
+// gone silent. Merging is idempotent, so nothing counts twice.
+func Resume(ctx context.Context, o CoordinatorOptions, p Placement, prior []smp.Interval) (*smp.Result, error) {
+	o.defaults()
+	return collect(ctx, o, p, prior)
+}
+
+func collect(ctx context.Context, o CoordinatorOptions, p Placement, prior []smp.Interval) (*smp.Result, error) {
+	shares, err := perf.Split(o.Config, len(p.Agents))
+	if err != nil {
+		return nil, err
+	}
+	subj, err := IntervalSubject(o.RunID)
+	if err != nil {
+		return nil, err
+	}
+	// An ordered consumer replays the run's subject from its first message: a restarted
+	// server sees everything again, final messages included.
+	cons, err := o.Stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subj}})
+	if err != nil {
+		return nil, fmt.Errorf("reading the run's stream: %w", err)
+	}
+	start := p.Start
+	plan := sharesPlan(o.Config, shares, p.Agents, start)
+	agg := perf.NewAggregator(plan.Sources(), plan.Total(), o.OnProgress)
+	for i := range prior {
+		agg.Interval(&prior[i])
+	}
 	res := &smp.Result{SMPVersion: smp.SMPVersion, ID: uuid.NewString(), TestID: o.Config.ID, Name: o.Config.Name,
 		Labels: o.Config.Labels, Config: o.Config, StartTime: start, MeasureStart: start.Add(plan.Warmup)}
 	lastHeard := map[string]time.Time{}
@@ -97,13 +132,13 @@ func Coordinate(ctx context.Context, o CoordinatorOptions) (*smp.Result, error) 
 	dropped := map[string]time.Time{}
 	dedup := Dedup{}
 	var rejected int
-	for _, ag := range o.Agents {
-		lastHeard[ag] = start // silence counts from the start
+	for _, ag := range p.Agents {
+		lastHeard[ag] = later(start, time.Now().Add(-o.Lead)) // silence counts from the start, or from now on a resume
 	}
 	end := start.Add(plan.Total())
-	for len(finals)+len(dropped) < len(o.Agents) {
+	for len(finals)+len(dropped) < len(p.Agents) {
 		if ctx.Err() != nil {
-			for _, ag := range o.Agents {
+			for _, ag := range p.Agents {
 				if !finals[ag] {
 					o.cancel(ag)
 				}
@@ -116,8 +151,7 @@ func Coordinate(ctx context.Context, o CoordinatorOptions) (*smp.Result, error) 
 		}
 		for m := range batch.Messages() {
 			env, derr := Decode(m.Data())
-			_ = m.Ack()
-			if derr != nil || env.Kind != KindInterval || env.Interval.Run != o.RunID || !isAgent(o.Agents, env.Sender) {
+			if derr != nil || env.Kind != KindInterval || env.Interval.Run != o.RunID || !isAgent(p.Agents, env.Sender) {
 				rejected++
 				o.Logger.Warn("refused a message on the run's stream", "run", o.RunID, "err", derr)
 				continue
@@ -137,7 +171,7 @@ func Coordinate(ctx context.Context, o CoordinatorOptions) (*smp.Result, error) 
 			agg.Interval(&iv)
 		}
 		now := time.Now()
-		for _, ag := range o.Agents {
+		for _, ag := range p.Agents {
 			if finals[ag] || !dropped[ag].IsZero() {
 				continue
 			}
@@ -183,8 +217,14 @@ func Coordinate(ctx context.Context, o CoordinatorOptions) (*smp.Result, error) 
 		}
 	}
 	perf.EvaluateThresholds(res, o.Config.Thresholds)
-	_ = o.Stream.DeleteConsumer(context.WithoutCancel(ctx), "run-"+o.RunID)
 	return res, nil
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 func (o CoordinatorOptions) cancel(agent string) {

@@ -2,6 +2,7 @@ package agents
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -53,11 +54,25 @@ func (r *Registry) Choose(p *smp.AgentPlacement) ([]string, error) {
 }
 
 // Run implements runs.Distributor.
-func (d *Distributor) Run(ctx context.Context, runID string, cfg *smp.TestConfig, sink loadgen.Sink, progress func(perf.Progress)) (*smp.Result, error) {
+func (d *Distributor) Run(ctx context.Context, runID string, cfg *smp.TestConfig, sink loadgen.Sink, progress func(perf.Progress), placed func(string)) (*smp.Result, error) {
 	chosen, err := d.Registry.Choose(cfg.Agents)
 	if err != nil {
 		return nil, err
 	}
 	return dist.Coordinate(ctx, dist.CoordinatorOptions{NC: d.NC, Stream: d.Stream, RunID: runID, Config: cfg, Agents: chosen,
-		Sink: sink, OnProgress: progress, Version: d.Version, Logger: d.Logger})
+		Sink: sink, OnProgress: progress, Version: d.Version, Logger: d.Logger,
+		OnPlaced: func(p dist.Placement) {
+			b, _ := json.Marshal(p)
+			placed(string(b))
+		}})
+}
+
+// Resume implements runs.Distributor.
+func (d *Distributor) Resume(ctx context.Context, runID string, cfg *smp.TestConfig, placement string, prior []smp.Interval, sink loadgen.Sink, progress func(perf.Progress)) (*smp.Result, error) {
+	var p dist.Placement
+	if err := json.Unmarshal([]byte(placement), &p); err != nil || len(p.Agents) == 0 {
+		return nil, fmt.Errorf("the run's recorded placement is unreadable")
+	}
+	return dist.Resume(ctx, dist.CoordinatorOptions{NC: d.NC, Stream: d.Stream, RunID: runID, Config: cfg,
+		Sink: sink, OnProgress: progress, Version: d.Version, Logger: d.Logger}, p, prior)
 }

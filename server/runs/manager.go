@@ -40,9 +40,12 @@ type Options struct {
 	Distributed Distributor
 }
 
-// Distributor runs a config on agents.
+// Distributor runs a config on agents. Run calls placed with where the run went (to be
+// recorded) before any agent gets its share; Resume picks up a run a previous
+// process started there, given the intervals it had stored.
 type Distributor interface {
-	Run(ctx context.Context, runID string, cfg *smp.TestConfig, sink loadgen.Sink, progress func(perf.Progress)) (*smp.Result, error)
+	Run(ctx context.Context, runID string, cfg *smp.TestConfig, sink loadgen.Sink, progress func(perf.Progress), placed func(string)) (*smp.Result, error)
+	Resume(ctx context.Context, runID string, cfg *smp.TestConfig, placement string, prior []smp.Interval, sink loadgen.Sink, progress func(perf.Progress)) (*smp.Result, error)
 }
 
 // Manager executes runs.
@@ -91,6 +94,16 @@ func (m *Manager) Start(ctx context.Context) error {
 	for _, r := range unfinished {
 		if r.Status == store.RunQueued {
 			m.queue <- r.ID
+			continue
+		}
+		if r.Placement != "" && m.opt.Distributed != nil {
+			// A distributed run goes on without us: its agents keep streaming to
+			// JetStream. Pick the collection up again.
+			m.wg.Add(1)
+			go func() {
+				defer m.wg.Done()
+				m.resume(ctx, &r)
+			}()
 			continue
 		}
 		if err := m.recover(ctx, &r); err != nil {
@@ -229,6 +242,39 @@ func (m *Manager) execute(parent context.Context, id string) {
 		m.log.Error("loading a run", "run", id, "err", err)
 		return
 	}
+	m.runActive(parent, run, func(ctx context.Context, cfg *smp.TestConfig, sink loadgen.Sink, progress func(perf.Progress)) (*smp.Result, error) {
+		switch {
+		case cfg.Agents != nil && m.opt.Distributed == nil:
+			return nil, errors.New("this server has no broker for runs on agents")
+		case cfg.Agents != nil:
+			return m.opt.Distributed.Run(ctx, id, cfg, sink, progress, func(placement string) {
+				if err := m.st.SetRunPlacement(context.WithoutCancel(ctx), id, placement); err != nil {
+					m.log.Warn("recording a run's placement", "run", id, "err", err)
+				}
+			})
+		}
+		return perf.Run(ctx, cfg, perf.Options{Version: m.opt.Version, Sink: sink, OnProgress: progress})
+	})
+}
+
+// resume goes on collecting a distributed run this instance owned before it restarted.
+func (m *Manager) resume(parent context.Context, run *store.Run) {
+	m.log.Warn("resuming a distributed run after a restart", "run", run.ID)
+	m.runActive(parent, run, func(ctx context.Context, cfg *smp.TestConfig, sink loadgen.Sink, progress func(perf.Progress)) (*smp.Result, error) {
+		prior, err := m.st.Intervals(ctx, run.ID)
+		if err != nil {
+			return nil, err
+		}
+		return m.opt.Distributed.Resume(ctx, run.ID, cfg, run.Placement, prior, sink, progress)
+	})
+}
+
+type runFunc func(ctx context.Context, cfg *smp.TestConfig, sink loadgen.Sink, progress func(perf.Progress)) (*smp.Result, error)
+
+// runActive executes a run (registered for cancel and live events) and records how it
+// ended.
+func (m *Manager) runActive(parent context.Context, run *store.Run, do runFunc) {
+	id := run.ID
 	ctx, cancel := context.WithCancelCause(parent)
 	defer cancel(nil)
 	m.mu.Lock()
@@ -249,15 +295,7 @@ func (m *Manager) execute(parent context.Context, id string) {
 		return
 	}
 	progress := func(p perf.Progress) { m.publish(id, Event{Type: "progress", Data: p}, false) }
-	var res *smp.Result
-	switch {
-	case cfg.Agents != nil && m.opt.Distributed == nil:
-		err = errors.New("this server has no broker for runs on agents")
-	case cfg.Agents != nil:
-		res, err = m.opt.Distributed.Run(ctx, id, &cfg, storeSink{m: m, id: id}, progress)
-	default:
-		res, err = perf.Run(ctx, &cfg, perf.Options{Version: m.opt.Version, Sink: storeSink{m: m, id: id}, OnProgress: progress})
-	}
+	res, err := do(ctx, &cfg, storeSink{m: m, id: id}, progress)
 	if err != nil {
 		m.fail(parent, run, err)
 		return

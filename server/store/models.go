@@ -87,6 +87,9 @@ type Run struct {
 	Owner string `gorm:"size:64;index"`
 	// ScheduleID links a run fired by a schedule.
 	ScheduleID *string `gorm:"size:36;index"`
+	// Placement records where a distributed run went (JSON: agents, agreed start), so a
+	// restarted server can resume collecting it.
+	Placement string `gorm:"type:text"`
 }
 
 // RunInterval is one second of one source, stored as it arrives so that a server that

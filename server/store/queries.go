@@ -219,6 +219,11 @@ func (s *Store) ClaimRun(ctx context.Context, id, owner string) (bool, error) {
 	return res.RowsAffected == 1, res.Error
 }
 
+// SetRunPlacement records where a distributed run went.
+func (s *Store) SetRunPlacement(ctx context.Context, id, placement string) error {
+	return s.db.WithContext(ctx).Model(&Run{}).Where("id = ?", id).Update("placement", placement).Error
+}
+
 // FinishRun records a run's final status.
 func (s *Store) FinishRun(ctx context.Context, id, status, errMsg string, resultID *string) error {
 	now := time.Now().UTC()

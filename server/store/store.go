@@ -262,6 +262,16 @@ func migrations() []*gormigrate.Migration {
 				return tx.Migrator().DropTable("schedule_firings", "schedules")
 			},
 		},
+		{
+			ID: "2026112103-run-placement",
+			Migrate: func(tx *gorm.DB) error {
+				type Run struct {
+					Placement string `gorm:"type:text"`
+				}
+				return tx.AutoMigrate(&Run{})
+			},
+			Rollback: func(tx *gorm.DB) error { return tx.Migrator().DropColumn("runs", "placement") },
+		},
 	}
 }
 
