@@ -41,8 +41,11 @@ after losing the broker. (Taking shards of runs arrives with distributed runs.)`
 				}
 				token = strings.TrimSpace(string(b))
 			}
-			if url == "" || token == "" {
-				return badInput(errors.New("give --nats and the agent token (--token-file, --token or MESHPERF_AGENT_TOKEN)"))
+			if url == "" {
+				return badInput(errors.New("give --nats (and the agent token: --token-file, --token or MESHPERF_AGENT_TOKEN)"))
+			}
+			if token == "" {
+				user = "" // an external NATS that takes no credentials, or has them in the URL
 			}
 			if name == "" {
 				name, _ = os.Hostname()

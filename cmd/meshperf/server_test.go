@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -622,5 +623,63 @@ func TestDistributedRunSurvivesAServerRestart(t *testing.T) {
 	t.Logf("after the restart: run %s, result %s with %d requests; the target saw %d", got.Status, res.Status, res.Summary.Requests, stats.ByPath["/restart"])
 	if got.Status != "completed" || res.Summary.Requests != 2400 || stats.ByPath["/restart"] != 2400 {
 		t.Errorf("want a completed run with all 2400 requests\n%s", srv.logs.String())
+	}
+}
+
+// The same distributed run through this machine's external NATS (127.0.0.1:4222,
+// JetStream) instead of the embedded broker.
+func TestDistributedRunOnExternalNATS(t *testing.T) {
+	tgt := startTarget(t)
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	cmd := exec.Command(bin, "server", "--addr", addr, "--data-dir", dir, "--nats-url", "nats://127.0.0.1:4222")
+	cmd.Env = append(os.Environ(), "MESHPERF_ADMIN_TOKEN="+adminToken)
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	url := "http://" + addr
+	for i := 0; ; i++ {
+		if resp, err := http.Get(url + "/readyz"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if i > 100 {
+			t.Fatalf("server on the external NATS did not come up:\n%s", logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	suffix := strconv.FormatInt(time.Now().UnixNano()%1_000_000, 10)
+	for _, name := range []string{"x1-" + suffix, "x2-" + suffix} {
+		ag := exec.Command(bin, "agent", "--nats", "nats://127.0.0.1:4222", "--name", name, "--labels", "via=external-"+suffix)
+		if err := ag.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ag.Process.Kill(); ag.Wait() })
+	}
+	time.Sleep(2500 * time.Millisecond)
+	cfg := map[string]any{"duration": "3s", "agents": map[string]any{"count": 2, "selector": map[string]string{"via": "external-" + suffix}},
+		"clients": []map[string]any{{"endpoint_urls": []string{tgt + "/external"}, "rps": 100}}}
+	var run struct{ ID string }
+	if code := api(t, "POST", url+"/api/v1/runs", adminToken, map[string]any{"config": cfg}, &run); code != 202 {
+		t.Fatalf("run: %d", code)
+	}
+	var got struct {
+		Status   string
+		ResultID string `json:"result_id"`
+		Error    string
+	}
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		api(t, "GET", url+"/api/v1/runs/"+run.ID, adminToken, nil, &got)
+		if got.Status != "queued" && got.Status != "running" {
+			break
+		}
+	}
+	var res struct{ Summary struct{ Requests int64 } }
+	api(t, "GET", url+"/api/v1/results/"+got.ResultID, adminToken, nil, &res)
+	if got.Status != "completed" || res.Summary.Requests != 300 {
+		t.Errorf("run %s (%s), %d requests\n%s", got.Status, got.Error, res.Summary.Requests, logs.String())
 	}
 }
