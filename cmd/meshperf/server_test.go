@@ -683,3 +683,59 @@ func TestDistributedRunOnExternalNATS(t *testing.T) {
 		t.Errorf("run %s (%s), %d requests\n%s", got.Status, got.Error, res.Summary.Requests, logs.String())
 	}
 }
+
+// The scenario: three agent processes, one run at 3000 req/s for 10 s. The
+// total is within 1% of 30,000, the merged percentiles equal those of the union of the
+// agents' histograms, and each agent has its breakdown.
+func TestDistributedRunThreeAgents3000(t *testing.T) {
+	if testing.Short() {
+		t.Skip("load test (3000 req/s for 10 s); runs in the main pass")
+	}
+	tgt := startTarget(t)
+	dir := t.TempDir()
+	srv := startServer(t, freeAddr(t), dir, "", "MESHPERF_ADMIN_TOKEN="+adminToken)
+	logs := srv.logs.String()
+	i := strings.Index(logs, "agents_connect_to=")
+	natsURL := strings.Fields(logs[i+len("agents_connect_to="):])[0]
+	for _, name := range []string{"t1", "t2", "t3"} {
+		ag := exec.Command(bin, "agent", "--nats", natsURL, "--token-file", filepath.Join(dir, "agent.token"), "--name", name)
+		if err := ag.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ag.Process.Kill(); ag.Wait() })
+	}
+	time.Sleep(1500 * time.Millisecond)
+	t.Setenv("MESHPERF_CONFIG", filepath.Join(t.TempDir(), "config.yaml"))
+	meshperf(t, "login", "--server", srv.url, "--token", adminToken)
+	prof := filepath.Join(t.TempDir(), "p.yaml")
+	os.WriteFile(prof, []byte("name: three\nduration: 10s\nagents: {count: 3}\nclients:\n  - endpoint_urls: ["+tgt+"/three]\n    rps: 3000\n    connections: 16\n"), 0o600)
+	meshperf(t, "profile", "apply", "-f", prof)
+	r := meshperf(t, "run", "--profile", "three", "-o", "json")
+	if r.code != 0 {
+		t.Fatalf("run: %d %s", r.code, r.stderr)
+	}
+	res, err := smp.DecodeResult([]byte(r.stdout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := res.Summary.Requests; n < 29700 || n > 30300 {
+		t.Errorf("%d requests, want 30000 within 1%%", n)
+	}
+	union := smp.NewHistogram()
+	perAgent := map[string]int64{}
+	for _, iv := range res.Intervals {
+		if !iv.Warmup {
+			union.Merge(iv.Latency)
+		}
+		perAgent[strings.SplitN(iv.Source, "/", 2)[0]] += iv.Requests
+	}
+	for _, q := range []float64{50, 90, 99, 99.9} {
+		if got, want := res.Latency.Quantile(q), union.Quantile(q); got != want {
+			t.Errorf("p%v: merged %d µs, union %d µs", q, got, want)
+		}
+	}
+	if len(res.Sources) != 3 || len(perAgent) != 3 {
+		t.Errorf("breakdown: %d sources, %v", len(res.Sources), perAgent)
+	}
+	t.Logf("3 agents: %d requests (%v), p50 %.3f ms, p99 %.3f ms", res.Summary.Requests, perAgent, res.Summary.Latency.P50Ms, res.Summary.Latency.P99Ms)
+}
