@@ -5,7 +5,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 PKGS     := ./...
 
-.PHONY: all build test test-short bench bench-go bench-generators demo lint fuzz clean eval-gate
+.PHONY: all build test test-short bench bench-go bench-generators bench-dist demo lint fuzz clean eval-gate
 
 all: lint build test
 
@@ -38,7 +38,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./perf/dist
 
 # Performance targets live here, as ratios against a peer in the same job.
-bench: bench-go bench-generators
+bench: bench-go bench-generators bench-dist
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS)
@@ -47,6 +47,10 @@ bench-go:
 # fortio command built from the same fortio version, one core each (see hack/genbench).
 bench-generators: build
 	$(GO) run ./hack/genbench -meshperf $(BIN)
+
+# Distributed scaling: 1, 2 and 4 agent processes against one target, as ratios.
+bench-dist: build
+	$(GO) run ./hack/distbench -meshperf $(BIN)
 
 # How trustworthy the regression gate is here: 20 A/A and 20 "10% slower" gates, with
 # the false-alarm and detection rates, against a naive one-run 5% gate (~10 minutes).

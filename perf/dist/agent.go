@@ -44,6 +44,7 @@ type Agent struct {
 	offset atomic.Int64 // ns, local clock minus the server's
 	rtt    time.Duration
 	inbox  chan *Envelope
+	idle   chan struct{} // a shard started or ended: announce it now, not at the next tick
 
 	mu      sync.Mutex
 	running string // run id being executed
@@ -74,7 +75,7 @@ func ConnectAgent(opt AgentOptions) (*Agent, error) {
 		nc.Close()
 		return nil, err
 	}
-	a := &Agent{opt: opt, nc: nc, js: js, inbox: make(chan *Envelope, 16)}
+	a := &Agent{opt: opt, nc: nc, js: js, inbox: make(chan *Envelope, 16), idle: make(chan struct{}, 1)}
 	if _, err := nc.Subscribe("meshperf.v1.runs.*.assign."+opt.Name, a.receive); err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("subscribing to assignments: %w", err)
@@ -116,6 +117,8 @@ func (a *Agent) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 			a.heartbeat(ctx)
+		case <-a.idle:
+			a.heartbeat(ctx)
 		case env := <-a.inbox:
 			switch env.Kind {
 			case KindAssign:
@@ -136,6 +139,10 @@ func (a *Agent) startShard(parent context.Context, as *Assignment) {
 	}
 	ctx, cancel := context.WithCancel(parent)
 	a.running, a.cancel = as.Run, cancel
+	select { // announce being taken at once, so no other server picks this agent
+	case a.idle <- struct{}{}:
+	default:
+	}
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
@@ -144,6 +151,10 @@ func (a *Agent) startShard(parent context.Context, as *Assignment) {
 			a.running, a.cancel = "", nil
 			a.mu.Unlock()
 			cancel()
+			select {
+			case a.idle <- struct{}{}:
+			default:
+			}
 		}()
 		a.execute(ctx, as)
 	}()

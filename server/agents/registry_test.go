@@ -10,6 +10,7 @@ import (
 	"github.com/meshperf/meshperf/perf/dist"
 	"github.com/meshperf/meshperf/server/agents"
 	"github.com/meshperf/meshperf/server/broker"
+	"github.com/meshperf/meshperf/smp"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -59,5 +60,40 @@ func TestHeartbeatsMakeTheRegistry(t *testing.T) {
 	}
 	if l := reg.List(); l[0].Cores == 64 || !l[0].LastSeen.Equal(seen) {
 		t.Errorf("a replay changed the registry: %+v", l[0])
+	}
+}
+
+// An agent is busy in the registry while it runs a shard, and idle as soon as the
+// shard ends (it announces itself at once, not at the next tick).
+func TestBusyClearsWhenTheShardEnds(t *testing.T) {
+	b, err := broker.Start(context.Background(), broker.Config{Addr: "127.0.0.1:0", StoreDir: t.TempDir(), AgentToken: "agent-token-0123456789"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	reg, _ := agents.Listen(b.NC, quiet)
+	defer reg.Close()
+	a, err := dist.ConnectAgent(dist.AgentOptions{URL: b.URL, User: broker.AgentUser(), Token: "agent-token-0123456789", Name: "w1", Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { a.Run(ctx); close(done) }() // heartbeats now, then every 2 s
+	defer func() { cancel(); <-done; a.Close() }()
+	time.Sleep(200 * time.Millisecond)
+	cfg := &smp.TestConfig{Duration: smp.Duration(500 * time.Millisecond), Clients: []smp.Client{{RPS: 10, EndpointURLs: []string{"http://127.0.0.1:1/"}}}}
+	cfg.ApplyDefaults()
+	env, _ := dist.Encode(&dist.Envelope{Kind: dist.KindAssign, Sender: "server", Seq: 1,
+		Assign: &dist.Assignment{Run: "busy", Agent: "w1", Of: 1, Config: cfg, StartAt: time.Now()}})
+	subj, _ := dist.AssignSubject("busy", "w1")
+	b.NC.Publish(subj, env)
+	time.Sleep(250 * time.Millisecond) // the shard has started; no regular tick since
+	if l := reg.List(); len(l) != 1 || l[0].Busy != "busy" {
+		t.Errorf("not busy during the shard: %+v", l)
+	}
+	time.Sleep(1100 * time.Millisecond) // the shard has ended; the next regular tick is at 2 s
+	if l := reg.List(); len(l) != 1 || l[0].Busy != "" {
+		t.Errorf("still busy after the shard: %+v", l)
 	}
 }
