@@ -35,18 +35,12 @@ func main() {
 	defer os.RemoveAll(dir)
 
 	tport, sport, nport := harness.FreePort(), harness.FreePort(), harness.FreePort()
-	var procs []*exec.Cmd
-	defer func() {
-		for _, p := range procs {
-			_ = p.Process.Kill()
-			_ = p.Wait()
-		}
-	}()
+	defer harness.Cleanup()
 	start := func(env []string, args ...string) {
 		c := exec.Command(*bin, args...)
 		c.Env = append(os.Environ(), env...)
 		harness.Check(c.Start())
-		procs = append(procs, c)
+		harness.OnExit(func() { _ = c.Process.Kill(); _ = c.Wait() })
 	}
 	start(nil, "target", "--http-addr", "127.0.0.1:"+tport, "--grpc-addr", "", "--tcp-addr", "")
 	start([]string{"MESHPERF_ADMIN_TOKEN=" + token}, "server", "--addr", "127.0.0.1:"+sport, "--data-dir", dir, "--nats-addr", "127.0.0.1:"+nport)

@@ -43,7 +43,8 @@ func main() {
 	port := harness.FreePort()
 	tgt := exec.Command(*bin, "target", "--http-addr", "127.0.0.1:"+port, "--grpc-addr", "", "--tcp-addr", "")
 	harness.Check(tgt.Start())
-	defer func() { _ = tgt.Process.Kill(); _ = tgt.Wait() }()
+	harness.OnExit(func() { _ = tgt.Process.Kill(); _ = tgt.Wait() })
+	defer harness.Cleanup()
 	url := "http://127.0.0.1:" + port
 	harness.WaitReady(url + "/healthz")
 	base := url + "/base?latency=normal:20ms,2ms"

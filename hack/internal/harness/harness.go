@@ -31,10 +31,25 @@ func WaitReady(url string) {
 	Check(fmt.Errorf("%s did not come up", url))
 }
 
-// Check exits with the error, if any.
+var cleanups []func()
+
+// OnExit registers something to undo (a process to stop) even when Check exits: os.Exit
+// runs no deferred calls.
+func OnExit(f func()) { cleanups = append(cleanups, f) }
+
+// Cleanup runs the registered cleanups, newest first.
+func Cleanup() {
+	for i := len(cleanups) - 1; i >= 0; i-- {
+		cleanups[i]()
+	}
+	cleanups = nil
+}
+
+// Check exits with the error, if any, after the cleanups.
 func Check(err error) {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, os.Args[0]+":", err)
+		Cleanup()
 		os.Exit(1)
 	}
 }
