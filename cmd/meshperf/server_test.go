@@ -358,11 +358,7 @@ func TestServerBrokerAgentToken(t *testing.T) {
 	if strings.Contains(logs, token) {
 		t.Errorf("the agent token is in the logs")
 	}
-	i := strings.Index(logs, "agents_connect_to=")
-	if i < 0 {
-		t.Fatalf("no broker address in the logs:\n%s", logs)
-	}
-	url := strings.Fields(logs[i+len("agents_connect_to="):])[0]
+	url := brokerURL(t, srv)
 	nc, err := nats.Connect(url, nats.UserInfo(broker.AgentUser(), token))
 	if err != nil {
 		t.Fatalf("an agent could not connect to %s: %v", url, err)
@@ -377,12 +373,7 @@ func TestServerBrokerAgentToken(t *testing.T) {
 func TestAgentAnnouncesItself(t *testing.T) {
 	dir := t.TempDir()
 	srv := startServer(t, freeAddr(t), dir, "", "MESHPERF_ADMIN_TOKEN="+adminToken)
-	logs := srv.logs.String()
-	i := strings.Index(logs, "agents_connect_to=")
-	if i < 0 {
-		t.Fatalf("no broker address:\n%s", logs)
-	}
-	natsURL := strings.Fields(logs[i+len("agents_connect_to="):])[0]
+	natsURL := brokerURL(t, srv)
 	ag := exec.Command(bin, "agent", "--nats", natsURL, "--token-file", filepath.Join(dir, "agent.token"), "--name", "lab-1",
 		"--labels", "region=eu,cluster=c1")
 	agLogs := &syncBuffer{}
@@ -415,16 +406,7 @@ func TestDistributedRunOnTwoAgents(t *testing.T) {
 	tgt := startTarget(t)
 	dir := t.TempDir()
 	srv := startServer(t, freeAddr(t), dir, "", "MESHPERF_ADMIN_TOKEN="+adminToken)
-	logs := srv.logs.String()
-	i := strings.Index(logs, "agents_connect_to=")
-	natsURL := strings.Fields(logs[i+len("agents_connect_to="):])[0]
-	for _, name := range []string{"c1-a", "c1-b"} {
-		ag := exec.Command(bin, "agent", "--nats", natsURL, "--token-file", filepath.Join(dir, "agent.token"), "--name", name, "--labels", "cluster=c1")
-		if err := ag.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { ag.Process.Kill(); ag.Wait() })
-	}
+	startAgents(t, brokerURL(t, srv), dir, []string{"--labels", "cluster=c1"}, "c1-a", "c1-b")
 	time.Sleep(1500 * time.Millisecond) // heartbeats
 	t.Setenv("MESHPERF_CONFIG", filepath.Join(t.TempDir(), "config.yaml"))
 	meshperf(t, "login", "--server", srv.url, "--token", adminToken)
@@ -476,18 +458,7 @@ func TestDistributedRunSurvivesAKilledAgent(t *testing.T) {
 	tgt := startTarget(t)
 	dir := t.TempDir()
 	srv := startServer(t, freeAddr(t), dir, "", "MESHPERF_ADMIN_TOKEN="+adminToken)
-	logs := srv.logs.String()
-	i := strings.Index(logs, "agents_connect_to=")
-	natsURL := strings.Fields(logs[i+len("agents_connect_to="):])[0]
-	procs := map[string]*exec.Cmd{}
-	for _, name := range []string{"k1", "k2", "k3"} {
-		ag := exec.Command(bin, "agent", "--nats", natsURL, "--token-file", filepath.Join(dir, "agent.token"), "--name", name)
-		if err := ag.Start(); err != nil {
-			t.Fatal(err)
-		}
-		procs[name] = ag
-		t.Cleanup(func() { ag.Process.Kill(); ag.Wait() })
-	}
+	procs := startAgents(t, brokerURL(t, srv), dir, nil, "k1", "k2", "k3")
 	time.Sleep(1500 * time.Millisecond)
 	cfg := map[string]any{"duration": "10s", "agents": map[string]any{"count": 3},
 		"clients": []map[string]any{{"endpoint_urls": []string{tgt + "/kill9"}, "rps": 3000, "connections": 16}}}
@@ -497,19 +468,7 @@ func TestDistributedRunSurvivesAKilledAgent(t *testing.T) {
 	}
 	time.Sleep(2*time.Second + 5*time.Second) // the 2 s lead, then 5 s of load
 	procs["k2"].Process.Kill()
-	var got struct {
-		Status   string
-		ResultID string `json:"result_id"`
-		Error    string
-	}
-	deadline := time.Now().Add(40 * time.Second)
-	for time.Now().Before(deadline) {
-		api(t, "GET", srv.url+"/api/v1/runs/"+run.ID, adminToken, nil, &got)
-		if got.Status != "queued" && got.Status != "running" {
-			break
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+	got := waitRun(t, srv.url, run.ID, 40*time.Second)
 	if got.Status != "partial" || got.ResultID == "" {
 		t.Fatalf("run after a lost agent: %+v\n%s", got, srv.logs.String())
 	}
@@ -577,13 +536,7 @@ func TestDistributedRunSurvivesAServerRestart(t *testing.T) {
 		return nil
 	}
 	srv := start()
-	for _, name := range []string{"r1", "r2"} {
-		ag := exec.Command(bin, "agent", "--nats", "nats://"+natsAddr, "--token-file", filepath.Join(dir, "agent.token"), "--name", name)
-		if err := ag.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { ag.Process.Kill(); ag.Wait() })
-	}
+	startAgents(t, "nats://"+natsAddr, dir, nil, "r1", "r2")
 	time.Sleep(1500 * time.Millisecond)
 	cfg := map[string]any{"duration": "12s", "agents": map[string]any{"count": 2},
 		"clients": []map[string]any{{"endpoint_urls": []string{tgt + "/restart"}, "rps": 200}}}
@@ -596,18 +549,7 @@ func TestDistributedRunSurvivesAServerRestart(t *testing.T) {
 	srv.cmd.Wait()
 	time.Sleep(time.Second)
 	srv = start()
-	var got struct {
-		Status   string
-		ResultID string `json:"result_id"`
-	}
-	deadline := time.Now().Add(40 * time.Second)
-	for time.Now().Before(deadline) {
-		api(t, "GET", srv.url+"/api/v1/runs/"+run.ID, adminToken, nil, &got)
-		if got.Status != "queued" && got.Status != "running" {
-			break
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+	got := waitRun(t, srv.url, run.ID, 40*time.Second)
 	var stats struct {
 		ByPath map[string]int64 `json:"by_path"`
 	}
@@ -652,13 +594,7 @@ func TestDistributedRunOnExternalNATS(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	suffix := strconv.FormatInt(time.Now().UnixNano()%1_000_000, 10)
-	for _, name := range []string{"x1-" + suffix, "x2-" + suffix} {
-		ag := exec.Command(bin, "agent", "--nats", "nats://127.0.0.1:4222", "--name", name, "--labels", "via=external-"+suffix)
-		if err := ag.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { ag.Process.Kill(); ag.Wait() })
-	}
+	startAgents(t, "nats://127.0.0.1:4222", "", []string{"--labels", "via=external-" + suffix}, "x1-"+suffix, "x2-"+suffix)
 	time.Sleep(2500 * time.Millisecond)
 	cfg := map[string]any{"duration": "3s", "agents": map[string]any{"count": 2, "selector": map[string]string{"via": "external-" + suffix}},
 		"clients": []map[string]any{{"endpoint_urls": []string{tgt + "/external"}, "rps": 100}}}
@@ -666,17 +602,7 @@ func TestDistributedRunOnExternalNATS(t *testing.T) {
 	if code := api(t, "POST", url+"/api/v1/runs", adminToken, map[string]any{"config": cfg}, &run); code != 202 {
 		t.Fatalf("run: %d", code)
 	}
-	var got struct {
-		Status   string
-		ResultID string `json:"result_id"`
-		Error    string
-	}
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
-		api(t, "GET", url+"/api/v1/runs/"+run.ID, adminToken, nil, &got)
-		if got.Status != "queued" && got.Status != "running" {
-			break
-		}
-	}
+	got := waitRun(t, url, run.ID, 30*time.Second)
 	var res struct{ Summary struct{ Requests int64 } }
 	api(t, "GET", url+"/api/v1/results/"+got.ResultID, adminToken, nil, &res)
 	if got.Status != "completed" || res.Summary.Requests != 300 {
@@ -694,16 +620,7 @@ func TestDistributedRunThreeAgents3000(t *testing.T) {
 	tgt := startTarget(t)
 	dir := t.TempDir()
 	srv := startServer(t, freeAddr(t), dir, "", "MESHPERF_ADMIN_TOKEN="+adminToken)
-	logs := srv.logs.String()
-	i := strings.Index(logs, "agents_connect_to=")
-	natsURL := strings.Fields(logs[i+len("agents_connect_to="):])[0]
-	for _, name := range []string{"t1", "t2", "t3"} {
-		ag := exec.Command(bin, "agent", "--nats", natsURL, "--token-file", filepath.Join(dir, "agent.token"), "--name", name)
-		if err := ag.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { ag.Process.Kill(); ag.Wait() })
-	}
+	startAgents(t, brokerURL(t, srv), dir, nil, "t1", "t2", "t3")
 	time.Sleep(1500 * time.Millisecond)
 	t.Setenv("MESHPERF_CONFIG", filepath.Join(t.TempDir(), "config.yaml"))
 	meshperf(t, "login", "--server", srv.url, "--token", adminToken)
@@ -738,4 +655,53 @@ func TestDistributedRunThreeAgents3000(t *testing.T) {
 		t.Errorf("breakdown: %d sources, %v", len(res.Sources), perAgent)
 	}
 	t.Logf("3 agents: %d requests (%v), p50 %.3f ms, p99 %.3f ms", res.Summary.Requests, perAgent, res.Summary.Latency.P50Ms, res.Summary.Latency.P99Ms)
+}
+
+// brokerURL is where the server's agents connect, from its log.
+func brokerURL(t *testing.T, srv *serverProc) string {
+	t.Helper()
+	logs := srv.logs.String()
+	i := strings.Index(logs, "agents_connect_to=")
+	if i < 0 {
+		t.Fatalf("no broker address in the logs:\n%s", logs)
+	}
+	return strings.Fields(logs[i+len("agents_connect_to="):])[0]
+}
+
+// startAgents runs agent processes against a server's broker (token from dataDir).
+func startAgents(t *testing.T, natsURL, dataDir string, extra []string, names ...string) map[string]*exec.Cmd {
+	t.Helper()
+	procs := map[string]*exec.Cmd{}
+	for _, name := range names {
+		args := append([]string{"agent", "--nats", natsURL, "--name", name}, extra...)
+		if dataDir != "" {
+			args = append(args, "--token-file", filepath.Join(dataDir, "agent.token"))
+		}
+		ag := exec.Command(bin, args...)
+		if err := ag.Start(); err != nil {
+			t.Fatal(err)
+		}
+		procs[name] = ag
+		t.Cleanup(func() { ag.Process.Kill(); ag.Wait() })
+	}
+	return procs
+}
+
+type runState struct {
+	Status   string
+	ResultID string `json:"result_id"`
+	Error    string
+}
+
+// waitRun polls a run until it is neither queued nor running (or the time is up).
+func waitRun(t *testing.T, serverURL, runID string, limit time.Duration) runState {
+	t.Helper()
+	var got runState
+	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		api(t, "GET", serverURL+"/api/v1/runs/"+runID, adminToken, nil, &got)
+		if got.Status != "queued" && got.Status != "running" {
+			break
+		}
+	}
+	return got
 }
