@@ -31,6 +31,8 @@ type Histogram struct {
 	h     *hdrhistogram.Histogram
 	enc   string // set when compacted (then h is nil)
 	count int64  // kept while compacted, so Count needs no decoding
+	// maxUs is the largest value recorded (a bound for fast merges; see fastmerge.go).
+	maxUs int64
 }
 
 // NewHistogram returns an empty histogram with meshperf's standard parameters.
@@ -82,6 +84,9 @@ func (h *Histogram) RecordMicros(us int64) {
 		us = HistogramHighestUs
 	}
 	_ = h.thaw().RecordValue(us) // cannot fail within range
+	if us > h.maxUs {
+		h.maxUs = us
+	}
 }
 
 // Record adds one duration.
@@ -93,7 +98,11 @@ func (h *Histogram) Merge(o *Histogram) {
 	if o == nil || (o.h == nil && o.enc == "") {
 		return
 	}
-	h.thaw().Merge(o.view())
+	dst, src := h.thaw(), o.view()
+	if !fastMerge(dst, src, o.maxUs) {
+		dst.Merge(src)
+	}
+	h.maxUs = max(h.maxUs, o.maxUs)
 }
 
 // Clone returns an independent copy.
@@ -104,7 +113,10 @@ func (h *Histogram) Clone() *Histogram {
 }
 
 // Reset empties the histogram, keeping its memory.
-func (h *Histogram) Reset() { h.thaw().Reset() }
+func (h *Histogram) Reset() {
+	h.thaw().Reset()
+	h.maxUs = 0
+}
 
 // Count is the number of recorded values.
 func (h *Histogram) Count() int64 {
@@ -166,6 +178,7 @@ func DecodeHistogram(s string) (out *Histogram, err error) {
 	if dropped := h.h.Merge(d); dropped > 0 {
 		return nil, fmt.Errorf("histogram holds %d values outside 0..%d µs", dropped, HistogramHighestUs)
 	}
+	h.maxUs = h.h.Max()
 	return h, nil
 }
 
