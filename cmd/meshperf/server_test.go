@@ -260,18 +260,7 @@ func TestKillAndRestartKeepsIntervals(t *testing.T) {
 			if got.Status != "interrupted" || got.ResultID == "" {
 				t.Fatalf("after restart: %+v\n%s", got, srv.logs.String())
 			}
-			req, _ := http.NewRequest("GET", srv.url+"/api/v1/results/"+got.ResultID, nil)
-			req.Header.Set("Authorization", "Bearer "+adminToken)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			res, err := smp.DecodeResult(b)
-			if err != nil {
-				t.Fatal(err)
-			}
+			res := fetchResult(t, srv.url, got.ResultID)
 			var sum int64
 			for _, iv := range res.Intervals {
 				sum += iv.Requests
@@ -472,18 +461,7 @@ func TestDistributedRunSurvivesAKilledAgent(t *testing.T) {
 	if got.Status != "partial" || got.ResultID == "" {
 		t.Fatalf("run after a lost agent: %+v\n%s", got, srv.logs.String())
 	}
-	req, _ := http.NewRequest("GET", srv.url+"/api/v1/results/"+got.ResultID, nil)
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	res, err := smp.DecodeResult(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := fetchResult(t, srv.url, got.ResultID)
 	by := map[string]smp.SourceSummary{}
 	for _, s := range res.Sources {
 		by[s.Source] = s
@@ -704,4 +682,22 @@ func waitRun(t *testing.T, serverURL, runID string, limit time.Duration) runStat
 		}
 	}
 	return got
+}
+
+// fetchResult reads a stored result through the API as SMP.
+func fetchResult(t *testing.T, serverURL, id string) *smp.Result {
+	t.Helper()
+	req, _ := http.NewRequest("GET", serverURL+"/api/v1/results/"+id, nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	res, err := smp.DecodeResult(b)
+	if err != nil {
+		t.Fatalf("result %s: %v", id, err)
+	}
+	return res
 }
