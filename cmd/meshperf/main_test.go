@@ -276,8 +276,10 @@ func TestCompareFiles(t *testing.T) {
 	}
 }
 
-// gate: A/A passes (exit 0), a candidate 10% slower fails (exit 4); JUnit and the
-// GitHub step summary are written.
+// gate: A/A passes (exit 0), a candidate 20% slower fails (exit 4); JUnit and the
+// GitHub step summary are written. 20%, not 10%: with three rounds (t at 2 degrees of
+// freedom is 4.3) a 10% change measured +8.7% [+4.1%, +13.6%] on a loaded CI machine,
+// which is rightly inconclusive against a 5% limit.
 func TestGateCommand(t *testing.T) {
 	if testing.Short() {
 		t.Skip("timing test: its verdicts need undistorted runs (runs in the main pass)")
@@ -295,9 +297,9 @@ func TestGateCommand(t *testing.T) {
 	if r.code != 0 || strings.Contains(r.stdout, "::error") {
 		t.Errorf("A/A gate: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	r = meshperf(t, args(url+"/c?latency=normal:22ms,2.2ms", filepath.Join(dir, "ab.xml"))...)
+	r = meshperf(t, args(url+"/c?latency=normal:24ms,2.4ms", filepath.Join(dir, "ab.xml"))...)
 	if r.code != 4 || !strings.Contains(r.stdout, "::error title=meshperf gate::p50") {
-		t.Errorf("10%% slower: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		t.Errorf("20%% slower: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	junit, _ := os.ReadFile(filepath.Join(dir, "ab.xml"))
 	if !strings.Contains(string(junit), "<failure") {
