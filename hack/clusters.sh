@@ -161,7 +161,11 @@ start_cluster() {
 	kubeconfig_for "$i" >"$c/kubeconfig"
 	start_apiserver "$i"
 	if ! alive "$c/kcm.pid"; then
-		"$bins/kube-controller-manager" --kubeconfig "$c/kubeconfig" --leader-elect=false --controllers '*' \
+		# Without its node lifecycle controller: on etcd 3.4 (no watch progress requests)
+		# it stops seeing kwok's lease renewals and, after ~3 minutes, marks the fake node
+		# NotReady and evicts its pods. kwok keeps the node Ready itself.
+		"$bins/kube-controller-manager" --kubeconfig "$c/kubeconfig" --leader-elect=false \
+			--controllers '*,-node-lifecycle-controller' \
 			--use-service-account-credentials=true --bind-address 127.0.0.1 --secure-port $((17540 + i)) \
 			--cluster-signing-cert-file "$c/pki/ca.crt" --cluster-signing-key-file "$c/pki/ca.key" \
 			--root-ca-file "$c/pki/ca.crt" --service-account-private-key-file "$c/pki/sa.key" \
@@ -201,6 +205,12 @@ EOF
 	fi
 	for _ in $(seq 300); do
 		if api "$i" GET "/api/v1/nodes/$node_name" 2>/dev/null | tr -d ' \n' | grep -q '"type":"Ready","status":"True"'; then
+			# The not-ready taint the API server puts on a new node is the node lifecycle
+			# controller's to lift, and it does not run here (see above).
+			local d="$state/c$i/pki"
+			curl -fsS --cacert "$d/ca.crt" --cert "$d/admin.crt" --key "$d/admin.key" -X PATCH \
+				-H 'Content-Type: application/merge-patch+json' --data '{"spec":{"taints":null}}' \
+				"https://127.0.0.1:$((17440 + i))/api/v1/nodes/$node_name" >/dev/null
 			# The default service account appears once the controller manager runs.
 			if api "$i" GET /api/v1/namespaces/default/serviceaccounts/default >/dev/null 2>&1; then
 				log "c$i ready at https://127.0.0.1:$((17440 + i))"
