@@ -167,8 +167,12 @@ type Environment struct {
 
 // KubernetesEnv is the SMP EnvironmentConfig part meshperf records for cluster runs.
 type KubernetesEnv struct {
-	Version string    `json:"version,omitempty" yaml:"version,omitempty"`
-	Nodes   []NodeEnv `json:"nodes,omitempty" yaml:"nodes,omitempty"`
+	// Cluster and ClusterUID name the connected cluster (its kube-system namespace UID).
+	// (meshperf extension)
+	Cluster    string    `json:"cluster,omitempty" yaml:"cluster,omitempty"`
+	ClusterUID string    `json:"cluster_uid,omitempty" yaml:"cluster_uid,omitempty"`
+	Version    string    `json:"version,omitempty" yaml:"version,omitempty"`
+	Nodes      []NodeEnv `json:"nodes,omitempty" yaml:"nodes,omitempty"`
 }
 
 // NodeEnv is one Kubernetes node.

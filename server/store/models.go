@@ -182,3 +182,56 @@ type ScheduleFiring struct {
 	Outcome    string    `gorm:"size:32"` // started, skipped (missed while down), failed: ...
 	CreatedAt  time.Time
 }
+
+// Connection kinds.
+const ConnKubernetes = "kubernetes"
+
+// Connection is the server's link to a Kubernetes cluster, made from a kubeconfig
+// context. A cluster is known once, by the UID of its kube-system namespace, however
+// many contexts point at it. Its state follows server/connections' state machine.
+type Connection struct {
+	ID    string `gorm:"primaryKey;size:36"`
+	Kind  string `gorm:"size:32;index;not null"`
+	Name  string `gorm:"size:128;uniqueIndex;not null"` // the context's name
+	State string `gorm:"size:16;index;not null"`
+	// ClusterUID is the kube-system namespace's UID: the cluster's identity.
+	ClusterUID string `gorm:"size:64;uniqueIndex;not null"`
+	Server     string `gorm:"size:512"`
+	// Credential is the context's kubeconfig, sealed (server/secrets) and bound to ID.
+	Credential     []byte `gorm:"not null"`
+	Version        string `gorm:"size:64"`
+	NodeCount      int
+	LastCheck      *time.Time
+	LastError      string `gorm:"type:text"`
+	StateChangedAt time.Time
+	CreatedBy      string `gorm:"size:128"`
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// ClusterNode is one node of a connected cluster, as its last health check saw it.
+type ClusterNode struct {
+	ConnectionID   string `gorm:"primaryKey;size:36"`
+	Name           string `gorm:"primaryKey;size:253"`
+	InstanceType   string `gorm:"size:128"`
+	KubeletVersion string `gorm:"size:64"`
+	Cores          int32
+	MemoryMB       int64
+	Ready          bool
+}
+
+// AgentDeployment records meshperf agents deployed into a cluster.
+type AgentDeployment struct {
+	ConnectionID string `gorm:"primaryKey;size:36"`
+	Namespace    string `gorm:"primaryKey;size:63"`
+	Replicas     int32
+	Ready        int32
+	Image        string `gorm:"size:512"`
+	BrokerURL    string `gorm:"size:512"`
+	BrokerSource string `gorm:"size:32"`
+	Status       string `gorm:"size:16"` // ready, progressing, failed
+	Error        string `gorm:"type:text"`
+	UpdatedBy    string `gorm:"size:128"`
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}

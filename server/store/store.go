@@ -272,6 +272,55 @@ func migrations() []*gormigrate.Migration {
 			},
 			Rollback: func(tx *gorm.DB) error { return tx.Migrator().DropColumn("runs", "placement") },
 		},
+		{
+			ID: "2026112104-connections",
+			Migrate: func(tx *gorm.DB) error {
+				type Connection struct {
+					ID             string `gorm:"primaryKey;size:36"`
+					Kind           string `gorm:"size:32;index;not null"`
+					Name           string `gorm:"size:128;uniqueIndex;not null"`
+					State          string `gorm:"size:16;index;not null"`
+					ClusterUID     string `gorm:"size:64;uniqueIndex;not null"`
+					Server         string `gorm:"size:512"`
+					Credential     []byte `gorm:"not null"`
+					Version        string `gorm:"size:64"`
+					NodeCount      int
+					LastCheck      *time.Time
+					LastError      string `gorm:"type:text"`
+					StateChangedAt time.Time
+					CreatedBy      string `gorm:"size:128"`
+					CreatedAt      time.Time
+					UpdatedAt      time.Time
+				}
+				type ClusterNode struct {
+					ConnectionID   string `gorm:"primaryKey;size:36"`
+					Name           string `gorm:"primaryKey;size:253"`
+					InstanceType   string `gorm:"size:128"`
+					KubeletVersion string `gorm:"size:64"`
+					Cores          int32
+					MemoryMB       int64
+					Ready          bool
+				}
+				type AgentDeployment struct {
+					ConnectionID string `gorm:"primaryKey;size:36"`
+					Namespace    string `gorm:"primaryKey;size:63"`
+					Replicas     int32
+					Ready        int32
+					Image        string `gorm:"size:512"`
+					BrokerURL    string `gorm:"size:512"`
+					BrokerSource string `gorm:"size:32"`
+					Status       string `gorm:"size:16"`
+					Error        string `gorm:"type:text"`
+					UpdatedBy    string `gorm:"size:128"`
+					CreatedAt    time.Time
+					UpdatedAt    time.Time
+				}
+				return tx.AutoMigrate(&Connection{}, &ClusterNode{}, &AgentDeployment{})
+			},
+			Rollback: func(tx *gorm.DB) error {
+				return tx.Migrator().DropTable("agent_deployments", "cluster_nodes", "connections")
+			},
+		},
 	}
 }
 
@@ -361,7 +410,7 @@ func redactURL(raw string) string {
 // models are the live structs the migrations must have built.
 func models() []any {
 	return []any{&User{}, &APIToken{}, &Profile{}, &ProfileVersion{}, &Run{}, &RunInterval{}, &Result{}, &ResultLabel{},
-		&Event{}, &Schedule{}, &ScheduleFiring{}}
+		&Event{}, &Schedule{}, &ScheduleFiring{}, &Connection{}, &ClusterNode{}, &AgentDeployment{}}
 }
 
 // SchemaDrift lists what the models declare and the migrated database lacks: tables,

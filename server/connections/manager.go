@@ -1,0 +1,419 @@
+package connections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/meshperf/meshperf/server/secrets"
+	"github.com/meshperf/meshperf/server/store"
+	"github.com/meshperf/meshperf/smp"
+)
+
+// Options tune the manager.
+type Options struct {
+	// Box seals and opens credentials (required).
+	Box *secrets.Box
+	// CheckInterval is how often connected and disconnected clusters are checked
+	// (default 30 s).
+	CheckInterval time.Duration
+	// Agents is what deploying agents needs from the server: its broker credentials.
+	Agents AgentDefaults
+	Logger *slog.Logger
+}
+
+// Manager keeps the connections: adds them from kubeconfigs, checks their health, moves
+// them through the state machine and removes them with everything stored about them.
+type Manager struct {
+	st  *store.Store
+	opt Options
+	log *slog.Logger
+}
+
+// New makes a manager.
+func New(st *store.Store, opt Options) *Manager {
+	if opt.CheckInterval <= 0 {
+		opt.CheckInterval = 30 * time.Second
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	return &Manager{st: st, opt: opt, log: opt.Logger}
+}
+
+// View is a connection as the API shows it; never its credential.
+type View struct {
+	ID             string     `json:"id"`
+	Name           string     `json:"name"`
+	Kind           string     `json:"kind"`
+	State          State      `json:"state"`
+	ClusterUID     string     `json:"cluster_uid"`
+	Server         string     `json:"server"`
+	Version        string     `json:"version,omitempty"`
+	NodeCount      int        `json:"node_count"`
+	LastCheck      *time.Time `json:"last_check,omitempty"`
+	LastError      string     `json:"last_error,omitempty"`
+	StateChangedAt time.Time  `json:"state_changed_at"`
+	CreatedBy      string     `json:"created_by,omitempty"`
+	CreatedAt      time.Time  `json:"created_at"`
+	Nodes          []Node     `json:"nodes,omitempty"`
+}
+
+func view(c *store.Connection, nodes []store.ClusterNode) *View {
+	v := &View{ID: c.ID, Name: c.Name, Kind: c.Kind, State: State(c.State), ClusterUID: c.ClusterUID, Server: c.Server,
+		Version: c.Version, NodeCount: c.NodeCount, LastCheck: c.LastCheck, LastError: c.LastError,
+		StateChangedAt: c.StateChangedAt, CreatedBy: c.CreatedBy, CreatedAt: c.CreatedAt}
+	for _, n := range nodes {
+		v.Nodes = append(v.Nodes, Node{Name: n.Name, InstanceType: n.InstanceType, Cores: n.Cores, MemoryMB: n.MemoryMB,
+			KubeletVersion: n.KubeletVersion, Ready: n.Ready})
+	}
+	return v
+}
+
+// AddResult is what became of one context.
+type AddResult struct {
+	Context string `json:"context"`
+	// Outcome is added, updated (same context and cluster: new credential), duplicate
+	// (another context already connects this cluster) or failed.
+	Outcome     string `json:"outcome"`
+	Connection  *View  `json:"connection,omitempty"`
+	DuplicateOf string `json:"duplicate_of,omitempty"`
+	Error       string `json:"error,omitempty"`
+}
+
+// Failed is the outcome of a context that could not be added.
+const Failed = "failed"
+
+// Add makes a connection of each named context of a kubeconfig (all when none are
+// named). Each context is probed for its cluster's identity; contexts reaching a cluster
+// already known are duplicates. Every context gets its own outcome: one unreachable
+// cluster fails only its own part. A kubeconfig that does not parse is an error naming
+// its fields, and nothing is stored.
+func (m *Manager) Add(ctx context.Context, kubeconfig []byte, contexts []string, discoverOnly bool, actor string) ([]AddResult, error) {
+	parsed, err := ParseKubeconfig(kubeconfig, contexts)
+	if err != nil {
+		return nil, err
+	}
+	// Probe every cluster at once, then store in the kubeconfig's order, so which of two
+	// contexts of one cluster becomes its connection does not depend on timing.
+	out := make([]AddResult, len(parsed))
+	infos := make([]*ClusterInfo, len(parsed))
+	var wg sync.WaitGroup
+	for i, c := range parsed {
+		out[i] = AddResult{Context: c.Name, Outcome: Failed}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rc, err := RESTConfig(c.Kubeconfig)
+			if err == nil {
+				infos[i], err = Probe(ctx, rc)
+			}
+			if err != nil {
+				out[i].Error = fmt.Sprintf("cannot reach %s: %v", c.Server, err)
+			}
+		}()
+	}
+	wg.Wait()
+	for i, c := range parsed {
+		if infos[i] != nil {
+			out[i] = m.store(ctx, c, infos[i], discoverOnly, actor)
+		}
+	}
+	return out, nil
+}
+
+func (m *Manager) store(ctx context.Context, c Context, info *ClusterInfo, discoverOnly bool, actor string) AddResult {
+	res := AddResult{Context: c.Name, Outcome: Failed}
+	state := Connected
+	if discoverOnly {
+		state = Discovered
+	}
+	now := time.Now().UTC()
+	row := &store.Connection{ID: uuid.NewString(), Kind: store.ConnKubernetes, Name: c.Name, State: string(state),
+		ClusterUID: info.UID, Server: c.Server, Version: info.Version, NodeCount: len(info.Nodes), LastCheck: &now,
+		StateChangedAt: now, CreatedBy: actor}
+	saved, outcome, err := m.st.AddConnection(ctx, row, storeNodes(info.Nodes), func(id string) []byte {
+		return m.opt.Box.Seal(c.Kubeconfig, []byte(id))
+	})
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		res.Error = fmt.Sprintf("a connection named %s already exists for another cluster; rename the context", c.Name)
+		return res
+	case err != nil:
+		res.Error = err.Error()
+		return res
+	}
+	res.Outcome = outcome
+	if outcome == store.ConnDuplicate {
+		res.DuplicateOf = saved.Name
+	} else {
+		m.st.AddEvent(ctx, actor, "connection."+outcome, saved.Name, "cluster "+info.UID)
+		m.log.Info("cluster connection "+outcome, "name", saved.Name, "cluster_uid", info.UID, "version", info.Version, "nodes", len(info.Nodes))
+	}
+	res.Connection = view(saved, nil)
+	return res
+}
+
+func storeNodes(nodes []Node) []store.ClusterNode {
+	out := make([]store.ClusterNode, len(nodes))
+	for i, n := range nodes {
+		out[i] = store.ClusterNode{Name: n.Name, InstanceType: n.InstanceType, KubeletVersion: n.KubeletVersion,
+			Cores: n.Cores, MemoryMB: n.MemoryMB, Ready: n.Ready}
+	}
+	return out
+}
+
+// List returns every connection.
+func (m *Manager) List(ctx context.Context) ([]*View, error) {
+	cs, err := m.st.ListConnections(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*View, len(cs))
+	for i := range cs {
+		out[i] = view(&cs[i], nil)
+	}
+	return out, nil
+}
+
+// Get returns one connection by id or name, with its nodes.
+func (m *Manager) Get(ctx context.Context, ref string) (*View, error) {
+	c, err := m.st.GetConnection(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	nodes, err := m.st.ClusterNodes(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	return view(c, nodes), nil
+}
+
+// RESTConfig opens a connection's sealed credential.
+func (m *Manager) RESTConfig(c *store.Connection) (*rest.Config, error) {
+	kc, err := m.opt.Box.Open(c.Credential, []byte(c.ID))
+	if err != nil {
+		return nil, fmt.Errorf("connection %s: %w", c.Name, err)
+	}
+	return RESTConfig(kc)
+}
+
+// Clientset is a client for a connection's cluster.
+func (m *Manager) Clientset(c *store.Connection) (kubernetes.Interface, *rest.Config, error) {
+	rc, err := m.RESTConfig(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	cs, err := kubernetes.NewForConfig(rc)
+	return cs, rc, err
+}
+
+// Check probes a connection now and records what it found. Connected and disconnected
+// connections move between those two states by the result; others keep their state.
+func (m *Manager) Check(ctx context.Context, ref string) (*View, error) {
+	c, err := m.st.GetConnection(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.check(ctx, c); err != nil {
+		return nil, err
+	}
+	return m.Get(ctx, c.ID)
+}
+
+// probe checks a connection's cluster, and that it is still the same cluster.
+func (m *Manager) probe(ctx context.Context, c *store.Connection) (*ClusterInfo, error) {
+	rc, err := m.RESTConfig(c)
+	if err != nil {
+		return nil, err
+	}
+	info, err := Probe(ctx, rc)
+	if err != nil {
+		return nil, err
+	}
+	if info.UID != c.ClusterUID {
+		return nil, fmt.Errorf("the context now reaches another cluster (kube-system uid %s, was %s)", info.UID, c.ClusterUID)
+	}
+	return info, nil
+}
+
+func (m *Manager) check(ctx context.Context, c *store.Connection) error {
+	info, perr := m.probe(ctx, c)
+	from := State(c.State)
+	o := store.CheckOutcome{At: time.Now().UTC(), FromState: c.State, ToState: string(afterCheck(from, perr == nil))}
+	if perr != nil {
+		o.Error = perr.Error()
+	} else {
+		o.Version, o.Nodes = info.Version, storeNodes(info.Nodes)
+	}
+	if err := m.st.RecordCheck(ctx, c.ID, o); err != nil {
+		return err
+	}
+	if o.ToState != o.FromState {
+		m.log.Warn("cluster connection state changed by its health check", "name", c.Name, "from", o.FromState, "to", o.ToState, "error", o.Error)
+		m.st.AddEvent(ctx, "health-check", "connection."+o.ToState, c.Name, o.Error)
+	}
+	return nil
+}
+
+// Run checks connected and disconnected clusters every CheckInterval until ctx ends.
+func (m *Manager) Run(ctx context.Context) {
+	t := time.NewTicker(m.opt.CheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			m.CheckAll(ctx)
+		}
+	}
+}
+
+// CheckAll checks every connection whose state is checked, a few at a time.
+func (m *Manager) CheckAll(ctx context.Context) {
+	cs, err := m.st.ListConnections(ctx)
+	if err != nil {
+		m.log.Warn("listing connections for health checks", "error", err)
+		return
+	}
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for i := range cs {
+		if !State(cs[i].State).Checked() {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(c *store.Connection) {
+			defer func() { <-sem; wg.Done() }()
+			if err := m.check(ctx, c); err != nil && ctx.Err() == nil {
+				m.log.Warn("recording a health check", "name", c.Name, "error", err)
+			}
+		}(&cs[i])
+	}
+	wg.Wait()
+}
+
+// SetState moves a connection to another state as a person asks. Becoming connected
+// checks the cluster first: if it does not answer the connection becomes disconnected
+// where the state machine allows, and the move is refused where it does not. Becoming
+// deleted removes the connection (see Remove).
+func (m *Manager) SetState(ctx context.Context, ref string, to State, actor string) (*View, error) {
+	c, err := m.st.GetConnection(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	from := State(c.State)
+	if !CanTransition(from, to) {
+		return nil, &TransitionError{From: from, To: to}
+	}
+	if to == Deleted {
+		if _, err := m.Remove(ctx, c.ID, actor); err != nil {
+			return nil, err
+		}
+		v := view(c, nil)
+		v.State = Deleted
+		return v, nil
+	}
+	if to == Connected {
+		info, perr := m.probe(ctx, c)
+		o := store.CheckOutcome{At: time.Now().UTC(), FromState: c.State, ToState: string(Connected)}
+		if perr != nil {
+			if !CanTransition(from, Disconnected) {
+				return nil, fmt.Errorf("cannot connect %s: %w", c.Name, perr)
+			}
+			o.Error, o.ToState = perr.Error(), string(Disconnected)
+		} else {
+			o.Version, o.Nodes = info.Version, storeNodes(info.Nodes)
+		}
+		if err := m.st.RecordCheck(ctx, c.ID, o); err != nil {
+			return nil, err
+		}
+		m.st.AddEvent(ctx, actor, "connection."+o.ToState, c.Name, o.Error)
+		return m.Get(ctx, c.ID)
+	}
+	if err := m.st.SetConnectionState(ctx, c.ID, c.State, string(to)); err != nil {
+		if errors.Is(err, store.ErrStale) {
+			return nil, fmt.Errorf("%s changed state meanwhile; look again: %w", c.Name, store.ErrConflict)
+		}
+		return nil, err
+	}
+	m.st.AddEvent(ctx, actor, "connection."+string(to), c.Name, "from "+c.State)
+	return m.Get(ctx, c.ID)
+}
+
+// Remove deletes a connection: it becomes deleted, then everything stored about its
+// cluster (connection, credential, nodes, agent deployment records) is flushed in one
+// transaction. Nothing in the cluster itself is touched (agent undeploy does that).
+func (m *Manager) Remove(ctx context.Context, ref, actor string) (store.Flushed, error) {
+	c, err := m.st.GetConnection(ctx, ref)
+	if err != nil {
+		return store.Flushed{}, err
+	}
+	if c.State != string(Deleted) {
+		if err := m.st.SetConnectionState(ctx, c.ID, c.State, string(Deleted)); err != nil && !errors.Is(err, store.ErrStale) {
+			return store.Flushed{}, err
+		}
+	}
+	f, err := m.st.DeleteConnection(ctx, c.ID)
+	if err != nil {
+		return f, err
+	}
+	m.st.AddEvent(ctx, actor, "connection.deleted", c.Name, fmt.Sprintf("flushed %d nodes, %d agent deployments", f.Nodes, f.AgentDeployments))
+	m.log.Info("cluster connection removed", "name", c.Name, "cluster_uid", c.ClusterUID)
+	return f, nil
+}
+
+// NotUsableError says a connection exists but its state keeps it from use.
+type NotUsableError struct {
+	Name  string
+	State State
+}
+
+func (e *NotUsableError) Error() string {
+	return fmt.Sprintf("cluster %s is %s; only a connected cluster can be used", e.Name, e.State)
+}
+
+// Usable returns a connection that runs and deployments may use.
+func (m *Manager) Usable(ctx context.Context, ref string) (*store.Connection, error) {
+	c, err := m.st.GetConnection(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if !State(c.State).Usable() {
+		return nil, &NotUsableError{Name: c.Name, State: State(c.State)}
+	}
+	return c, nil
+}
+
+// Environment is the SMP environment of a connected cluster for a run starting now: a
+// fresh check, or the last inventory if the API server does not answer (the run's
+// target may well, and the nodes rarely change within minutes).
+func (m *Manager) Environment(ctx context.Context, ref string) (*smp.KubernetesEnv, error) {
+	c, err := m.Usable(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.check(ctx, c); err != nil {
+		m.log.Warn("checking the run's cluster", "name", c.Name, "error", err)
+	}
+	if c, err = m.st.GetConnection(ctx, c.ID); err != nil {
+		return nil, err
+	}
+	nodes, err := m.st.ClusterNodes(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	v := view(c, nodes)
+	sort.Slice(v.Nodes, func(i, j int) bool { return v.Nodes[i].Name < v.Nodes[j].Name })
+	return Environment(c.Name, c.ClusterUID, c.Version, v.Nodes), nil
+}
