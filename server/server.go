@@ -20,8 +20,10 @@ import (
 	"github.com/meshperf/meshperf/server/api"
 	"github.com/meshperf/meshperf/server/auth"
 	"github.com/meshperf/meshperf/server/broker"
+	"github.com/meshperf/meshperf/server/connections"
 	"github.com/meshperf/meshperf/server/runs"
 	"github.com/meshperf/meshperf/server/schedule"
+	"github.com/meshperf/meshperf/server/secrets"
 	"github.com/meshperf/meshperf/server/store"
 )
 
@@ -43,10 +45,18 @@ type Config struct {
 	AgentToken string
 	// InstanceID names this server in the runs it executes (default: the host name and
 	// listen address); a restarted instance recovers its interrupted runs.
-	InstanceID  string
-	Concurrency int
-	Version     string
-	Logger      *slog.Logger
+	InstanceID string
+	// SecretKeyFile holds the key sealing cluster credentials (default
+	// DataDir/secret.key, generated on first start).
+	SecretKeyFile        string
+	ClusterCheckInterval time.Duration
+	// AgentBrokerURL is the broker URL agents deployed into clusters use; AgentImage
+	// their image.
+	AgentBrokerURL string
+	AgentImage     string
+	Concurrency    int
+	Version        string
+	Logger         *slog.Logger
 	// Out receives the one-time admin token when one is generated.
 	Out io.Writer
 	// Ready, if set, receives the bound address once the server listens.
@@ -75,6 +85,17 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := bootstrapAdmin(ctx, st, cfg); err != nil {
 		return err
 	}
+	keyFile := cfg.SecretKeyFile
+	if keyFile == "" {
+		keyFile = filepath.Join(cfg.DataDir, "secret.key")
+	}
+	box, created, err := secrets.LoadOrCreate(keyFile)
+	if err != nil {
+		return err
+	}
+	if created {
+		log.Info("generated the secret key that seals cluster credentials; back it up, and give every replica the same one", "file", keyFile)
+	}
 	bcfg := broker.Config{ExternalURL: cfg.NATSURL, Addr: cfg.NATSAddr, StoreDir: filepath.Join(cfg.DataDir, "nats")}
 	if cfg.NATSURL == "" {
 		if bcfg.AgentToken, err = agentToken(cfg, log); err != nil {
@@ -101,8 +122,11 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.InstanceID = host + "@" + ln.Addr().String()
 	}
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	conns := connections.New(st, connections.Options{Box: box, CheckInterval: cfg.ClusterCheckInterval, Logger: log,
+		Agents: connections.AgentDefaults{BrokerEndpoint: cfg.AgentBrokerURL, BrokerUser: broker.AgentUser(), AgentToken: bcfg.AgentToken, Image: cfg.AgentImage}})
 	mgr := runs.New(st, runs.Options{Owner: cfg.InstanceID, Concurrency: cfg.Concurrency, Version: cfg.Version, Logger: log,
-		Distributed: &agents.Distributor{Registry: reg, NC: brk.NC, Stream: brk.Stream, Version: cfg.Version, Logger: log}})
+		Distributed: &agents.Distributor{Registry: reg, NC: brk.NC, Stream: brk.Stream, Version: cfg.Version, Logger: log},
+		Clusters:    conns})
 	if err := mgr.Start(workCtx); err != nil {
 		stopWork()
 		ln.Close()
@@ -111,7 +135,9 @@ func Run(ctx context.Context, cfg Config) error {
 	sched := schedule.New(st, mgr, cfg.InstanceID, log)
 	schedDone := make(chan struct{})
 	go func() { defer close(schedDone); sched.Run(workCtx) }()
-	a := api.New(st, mgr, api.Options{AnonymousRead: cfg.AnonymousRead, Targets: policy, Logger: log, Agents: reg})
+	checksDone := make(chan struct{})
+	go func() { defer close(checksDone); conns.Run(workCtx) }()
+	a := api.New(st, mgr, api.Options{AnonymousRead: cfg.AnonymousRead, Targets: policy, Logger: log, Agents: reg, Clusters: conns})
 	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -124,6 +150,7 @@ func Run(ctx context.Context, cfg Config) error {
 	case err := <-errc:
 		stopWork()
 		<-schedDone
+		<-checksDone
 		return err
 	}
 	log.Info("shutting down")
@@ -133,6 +160,7 @@ func Run(ctx context.Context, cfg Config) error {
 	stopWork()                  // running runs stop; their intervals are stored and the next start recovers them
 	mgr.Wait()
 	<-schedDone
+	<-checksDone
 	if errors.Is(err, context.DeadlineExceeded) {
 		_ = srv.Close()
 	}

@@ -36,6 +36,27 @@ type TestConfig struct {
 	// Agents runs the test on agents instead of locally (server runs only): Count
 	// agents whose labels match Selector share the load. (meshperf extension)
 	Agents *AgentPlacement `yaml:"agents,omitempty" json:"agents,omitempty"`
+
+	// Cluster names the connected Kubernetes cluster under test (server runs only);
+	// the result records its environment: version, nodes, cores and memory. Runs on
+	// agents selected by meshperf.io/cluster target that cluster without it.
+	// (meshperf extension)
+	Cluster string `yaml:"cluster,omitempty" json:"cluster,omitempty"`
+}
+
+// ClusterLabel labels agents deployed into a cluster with the cluster's connection name.
+const ClusterLabel = "meshperf.io/cluster"
+
+// TargetCluster is the cluster a run targets: Cluster, else the cluster its agents are
+// selected from, else "".
+func (t *TestConfig) TargetCluster() string {
+	if t.Cluster != "" {
+		return t.Cluster
+	}
+	if t.Agents != nil {
+		return t.Agents.Selector[ClusterLabel]
+	}
+	return ""
 }
 
 // AgentPlacement chooses the agents of a distributed run.

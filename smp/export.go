@@ -141,6 +141,12 @@ func ExportEnvironment(e *Environment) *smpspec.EnvironmentConfig {
 		out.Labels = map[string]string{"hostname": e.Hostname}
 	}
 	if k := e.Kubernetes; k != nil {
+		if k.Cluster != "" {
+			if out.Labels == nil {
+				out.Labels = map[string]string{}
+			}
+			out.Labels["cluster"], out.Labels["cluster_uid"] = k.Cluster, k.ClusterUID
+		}
 		out.KubernetesVersion = k.Version
 		for _, n := range k.Nodes {
 			out.Nodes = append(out.Nodes, &smpspec.EnvironmentConfig_Node{Type: n.Type, Cores: n.Cores, MemMb: n.MemMB})

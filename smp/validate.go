@@ -28,6 +28,9 @@ func (t *TestConfig) Validate() error {
 	if t.Agents != nil && (t.Agents.Count < 1 || t.Agents.Count > 1000) {
 		errs.Add("agents.count", 0, "must be between 1 and 1000, got %d", t.Agents.Count)
 	}
+	if len(t.Cluster) > 128 || strings.TrimSpace(t.Cluster) != t.Cluster {
+		errs.Add("cluster", 0, "not a cluster connection name")
+	}
 	names := map[string]int{}
 	for i := range t.Clients {
 		c := &t.Clients[i]

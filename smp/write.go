@@ -18,10 +18,11 @@ const (
 	FormatCSV     = "csv"      // one row per interval, for spreadsheets and plots
 	FormatSMP     = "smp"      // the SMP PerformanceTestResult, YAML
 	FormatSMPJSON = "smp-json" // the SMP PerformanceTestResult, JSON
+	FormatSMPEnv  = "smp-env"  // the SMP EnvironmentConfig the result's env_id names, YAML
 )
 
 // OutputFormats lists what WriteResult accepts.
-var OutputFormats = []string{FormatJSON, FormatYAML, FormatCSV, FormatSMP, FormatSMPJSON}
+var OutputFormats = []string{FormatJSON, FormatYAML, FormatCSV, FormatSMP, FormatSMPJSON, FormatSMPEnv}
 
 // WriteResult writes a result in one of OutputFormats.
 func WriteResult(w io.Writer, r *Result, format string) error {
@@ -45,6 +46,13 @@ func WriteResult(w io.Writer, r *Result, format string) error {
 			f = "json"
 		}
 		b, err := MarshalSMP(ExportResult(r), f)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(b)
+		return err
+	case FormatSMPEnv:
+		b, err := MarshalSMP(ExportEnvironment(&r.Environment), "yaml")
 		if err != nil {
 			return err
 		}

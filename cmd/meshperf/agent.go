@@ -119,5 +119,6 @@ after losing the broker. (Taking shards of runs arrives with distributed runs.)`
 	list.Flags().StringVarP(&output, "output", "o", "", "json for scripts")
 	rf.add(list)
 	cmd.AddCommand(list)
+	cmd.AddCommand(newAgentDeployCmds()...)
 	return cmd
 }

@@ -71,10 +71,14 @@ func (c *cliConfig) save() error {
 // else the current context.
 type remoteFlags struct{ server, token, context string }
 
-func (r *remoteFlags) add(cmd *cobra.Command) {
+func (r *remoteFlags) add(cmd *cobra.Command) { r.addAs(cmd, "context") }
+
+// addAs names the saved-context flag, for commands whose --context means something else
+// (a kubeconfig context).
+func (r *remoteFlags) addAs(cmd *cobra.Command, contextFlag string) {
 	cmd.Flags().StringVar(&r.server, "server", "", "server URL (default: the current context, or MESHPERF_SERVER)")
 	cmd.Flags().StringVar(&r.token, "token", "", "API token (default: the current context, or MESHPERF_TOKEN)")
-	cmd.Flags().StringVar(&r.context, "context", "", "use this saved context instead of the current one")
+	cmd.Flags().StringVar(&r.context, contextFlag, "", "use this saved meshperf context instead of the current one")
 }
 
 func (r *remoteFlags) client() (*client.Client, error) {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -89,8 +90,20 @@ Every flag falls back to an environment variable MESHPERF_<FLAG> (dashes as unde
 	fl.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	fl.StringVar(&cfg.NATSAddr, "nats-addr", "127.0.0.1:4223", "where the embedded NATS (JetStream) listens for agents")
 	fl.StringVar(&cfg.NATSURL, "nats-url", "", "use this external NATS with JetStream instead (nats://user:pass@host:4222)")
+	fl.StringVar(&cfg.SecretKeyFile, "secret-key-file", "", "key that seals cluster credentials at rest (default --data-dir/secret.key, generated on first start; replicas share it)")
+	fl.DurationVar(&cfg.ClusterCheckInterval, "cluster-check-interval", 30*time.Second, "how often cluster connections are health-checked")
+	fl.StringVar(&cfg.AgentBrokerURL, "agent-broker-url", "", "broker URL agents deployed into clusters use (else each cluster's meshperf-broker Service)")
+	fl.StringVar(&cfg.AgentImage, "agent-image", "ghcr.io/meshperf/meshperf:"+imageTag(), "image of agents deployed into clusters")
 	fl.StringVar(&agentTokenFile, "agent-token-file", "", "file with the agents' token (else MESHPERF_AGENT_TOKEN, else generated into --data-dir/agent.token)")
 	return cmd
+}
+
+// imageTag is the agent image tag matching this binary ("latest" for development builds).
+func imageTag() string {
+	if v := strings.TrimPrefix(version, "v"); v != "" && v != "dev" && !strings.Contains(v, "-") {
+		return "v" + v
+	}
+	return "latest"
 }
 
 // envFallback sets every flag not given on the command line from MESHPERF_<FLAG>.

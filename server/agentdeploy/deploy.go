@@ -21,6 +21,8 @@ import (
 	coreac "k8s.io/client-go/applyconfigurations/core/v1"
 	metaac "k8s.io/client-go/applyconfigurations/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/meshperf/meshperf/smp"
 )
 
 // Names of what a deployment creates.
@@ -28,7 +30,7 @@ const (
 	DefaultNamespace = "meshperf"
 	Name             = "meshperf-agent"
 	FieldManager     = "meshperf"
-	ClusterLabel     = "meshperf.io/cluster"
+	ClusterLabel     = smp.ClusterLabel
 	managedBy        = "app.kubernetes.io/managed-by"
 	tokenPath        = "/etc/meshperf/agent"
 )

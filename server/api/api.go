@@ -20,6 +20,7 @@ import (
 
 	"github.com/meshperf/meshperf/server/agents"
 	"github.com/meshperf/meshperf/server/auth"
+	"github.com/meshperf/meshperf/server/connections"
 	"github.com/meshperf/meshperf/server/runs"
 	"github.com/meshperf/meshperf/server/store"
 	"github.com/meshperf/meshperf/smp"
@@ -38,7 +39,9 @@ type Options struct {
 	MaxBody int64
 	// Agents is the registry of agents (nil: none are listening).
 	Agents *agents.Registry
-	Logger *slog.Logger
+	// Clusters manages cluster connections (nil: the cluster routes answer 503).
+	Clusters *connections.Manager
+	Logger   *slog.Logger
 }
 
 // API is the HTTP API.
@@ -102,6 +105,15 @@ func (a *API) routes() []route {
 		{"GET", "/api/v1/runs/{id}/events", auth.Viewer, a.runEvents},
 
 		{"GET", "/api/v1/agents", auth.Viewer, a.listAgents},
+		{"POST", "/api/v1/agents/deploy", auth.Admin, a.deployAgents},
+		{"POST", "/api/v1/agents/undeploy", auth.Admin, a.undeployAgents},
+
+		{"GET", "/api/v1/clusters", auth.Viewer, a.listClusters},
+		{"POST", "/api/v1/clusters", auth.Admin, a.addClusters},
+		{"GET", "/api/v1/clusters/{id}", auth.Viewer, a.getCluster},
+		{"DELETE", "/api/v1/clusters/{id}", auth.Admin, a.deleteCluster},
+		{"POST", "/api/v1/clusters/{id}/check", auth.Editor, a.checkCluster},
+		{"PUT", "/api/v1/clusters/{id}/state", auth.Admin, a.setClusterState},
 
 		{"GET", "/api/v1/results", auth.Viewer, a.listResults},
 		{"GET", "/api/v1/results/compare", auth.Viewer, a.compareResults},

@@ -10,12 +10,15 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/meshperf/meshperf/server/api"
+	"github.com/meshperf/meshperf/server/connections"
 	"github.com/meshperf/meshperf/server/runs"
+	"github.com/meshperf/meshperf/server/secrets"
 	"github.com/meshperf/meshperf/server/store"
 	"github.com/meshperf/meshperf/server/storetest"
 	"github.com/meshperf/meshperf/smp"
@@ -29,6 +32,7 @@ type harness struct {
 	admin, editor, viewer string
 	target                *target.Server
 	mgr                   *runs.Manager
+	conns                 *connections.Manager
 }
 
 func newHarness(t *testing.T, kind string, opt api.Options) *harness {
@@ -40,15 +44,22 @@ func newHarness(t *testing.T, kind string, opt api.Options) *harness {
 	}
 	t.Cleanup(tgt.Close)
 	ctx, cancel := context.WithCancel(context.Background())
-	mgr := runs.New(st, runs.Options{Owner: "test-" + kind, Concurrency: 2, Logger: quiet})
+	box, _, err := secrets.LoadOrCreate(filepath.Join(t.TempDir(), "secret.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := connections.New(st, connections.Options{Box: box, Logger: quiet,
+		Agents: connections.AgentDefaults{BrokerUser: "agent", AgentToken: "agent-token-for-tests", Image: "ghcr.io/meshperf/meshperf:test"}})
+	mgr := runs.New(st, runs.Options{Owner: "test-" + kind, Concurrency: 2, Logger: quiet, Clusters: conns})
 	if err := mgr.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cancel(); mgr.Wait() })
 	opt.Logger = quiet
+	opt.Clusters = conns
 	srv := httptest.NewServer(api.New(st, mgr, opt).Handler())
 	t.Cleanup(srv.Close)
-	h := &harness{t: t, url: srv.URL, st: st, target: tgt, mgr: mgr}
+	h := &harness{t: t, url: srv.URL, st: st, target: tgt, mgr: mgr, conns: conns}
 	for _, u := range []struct {
 		name, role string
 		tok        *string

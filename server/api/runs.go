@@ -106,7 +106,7 @@ func (a *API) runProfile(w http.ResponseWriter, r *http.Request) {
 		run.Overrides = string(ov)
 	}
 	cfgJSON, ok := a.checkConfig(w, r, &cfg, "overrides.")
-	if !ok {
+	if !ok || !a.checkRunCluster(w, r, &cfg, "") {
 		return
 	}
 	run.Config = cfgJSON
@@ -123,7 +123,7 @@ func (a *API) runAdHoc(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cfgJSON, ok := a.checkConfig(w, r, b.Config, "config.")
-	if !ok {
+	if !ok || !a.checkRunCluster(w, r, b.Config, "config.") {
 		return
 	}
 	a.submit(w, r, &store.Run{Config: cfgJSON, TriggeredBy: auth.Name(r.Context())})

@@ -2,7 +2,6 @@ package connections
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -92,9 +91,6 @@ func (m *Manager) eachCluster(ctx context.Context, refs []string, do func(contex
 			r := &out[i]
 			r.Cluster = ref
 			c, err := m.Usable(ctx, ref)
-			if errors.Is(err, store.ErrNotFound) {
-				err = fmt.Errorf("no cluster connection %q", ref)
-			}
 			if err == nil {
 				r.Cluster = c.Name
 				err = do(ctx, c, r)

@@ -386,6 +386,9 @@ func (e *NotUsableError) Error() string {
 // Usable returns a connection that runs and deployments may use.
 func (m *Manager) Usable(ctx context.Context, ref string) (*store.Connection, error) {
 	c, err := m.st.GetConnection(ctx, ref)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("no cluster connection %q: %w", ref, err)
+	}
 	if err != nil {
 		return nil, err
 	}

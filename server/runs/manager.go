@@ -38,6 +38,15 @@ type Options struct {
 	Logger      *slog.Logger
 	// Distributed runs configs that place their load on agents (nil: such runs fail).
 	Distributed Distributor
+	// Clusters gives the environment of the cluster a run targets (nil: runs that
+	// name a cluster fail).
+	Clusters ClusterEnvironments
+}
+
+// ClusterEnvironments describes connected clusters for results.
+type ClusterEnvironments interface {
+	// Environment returns a connected cluster's SMP environment, or why it cannot.
+	Environment(ctx context.Context, ref string) (*smp.KubernetesEnv, error)
 }
 
 // Distributor runs a config on agents. Run calls placed with where the run went (to be
@@ -290,15 +299,31 @@ func (m *Manager) runActive(parent context.Context, run *store.Run, do runFunc) 
 	log.Info("run started", "profile", run.ProfileName)
 
 	var cfg smp.TestConfig
-	if err := json.Unmarshal([]byte(run.Config), &cfg); err != nil {
+	err := json.Unmarshal([]byte(run.Config), &cfg)
+	if err != nil {
 		m.fail(parent, run, fmt.Errorf("the stored config is unreadable: %w", err))
 		return
+	}
+	var kube *smp.KubernetesEnv
+	if ref := cfg.TargetCluster(); ref != "" {
+		if m.opt.Clusters == nil {
+			m.fail(parent, run, errors.New("this server has no cluster connections"))
+			return
+		}
+		// Taken before the load, so the result describes the cluster it ran against.
+		if kube, err = m.opt.Clusters.Environment(ctx, ref); err != nil {
+			m.fail(parent, run, fmt.Errorf("cluster %s: %w", ref, err))
+			return
+		}
 	}
 	progress := func(p perf.Progress) { m.publish(id, Event{Type: "progress", Data: p}, false) }
 	res, err := do(ctx, &cfg, storeSink{m: m, id: id}, progress)
 	if err != nil {
 		m.fail(parent, run, err)
 		return
+	}
+	if kube != nil {
+		res.Environment.Kubernetes = kube
 	}
 	status := string(res.Status)
 	switch cause := context.Cause(ctx); {

@@ -1,0 +1,131 @@
+package client
+
+import (
+	"context"
+	"net/url"
+	"time"
+)
+
+// ClusterNode is one node of a cluster.
+type ClusterNode struct {
+	Name           string `json:"name"`
+	InstanceType   string `json:"instance_type"`
+	Cores          int32  `json:"cores"`
+	MemoryMB       int64  `json:"memory_mb"`
+	KubeletVersion string `json:"kubelet_version"`
+	Ready          bool   `json:"ready"`
+}
+
+// Cluster is a cluster connection.
+type Cluster struct {
+	ID             string        `json:"id"`
+	Name           string        `json:"name"`
+	Kind           string        `json:"kind"`
+	State          string        `json:"state"`
+	ClusterUID     string        `json:"cluster_uid"`
+	Server         string        `json:"server"`
+	Version        string        `json:"version"`
+	NodeCount      int           `json:"node_count"`
+	LastCheck      *time.Time    `json:"last_check"`
+	LastError      string        `json:"last_error"`
+	StateChangedAt time.Time     `json:"state_changed_at"`
+	CreatedBy      string        `json:"created_by"`
+	CreatedAt      time.Time     `json:"created_at"`
+	Nodes          []ClusterNode `json:"nodes"`
+}
+
+// AddClusterResult is what became of one kubeconfig context.
+type AddClusterResult struct {
+	Context     string   `json:"context"`
+	Outcome     string   `json:"outcome"`
+	Connection  *Cluster `json:"connection"`
+	DuplicateOf string   `json:"duplicate_of"`
+	Error       string   `json:"error"`
+}
+
+// AddClusters uploads a kubeconfig (credentials inline); each context becomes a
+// connection.
+func (c *Client) AddClusters(ctx context.Context, kubeconfig []byte, contexts []string, discoverOnly bool) ([]AddClusterResult, error) {
+	var out struct{ Results []AddClusterResult }
+	body := map[string]any{"kubeconfig": string(kubeconfig), "contexts": contexts, "discover_only": discoverOnly}
+	return out.Results, c.do(ctx, "POST", "/api/v1/clusters", body, &out)
+}
+
+// Clusters lists cluster connections.
+func (c *Client) Clusters(ctx context.Context) ([]Cluster, error) {
+	var out struct{ Items []Cluster }
+	return out.Items, c.do(ctx, "GET", "/api/v1/clusters", nil, &out)
+}
+
+// Cluster gets one connection with its nodes.
+func (c *Client) Cluster(ctx context.Context, name string) (*Cluster, error) {
+	var out Cluster
+	return &out, c.do(ctx, "GET", "/api/v1/clusters/"+url.PathEscape(name), nil, &out)
+}
+
+// CheckCluster health-checks a connection now.
+func (c *Client) CheckCluster(ctx context.Context, name string) (*Cluster, error) {
+	var out Cluster
+	return &out, c.do(ctx, "POST", "/api/v1/clusters/"+url.PathEscape(name)+"/check", nil, &out)
+}
+
+// SetClusterState moves a connection to another state.
+func (c *Client) SetClusterState(ctx context.Context, name, state string) (*Cluster, error) {
+	var out Cluster
+	return &out, c.do(ctx, "PUT", "/api/v1/clusters/"+url.PathEscape(name)+"/state", map[string]string{"state": state}, &out)
+}
+
+// Flushed counts what removing a connection deleted.
+type Flushed struct {
+	Connections      int64 `json:"connections"`
+	Nodes            int64 `json:"nodes"`
+	AgentDeployments int64 `json:"agent_deployments"`
+}
+
+// RemoveCluster removes a connection and everything stored about its cluster.
+func (c *Client) RemoveCluster(ctx context.Context, name string) (*Flushed, error) {
+	var out struct{ Flushed Flushed }
+	return &out.Flushed, c.do(ctx, "DELETE", "/api/v1/clusters/"+url.PathEscape(name), nil, &out)
+}
+
+// AgentDeployReport is one cluster's part of an agent deployment.
+type AgentDeployReport struct {
+	Cluster        string `json:"cluster"`
+	OK             bool   `json:"ok"`
+	Error          string `json:"error"`
+	BrokerEndpoint *struct {
+		URL    string `json:"url"`
+		Source string `json:"source"`
+	} `json:"broker_endpoint"`
+	Objects  []string `json:"objects"`
+	Replicas int32    `json:"replicas"`
+	Ready    int32    `json:"ready"`
+	Seconds  float64  `json:"seconds"`
+}
+
+// DeployAgents is the request to deploy agents.
+type DeployAgents struct {
+	Clusters       []string `json:"clusters"`
+	Replicas       int32    `json:"replicas"`
+	Image          string   `json:"image,omitempty"`
+	Namespace      string   `json:"namespace,omitempty"`
+	BrokerEndpoint string   `json:"broker_endpoint,omitempty"`
+	WaitSeconds    int      `json:"wait_seconds"`
+}
+
+// DeployAgents deploys agents into clusters; one report per cluster.
+func (c *Client) DeployAgents(ctx context.Context, req DeployAgents) ([]AgentDeployReport, error) {
+	var out struct{ Results []AgentDeployReport }
+	// The server waits for the agents: give it that long, and a minute more.
+	long := *c
+	h := *c.HTTP
+	h.Timeout = time.Duration(req.WaitSeconds)*time.Second + time.Minute
+	long.HTTP = &h
+	return out.Results, long.do(ctx, "POST", "/api/v1/agents/deploy", req, &out)
+}
+
+// UndeployAgents removes agents from clusters.
+func (c *Client) UndeployAgents(ctx context.Context, clusters []string, namespace string) ([]AgentDeployReport, error) {
+	var out struct{ Results []AgentDeployReport }
+	return out.Results, c.do(ctx, "POST", "/api/v1/agents/undeploy", map[string]any{"clusters": clusters, "namespace": namespace}, &out)
+}
