@@ -5,7 +5,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 PKGS     := ./...
 
-.PHONY: all build test test-short bench bench-go bench-generators bench-dist demo lint fuzz clean eval-gate
+.PHONY: all build test test-short clusters-up clusters-down bench bench-go bench-generators bench-dist demo lint fuzz clean eval-gate
 
 all: lint build test
 
@@ -15,8 +15,10 @@ build:
 # The whole suite: unit tests, real load against the sample target on loopback, the
 # coordinated-omission and saturation tests; then everything again under the race
 # detector except the timing tests (-short), whose figures it would distort; then
-# short fuzz runs of every decoder.
-test: lint
+# short fuzz runs of every decoder. The Kubernetes tests need real clusters: test
+# brings up three (hack/clusters.sh; the first time builds the control plane, ~6
+# minutes) and leaves them running for the next run; `make clusters-down` stops them.
+test: lint clusters-up
 	$(GO) test -count=1 -timeout 20m $(PKGS)
 	$(GO) test -race -short -count=1 -timeout 20m $(PKGS)
 	$(MAKE) fuzz FUZZTIME=20000x API_FUZZTIME=3000x
@@ -36,6 +38,15 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeResult$$' -fuzztime $(FUZZTIME) ./smp
 	$(GO) test -run '^$$' -fuzz '^FuzzWriteBodies$$' -fuzztime $(API_FUZZTIME) ./server/api
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./perf/dist
+	$(GO) test -run '^$$' -fuzz '^FuzzParseKubeconfig$$' -fuzztime $(FUZZTIME) ./server/connections
+
+# Real Kubernetes clusters c1..c3 on loopback for the tests (see hack/clusters.sh).
+CLUSTERS ?= 3
+clusters-up:
+	@./hack/clusters.sh up $(CLUSTERS)
+
+clusters-down:
+	@./hack/clusters.sh down
 
 # Performance targets live here, as ratios against a peer in the same job.
 bench: bench-go bench-generators bench-dist

@@ -70,7 +70,7 @@ start_etcd() {
 		--listen-peer-urls "http://127.0.0.1:$((etcd_port + 1))" \
 		--initial-advertise-peer-urls "http://127.0.0.1:$((etcd_port + 1))" \
 		--initial-cluster "meshperf-test=http://127.0.0.1:$((etcd_port + 1))" \
-		--quota-backend-bytes 2147483648 >"$state/etcd/log" 2>&1 &
+		--quota-backend-bytes 2147483648 >"$state/etcd/log" 2>&1 </dev/null &
 	echo $! >"$state/etcd.pid"
 	for _ in $(seq 100); do
 		curl -fsS "http://127.0.0.1:$etcd_port/health" >/dev/null 2>&1 && return
@@ -143,7 +143,7 @@ start_apiserver() {
 		--service-account-issuer "https://kubernetes.default.svc.c$i" \
 		--service-cluster-ip-range 10.96.0.0/16 --authorization-mode Node,RBAC \
 		--endpoint-reconciler-type none --allow-privileged \
-		>>"$c/apiserver.log" 2>&1 &
+		>>"$c/apiserver.log" 2>&1 </dev/null &
 	echo $! >"$c/apiserver.pid"
 	for _ in $(seq 300); do
 		api "$i" GET /readyz >/dev/null 2>&1 && return
@@ -169,18 +169,18 @@ start_cluster() {
 			--use-service-account-credentials=true --bind-address 127.0.0.1 --secure-port $((17540 + i)) \
 			--cluster-signing-cert-file "$c/pki/ca.crt" --cluster-signing-key-file "$c/pki/ca.key" \
 			--root-ca-file "$c/pki/ca.crt" --service-account-private-key-file "$c/pki/sa.key" \
-			>>"$c/kcm.log" 2>&1 &
+			>>"$c/kcm.log" 2>&1 </dev/null &
 		echo $! >"$c/kcm.pid"
 	fi
 	if ! alive "$c/scheduler.pid"; then
 		"$bins/kube-scheduler" --kubeconfig "$c/kubeconfig" --leader-elect=false \
-			--bind-address 127.0.0.1 --secure-port $((17640 + i)) >>"$c/scheduler.log" 2>&1 &
+			--bind-address 127.0.0.1 --secure-port $((17640 + i)) >>"$c/scheduler.log" 2>&1 </dev/null &
 		echo $! >"$c/scheduler.pid"
 	fi
 	if ! alive "$c/kwok.pid"; then
 		"$kwok" --kubeconfig "$c/kubeconfig" -c "$stages" --manage-all-nodes=false \
 			--manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
-			--node-lease-duration-seconds 40 >>"$c/kwok.log" 2>&1 &
+			--node-lease-duration-seconds 40 >>"$c/kwok.log" 2>&1 </dev/null &
 		echo $! >"$c/kwok.pid"
 	fi
 	if ! api "$i" GET "/api/v1/nodes/$node_name" >/dev/null 2>&1; then
