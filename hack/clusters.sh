@@ -261,10 +261,12 @@ up)
 	log "kubeconfig: $state/kubeconfig (contexts c1..c$((n > have ? n : have)))"
 	;;
 down)
+	# Every component at once (each may take seconds to shut down), etcd last.
 	for c in "$state"/c*/; do
 		[[ -d "$c" ]] || continue
-		for p in kwok scheduler kcm apiserver; do stop_pid "$c/$p.pid"; done
+		for p in kwok scheduler kcm apiserver; do stop_pid "$c/$p.pid" & done
 	done
+	wait
 	stop_pid "$state/etcd.pid"
 	rm -rf "$state"
 	log "stopped"

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -98,10 +99,14 @@ Every flag falls back to an environment variable MESHPERF_<FLAG> (dashes as unde
 	return cmd
 }
 
-// imageTag is the agent image tag matching this binary ("latest" for development builds).
+// releaseVersion matches the versions of released binaries (v1.2.3).
+var releaseVersion = regexp.MustCompile(`^v?[0-9]+\.[0-9]+\.[0-9]+$`)
+
+// imageTag is the agent image tag matching this binary ("latest" for development
+// builds, whose version is a commit).
 func imageTag() string {
-	if v := strings.TrimPrefix(version, "v"); v != "" && v != "dev" && !strings.Contains(v, "-") {
-		return "v" + v
+	if releaseVersion.MatchString(version) {
+		return "v" + strings.TrimPrefix(version, "v")
 	}
 	return "latest"
 }

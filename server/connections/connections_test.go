@@ -294,3 +294,31 @@ func TestHealthStateTransitionsWithARealAPIServer(t *testing.T) {
 		t.Fatalf("deleted connection still found: %v", err)
 	}
 }
+
+// Discovered connections wait for a person: health checks leave them alone, and
+// connecting one checks it first.
+func TestDiscoveredThenConnected(t *testing.T) {
+	merged := k8stest.Require(t, 1)
+	ctx := context.Background()
+	m, _ := newManager(t, storetest.Open(t, "sqlite"), Options{})
+	res, err := m.Add(ctx, k8stest.Contexts(t, merged, []string{"c1"}, nil), nil, true, "ops")
+	if err != nil || res[0].Connection.State != Discovered {
+		t.Fatalf("%+v %v", res, err)
+	}
+	m.CheckAll(ctx)
+	if v, _ := m.Get(ctx, "c1"); v.State != Discovered {
+		t.Fatalf("a health check moved a discovered connection to %s", v.State)
+	}
+	if _, err := m.Usable(ctx, "c1"); err == nil {
+		t.Fatal("a discovered connection is usable")
+	}
+	if _, err := m.SetState(ctx, "c1", Maintenance, "ops"); err == nil {
+		t.Fatal("discovered -> maintenance was allowed")
+	}
+	if v, err := m.SetState(ctx, "c1", Connected, "ops"); err != nil || v.State != Connected || v.LastError != "" {
+		t.Fatalf("connect: %+v %v", v, err)
+	}
+	if _, err := m.Usable(ctx, "c1"); err != nil {
+		t.Fatal(err)
+	}
+}
