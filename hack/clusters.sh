@@ -42,7 +42,8 @@ ensure_tools() {
 	bins=$("$here/k8sbins/build.sh")
 	if ! command -v etcd >/dev/null; then
 		log "installing etcd from Debian"
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server >/dev/null
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server >/dev/null 2>&1 ||
+			{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server >/dev/null; }
 	fi
 	kwok="$cache/kwok-$kwok_version/kwok"
 	stages="$cache/kwok-$kwok_version/stages.yaml"
@@ -134,6 +135,9 @@ api() { # api I METHOD PATH [BODY-FILE]: a call to cluster I's API server as its
 start_apiserver() {
 	local i=$1 c="$state/c$1"
 	alive "$c/apiserver.pid" && return
+	# --watch-cache=false: clients of 1.36 ask for watch-list streams, which the watch
+	# cache serves only with etcd progress notifications, which Debian's etcd 3.4
+	# lacks; kwok's watches then kept failing and pods took up to a minute to start.
 	"$bins/kube-apiserver" \
 		--etcd-servers "http://127.0.0.1:$etcd_port" --etcd-prefix "/meshperf-c$i" \
 		--bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port $((17440 + i)) \
@@ -142,7 +146,7 @@ start_apiserver() {
 		--service-account-key-file "$c/pki/sa.pub" --service-account-signing-key-file "$c/pki/sa.key" \
 		--service-account-issuer "https://kubernetes.default.svc.c$i" \
 		--service-cluster-ip-range 10.96.0.0/16 --authorization-mode Node,RBAC \
-		--endpoint-reconciler-type none --allow-privileged \
+		--endpoint-reconciler-type none --allow-privileged --watch-cache=false \
 		>>"$c/apiserver.log" 2>&1 </dev/null &
 	echo $! >"$c/apiserver.pid"
 	for _ in $(seq 300); do
@@ -161,11 +165,8 @@ start_cluster() {
 	kubeconfig_for "$i" >"$c/kubeconfig"
 	start_apiserver "$i"
 	if ! alive "$c/kcm.pid"; then
-		# Without its node lifecycle controller: on etcd 3.4 (no watch progress requests)
-		# it stops seeing kwok's lease renewals and, after ~3 minutes, marks the fake node
-		# NotReady and evicts its pods. kwok keeps the node Ready itself.
 		"$bins/kube-controller-manager" --kubeconfig "$c/kubeconfig" --leader-elect=false \
-			--controllers '*,-node-lifecycle-controller' \
+			--controllers '*' \
 			--use-service-account-credentials=true --bind-address 127.0.0.1 --secure-port $((17540 + i)) \
 			--cluster-signing-cert-file "$c/pki/ca.crt" --cluster-signing-key-file "$c/pki/ca.key" \
 			--root-ca-file "$c/pki/ca.crt" --service-account-private-key-file "$c/pki/sa.key" \
@@ -204,13 +205,10 @@ EOF
 		api "$i" POST /api/v1/nodes "$c/node.yaml" >/dev/null
 	fi
 	for _ in $(seq 300); do
-		if api "$i" GET "/api/v1/nodes/$node_name" 2>/dev/null | tr -d ' \n' | grep -q '"type":"Ready","status":"True"'; then
-			# The not-ready taint the API server puts on a new node is the node lifecycle
-			# controller's to lift, and it does not run here (see above).
-			local d="$state/c$i/pki"
-			curl -fsS --cacert "$d/ca.crt" --cert "$d/admin.crt" --key "$d/admin.key" -X PATCH \
-				-H 'Content-Type: application/merge-patch+json' --data '{"spec":{"taints":null}}' \
-				"https://127.0.0.1:$((17440 + i))/api/v1/nodes/$node_name" >/dev/null
+		# Ready, and the node lifecycle controller has lifted the not-ready taint.
+		local node
+		node=$(api "$i" GET "/api/v1/nodes/$node_name" 2>/dev/null | tr -d ' \n') || true
+		if grep -q '"type":"Ready","status":"True"' <<<"$node" && ! grep -q 'node.kubernetes.io/not-ready' <<<"$node"; then
 			# The default service account appears once the controller manager runs.
 			if api "$i" GET /api/v1/namespaces/default/serviceaccounts/default >/dev/null 2>&1; then
 				log "c$i ready at https://127.0.0.1:$((17440 + i))"

@@ -162,7 +162,10 @@ func Wait(ctx context.Context, cs kubernetes.Interface, namespace string, timeou
 		d, err := cs.AppsV1().Deployments(namespace).Get(ctx, Name, metav1.GetOptions{})
 		if err == nil {
 			st = status(d)
-			if d.Status.ObservedGeneration >= d.Generation && st.Ready == st.Replicas && d.Status.UpdatedReplicas == st.Replicas {
+			// Done when the controller saw this spec and every pod is new and ready,
+			// with none of an older spec left (a rolling update or a scale-down).
+			if d.Status.ObservedGeneration >= d.Generation && st.Ready == st.Replicas &&
+				d.Status.UpdatedReplicas == st.Replicas && d.Status.Replicas == st.Replicas {
 				return st, nil
 			}
 		}

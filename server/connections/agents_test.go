@@ -40,6 +40,7 @@ func TestDeployAgentsToRealClusters(t *testing.T) {
 	req := DeployRequest{Clusters: []string{"c1", "c2", "c3"}, Replicas: 3, Namespace: ns,
 		BrokerEndpoint: "nats://198.18.0.10:4222", Wait: 60 * time.Second}
 	reports := m.DeployAgents(ctx, req, "ops")
+	t.Logf("first deploy: c1 %.1fs c2 %.1fs", reports[0].Seconds, reports[1].Seconds)
 	for i, name := range []string{"c1", "c2"} {
 		r := reports[i]
 		if !r.OK || r.Cluster != name || r.Ready != 3 || r.Replicas != 3 || r.Endpoint.Source != agentdeploy.FromOverride {
@@ -95,6 +96,14 @@ func TestDeployAgentsToRealClusters(t *testing.T) {
 	d1b, _ := c1.AppsV1().Deployments(ns).Get(ctx, agentdeploy.Name, metav1.GetOptions{})
 	if d1b.Generation != d1.Generation {
 		t.Fatalf("re-deploying the same spec changed the deployment: generation %d -> %d", d1.Generation, d1b.Generation)
+	}
+
+	// Scaling down waits until the extra agents are gone.
+	if r := m.DeployAgents(ctx, DeployRequest{Clusters: []string{"c1"}, Replicas: 1, Namespace: ns, BrokerEndpoint: req.BrokerEndpoint, Wait: 60 * time.Second}, "ops"); !r[0].OK || r[0].Ready != 1 {
+		t.Fatalf("scale down: %+v", r[0])
+	}
+	if d, _ := c1.AppsV1().Deployments(ns).Get(ctx, agentdeploy.Name, metav1.GetOptions{}); d.Status.Replicas != 1 {
+		t.Fatalf("after the scale-down wait: %d replicas", d.Status.Replicas)
 	}
 
 	// No endpoint configured: a NodePort broker Service in c2 gives it, on the API host.
