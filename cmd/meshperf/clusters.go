@@ -51,7 +51,14 @@ run them.`,
 			if path == "" {
 				path = defaultKubeconfig()
 			}
-			raw, err := os.ReadFile(path)
+			var raw []byte
+			var err error
+			if path == "-" {
+				raw, err = io.ReadAll(io.LimitReader(cmd.InOrStdin(), connections.MaxKubeconfigBytes+1))
+				path = ""
+			} else {
+				raw, err = os.ReadFile(path)
+			}
 			if err != nil {
 				return badInput(fmt.Errorf("--kubeconfig: %w", err))
 			}
@@ -65,6 +72,7 @@ run them.`,
 			if err != nil {
 				return err
 			}
+			fmt.Fprintln(cmd.ErrOrStderr(), "checking each context's cluster (identity, version, nodes) ...")
 			res, err := c.AddClusters(cmd.Context(), inlined, contexts, discoverOnly)
 			if err != nil {
 				return remoteErr(err)
@@ -97,7 +105,7 @@ run them.`,
 			return nil
 		},
 	}
-	add.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default $KUBECONFIG, else ~/.kube/config)")
+	add.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file, - for standard input (default $KUBECONFIG, else ~/.kube/config)")
 	add.Flags().StringSliceVar(&contexts, "context", nil, "context to add (repeatable; default: all)")
 	add.Flags().BoolVar(&discoverOnly, "discover-only", false, "add as discovered; connect later with: cluster state NAME connected")
 	add.Flags().StringVarP(&output, "output", "o", "", "json for scripts")
