@@ -105,15 +105,15 @@ func (a *API) routes() []route {
 		{"GET", "/api/v1/runs/{id}/events", auth.Viewer, a.runEvents},
 
 		{"GET", "/api/v1/agents", auth.Viewer, a.listAgents},
-		{"POST", "/api/v1/agents/deploy", auth.Admin, a.deployAgents},
-		{"POST", "/api/v1/agents/undeploy", auth.Admin, a.undeployAgents},
+		{"POST", "/api/v1/agents/deploy", auth.Admin, a.withClusters(a.deployAgents)},
+		{"POST", "/api/v1/agents/undeploy", auth.Admin, a.withClusters(a.undeployAgents)},
 
-		{"GET", "/api/v1/clusters", auth.Viewer, a.listClusters},
-		{"POST", "/api/v1/clusters", auth.Admin, a.addClusters},
-		{"GET", "/api/v1/clusters/{id}", auth.Viewer, a.getCluster},
-		{"DELETE", "/api/v1/clusters/{id}", auth.Admin, a.deleteCluster},
-		{"POST", "/api/v1/clusters/{id}/check", auth.Editor, a.checkCluster},
-		{"PUT", "/api/v1/clusters/{id}/state", auth.Admin, a.setClusterState},
+		{"GET", "/api/v1/clusters", auth.Viewer, a.withClusters(a.listClusters)},
+		{"POST", "/api/v1/clusters", auth.Admin, a.withClusters(a.addClusters)},
+		{"GET", "/api/v1/clusters/{id}", auth.Viewer, a.withClusters(a.getCluster)},
+		{"DELETE", "/api/v1/clusters/{id}", auth.Admin, a.withClusters(a.deleteCluster)},
+		{"POST", "/api/v1/clusters/{id}/check", auth.Editor, a.withClusters(a.checkCluster)},
+		{"PUT", "/api/v1/clusters/{id}/state", auth.Admin, a.withClusters(a.setClusterState)},
 
 		{"GET", "/api/v1/results", auth.Viewer, a.listResults},
 		{"GET", "/api/v1/results/compare", auth.Viewer, a.compareResults},

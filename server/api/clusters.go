@@ -13,13 +13,16 @@ import (
 	"github.com/meshperf/meshperf/smp"
 )
 
-// clustersOn answers 503 when the server runs without cluster connections.
-func (a *API) clustersOn(w http.ResponseWriter, r *http.Request) bool {
-	if a.opt.Clusters == nil {
-		writeError(w, r, http.StatusServiceUnavailable, "unavailable", "this server has no cluster connections", nil)
-		return false
+// withClusters answers 503 instead of h when the server runs without cluster
+// connections.
+func (a *API) withClusters(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if a.opt.Clusters == nil {
+			writeError(w, r, http.StatusServiceUnavailable, "unavailable", "this server has no cluster connections", nil)
+			return
+		}
+		h(w, r)
 	}
-	return true
 }
 
 // connError maps the connection manager's errors to statuses.
@@ -52,9 +55,6 @@ type addClustersBody struct {
 }
 
 func (a *API) addClusters(w http.ResponseWriter, r *http.Request) {
-	if !a.clustersOn(w, r) {
-		return
-	}
 	var b addClustersBody
 	if !a.readBody(w, r, &b) {
 		return
@@ -74,9 +74,6 @@ func (a *API) addClusters(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) listClusters(w http.ResponseWriter, r *http.Request) {
-	if !a.clustersOn(w, r) {
-		return
-	}
 	list, err := a.opt.Clusters.List(r.Context())
 	if err != nil {
 		a.storeError(w, r, err)
@@ -89,9 +86,6 @@ func (a *API) listClusters(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) getCluster(w http.ResponseWriter, r *http.Request) {
-	if !a.clustersOn(w, r) {
-		return
-	}
 	v, err := a.opt.Clusters.Get(r.Context(), r.PathValue("id"))
 	if err != nil {
 		a.connError(w, r, err)
@@ -101,9 +95,6 @@ func (a *API) getCluster(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) checkCluster(w http.ResponseWriter, r *http.Request) {
-	if !a.clustersOn(w, r) {
-		return
-	}
 	v, err := a.opt.Clusters.Check(r.Context(), r.PathValue("id"))
 	if err != nil {
 		a.connError(w, r, err)
@@ -117,9 +108,6 @@ type clusterStateBody struct {
 }
 
 func (a *API) setClusterState(w http.ResponseWriter, r *http.Request) {
-	if !a.clustersOn(w, r) {
-		return
-	}
 	var b clusterStateBody
 	if !a.readBody(w, r, &b) {
 		return
@@ -138,9 +126,6 @@ func (a *API) setClusterState(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) deleteCluster(w http.ResponseWriter, r *http.Request) {
-	if !a.clustersOn(w, r) {
-		return
-	}
 	f, err := a.opt.Clusters.Remove(r.Context(), r.PathValue("id"), auth.Name(r.Context()))
 	if err != nil {
 		a.connError(w, r, err)
@@ -184,9 +169,6 @@ func validNamespace(ns string, errs *smp.FieldErrors) {
 }
 
 func (a *API) deployAgents(w http.ResponseWriter, r *http.Request) {
-	if !a.clustersOn(w, r) {
-		return
-	}
 	var b deployAgentsBody
 	if !a.readBody(w, r, &b) {
 		return
@@ -216,9 +198,6 @@ type undeployAgentsBody struct {
 }
 
 func (a *API) undeployAgents(w http.ResponseWriter, r *http.Request) {
-	if !a.clustersOn(w, r) {
-		return
-	}
 	var b undeployAgentsBody
 	if !a.readBody(w, r, &b) {
 		return
