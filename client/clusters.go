@@ -129,3 +129,24 @@ func (c *Client) UndeployAgents(ctx context.Context, clusters []string, namespac
 	var out struct{ Results []AgentDeployReport }
 	return out.Results, c.do(ctx, "POST", "/api/v1/agents/undeploy", map[string]any{"clusters": clusters, "namespace": namespace}, &out)
 }
+
+// AgentDeployment is a record of agents deployed into a cluster.
+type AgentDeployment struct {
+	Cluster        string    `json:"cluster"`
+	Namespace      string    `json:"namespace"`
+	Replicas       int32     `json:"replicas"`
+	Ready          int32     `json:"ready"`
+	Image          string    `json:"image"`
+	BrokerEndpoint string    `json:"broker_endpoint"`
+	BrokerSource   string    `json:"broker_source"`
+	Status         string    `json:"status"`
+	Error          string    `json:"error"`
+	UpdatedBy      string    `json:"updated_by"`
+	UpdatedAt      time.Time `json:"updated_at"`
+}
+
+// AgentDeployments lists the agents deployed into clusters.
+func (c *Client) AgentDeployments(ctx context.Context) ([]AgentDeployment, error) {
+	var out struct{ Items []AgentDeployment }
+	return out.Items, c.do(ctx, "GET", "/api/v1/agents/deployments", nil, &out)
+}

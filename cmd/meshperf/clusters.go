@@ -350,7 +350,35 @@ Service in the namespace (load balancer hostname, its IP, NodePort, ClusterIP).`
 	undeploy.Flags().StringVar(&unamespace, "namespace", "", "namespace (default meshperf)")
 	undeploy.Flags().StringVarP(&uoutput, "output", "o", "", "json for scripts")
 	urf.add(undeploy)
-	return []*cobra.Command{deploy, undeploy}
+
+	var lrf remoteFlags
+	var loutput string
+	deployments := &cobra.Command{
+		Use: "deployments", Short: "List the agents deployed into clusters: replicas, ready, broker, status", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := lrf.client()
+			if err != nil {
+				return err
+			}
+			ds, err := c.AgentDeployments(cmd.Context())
+			if err != nil {
+				return remoteErr(err)
+			}
+			if loutput == "json" {
+				return writeJSONOut(cmd.OutOrStdout(), ds)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "CLUSTER\tNAMESPACE\tREADY\tSTATUS\tIMAGE\tBROKER\tUPDATED")
+			for _, d := range ds {
+				fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\t%s (%s)\t%s\n", d.Cluster, d.Namespace, d.Ready, d.Replicas, d.Status,
+					d.Image, d.BrokerEndpoint, d.BrokerSource, ago(&d.UpdatedAt))
+			}
+			return tw.Flush()
+		},
+	}
+	deployments.Flags().StringVarP(&loutput, "output", "o", "", "json for scripts")
+	lrf.add(deployments)
+	return []*cobra.Command{deploy, undeploy, deployments}
 }
 
 // deployReports prints one line per cluster and fails when any cluster failed.

@@ -107,8 +107,16 @@ func TestClusterCLI(t *testing.T) {
 	if r = meshperf(t, deploy...); r.code != 0 || strings.Count(r.stdout, " ok ") != 2 {
 		t.Fatalf("deploy: %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
+	if r := meshperf(t, "agent", "deployments"); r.code != 0 || strings.Count(r.stdout, ns) != 2 || strings.Count(r.stdout, "2/2") != 2 ||
+		!strings.Contains(r.stdout, "nats://198.18.0.5:4222 (override)") {
+		t.Fatalf("deployments: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
 	if r = meshperf(t, "agent", "undeploy", "--cluster", "c1", "--cluster", "c2", "--namespace", ns); r.code != 0 || !strings.Contains(r.stdout, "deployment/meshperf-agent") {
 		t.Fatalf("undeploy: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+
+	if r := meshperf(t, "agent", "deployments", "-o", "json"); r.code != 0 || strings.TrimSpace(r.stdout) != "[]" {
+		t.Fatalf("deployments after undeploy: %s", r.stdout)
 	}
 
 	// Remove c2: flushed; c1 stays.

@@ -105,6 +105,7 @@ func (a *API) routes() []route {
 		{"GET", "/api/v1/runs/{id}/events", auth.Viewer, a.runEvents},
 
 		{"GET", "/api/v1/agents", auth.Viewer, a.listAgents},
+		{"GET", "/api/v1/agents/deployments", auth.Viewer, a.withClusters(a.listAgentDeployments)},
 		{"POST", "/api/v1/agents/deploy", auth.Admin, a.withClusters(a.deployAgents)},
 		{"POST", "/api/v1/agents/undeploy", auth.Admin, a.withClusters(a.undeployAgents)},
 

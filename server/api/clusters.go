@@ -242,3 +242,12 @@ func (a *API) checkRunCluster(w http.ResponseWriter, r *http.Request, cfg *smp.T
 	}
 	return false
 }
+
+func (a *API) listAgentDeployments(w http.ResponseWriter, r *http.Request) {
+	ds, err := a.opt.Clusters.Deployments(r.Context())
+	if err != nil {
+		a.storeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": ds})
+}

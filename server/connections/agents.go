@@ -3,6 +3,7 @@ package connections
 import (
 	"context"
 	"fmt"
+	"sort"
 	"sync"
 	"time"
 
@@ -162,4 +163,48 @@ func (m *Manager) deployOne(ctx context.Context, c *store.Connection, req Deploy
 		return werr
 	}
 	return m.st.SaveAgentDeployment(ctx, rec)
+}
+
+// Deployment is a record of agents deployed into a cluster.
+type Deployment struct {
+	Cluster        string    `json:"cluster"`
+	Namespace      string    `json:"namespace"`
+	Replicas       int32     `json:"replicas"`
+	Ready          int32     `json:"ready"`
+	Image          string    `json:"image"`
+	BrokerEndpoint string    `json:"broker_endpoint"`
+	BrokerSource   string    `json:"broker_source"`
+	Status         string    `json:"status"`
+	Error          string    `json:"error,omitempty"`
+	UpdatedBy      string    `json:"updated_by,omitempty"`
+	UpdatedAt      time.Time `json:"updated_at"`
+}
+
+// Deployments lists the agents meshperf deployed, by cluster name, as last recorded.
+func (m *Manager) Deployments(ctx context.Context) ([]Deployment, error) {
+	conns, err := m.st.ListConnections(ctx)
+	if err != nil {
+		return nil, err
+	}
+	names := map[string]string{}
+	for _, c := range conns {
+		names[c.ID] = c.Name
+	}
+	recs, err := m.st.AgentDeployments(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Deployment, 0, len(recs))
+	for _, d := range recs {
+		out = append(out, Deployment{Cluster: names[d.ConnectionID], Namespace: d.Namespace, Replicas: d.Replicas, Ready: d.Ready,
+			Image: d.Image, BrokerEndpoint: d.BrokerURL, BrokerSource: d.BrokerSource, Status: d.Status, Error: d.Error,
+			UpdatedBy: d.UpdatedBy, UpdatedAt: d.UpdatedAt})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Cluster != out[j].Cluster {
+			return out[i].Cluster < out[j].Cluster
+		}
+		return out[i].Namespace < out[j].Namespace
+	})
+	return out, nil
 }
