@@ -84,10 +84,12 @@ func (m *Manager) UndeployAgents(ctx context.Context, clusters []string, namespa
 func (m *Manager) eachCluster(ctx context.Context, refs []string, do func(context.Context, *store.Connection, *DeployReport) error) []DeployReport {
 	out := make([]DeployReport, len(refs))
 	var wg sync.WaitGroup
+	sem := make(chan struct{}, maxParallel)
 	for i, ref := range refs {
 		wg.Add(1)
+		sem <- struct{}{}
 		go func() {
-			defer wg.Done()
+			defer func() { <-sem; wg.Done() }()
 			start := time.Now()
 			r := &out[i]
 			r.Cluster = ref

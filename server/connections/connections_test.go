@@ -322,3 +322,28 @@ func TestDiscoveredThenConnected(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A server that starts checks at once: a cluster lost while it was down shows as
+// disconnected without waiting a whole check interval.
+func TestRunChecksAtStart(t *testing.T) {
+	merged := k8stest.Require(t, 3)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	m, _ := newManager(t, storetest.Open(t, "sqlite"), Options{CheckInterval: time.Hour})
+	if res, err := m.Add(ctx, k8stest.Contexts(t, merged, []string{"c3"}, nil), nil, false, "ops"); err != nil || res[0].Outcome != store.ConnAdded {
+		t.Fatalf("%+v %v", res, err)
+	}
+	k8stest.StopAPIServer(t, 3)
+	go m.Run(ctx)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		v, _ := m.Get(ctx, "c3")
+		if v.State == Disconnected {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still %s: the first check waited for the interval", v.State)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -107,11 +107,13 @@ func (m *Manager) Add(ctx context.Context, kubeconfig []byte, contexts []string,
 	out := make([]AddResult, len(parsed))
 	infos := make([]*ClusterInfo, len(parsed))
 	var wg sync.WaitGroup
+	sem := make(chan struct{}, maxParallel)
 	for i, c := range parsed {
 		out[i] = AddResult{Context: c.Name, Outcome: Failed}
 		wg.Add(1)
+		sem <- struct{}{}
 		go func() {
-			defer wg.Done()
+			defer func() { <-sem; wg.Done() }()
 			rc, err := RESTConfig(c.Kubeconfig)
 			if err == nil {
 				infos[i], err = Probe(ctx, rc)
@@ -264,8 +266,13 @@ func (m *Manager) check(ctx context.Context, c *store.Connection) error {
 	return nil
 }
 
-// Run checks connected and disconnected clusters every CheckInterval until ctx ends.
+// maxParallel bounds how many clusters are probed or deployed to at once.
+const maxParallel = 16
+
+// Run checks connected and disconnected clusters at once (states may be stale after a
+// restart), then every CheckInterval until ctx ends.
 func (m *Manager) Run(ctx context.Context) {
+	m.CheckAll(ctx)
 	t := time.NewTicker(m.opt.CheckInterval)
 	defer t.Stop()
 	for {
@@ -285,7 +292,7 @@ func (m *Manager) CheckAll(ctx context.Context) {
 		m.log.Warn("listing connections for health checks", "error", err)
 		return
 	}
-	sem := make(chan struct{}, 8)
+	sem := make(chan struct{}, maxParallel)
 	var wg sync.WaitGroup
 	for i := range cs {
 		if !State(cs[i].State).Checked() {
