@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/meshperf/meshperf/server/auth"
@@ -29,6 +28,7 @@ func (a *API) withClusters(h http.HandlerFunc) http.HandlerFunc {
 func (a *API) connError(w http.ResponseWriter, r *http.Request, err error) {
 	var te *connections.TransitionError
 	var nu *connections.NotUsableError
+	var ue *connections.UnreachableError
 	switch {
 	case errors.As(err, &te):
 		writeError(w, r, http.StatusConflict, "invalid_transition", err.Error(), nil)
@@ -38,7 +38,7 @@ func (a *API) connError(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, r, http.StatusNotFound, "not_found", "no such cluster connection", nil)
 	case errors.Is(err, store.ErrConflict):
 		writeError(w, r, http.StatusConflict, "conflict", err.Error(), nil)
-	case strings.HasPrefix(err.Error(), "cannot connect"):
+	case errors.As(err, &ue):
 		writeError(w, r, http.StatusBadGateway, "unreachable", err.Error(), nil)
 	default:
 		a.storeError(w, r, err)

@@ -336,7 +336,7 @@ func (m *Manager) SetState(ctx context.Context, ref string, to State, actor stri
 		o := store.CheckOutcome{At: time.Now().UTC(), FromState: c.State, ToState: string(Connected)}
 		if perr != nil {
 			if !CanTransition(from, Disconnected) {
-				return nil, fmt.Errorf("cannot connect %s: %w", c.Name, perr)
+				return nil, &UnreachableError{Name: c.Name, Err: perr}
 			}
 			o.Error, o.ToState = perr.Error(), string(Disconnected)
 		} else {
@@ -379,6 +379,15 @@ func (m *Manager) Remove(ctx context.Context, ref, actor string) (store.Flushed,
 	m.log.Info("cluster connection removed", "name", c.Name, "cluster_uid", c.ClusterUID)
 	return f, nil
 }
+
+// UnreachableError is a cluster that did not answer when it had to.
+type UnreachableError struct {
+	Name string
+	Err  error
+}
+
+func (e *UnreachableError) Error() string { return fmt.Sprintf("cannot connect %s: %v", e.Name, e.Err) }
+func (e *UnreachableError) Unwrap() error { return e.Err }
 
 // NotUsableError says a connection exists but its state keeps it from use.
 type NotUsableError struct {
