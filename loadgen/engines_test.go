@@ -12,13 +12,13 @@ import (
 	"time"
 
 	"github.com/meshperf/meshperf/loadgen"
+	"github.com/meshperf/meshperf/sampleapp"
 	"github.com/meshperf/meshperf/smp"
-	"github.com/meshperf/meshperf/target"
 )
 
-func startTarget(t *testing.T, inj target.Injection) *target.Server {
+func startTarget(t *testing.T, inj sampleapp.Injection) *sampleapp.Server {
 	t.Helper()
-	srv, err := target.Start(target.Config{HTTPAddr: "127.0.0.1:0", HTTPSAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0",
+	srv, err := sampleapp.Start(sampleapp.Config{HTTPAddr: "127.0.0.1:0", HTTPSAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0",
 		TCPAddr: "127.0.0.1:0", Injection: inj})
 	if err != nil {
 		t.Fatalf("target: %v", err)
@@ -65,7 +65,7 @@ func collect(t *testing.T, ctx context.Context, c smp.Client, d time.Duration) s
 	return total
 }
 
-func writeCA(t *testing.T, srv *target.Server) string {
+func writeCA(t *testing.T, srv *sampleapp.Server) string {
 	p := filepath.Join(t.TempDir(), "ca.pem")
 	if err := os.WriteFile(p, srv.CertPEM, 0o600); err != nil {
 		t.Fatal(err)
@@ -76,7 +76,7 @@ func writeCA(t *testing.T, srv *target.Server) string {
 // Every engine × protocol sends exactly what the schedule says, gets the right status
 // breakdown, and the target counts the same number of requests.
 func TestEnginesAndProtocols(t *testing.T) {
-	srv := startTarget(t, target.Injection{})
+	srv := startTarget(t, sampleapp.Injection{})
 	a := srv.Addrs()
 	ca := writeCA(t, srv)
 	const rate, want = 200, 200 // one second at 200/s
@@ -84,7 +84,7 @@ func TestEnginesAndProtocols(t *testing.T) {
 		name     string
 		c        smp.Client
 		codeKey  string
-		received func(before, after target.Stats) int64
+		received func(before, after sampleapp.Stats) int64
 	}{
 		{"fortio/http1.1", smp.Client{LoadGenerator: "fortio", EndpointURLs: []string{"http://" + a.HTTP + "/fortio-h1"}}, "200", byPath("/fortio-h1")},
 		{"fortio/h2c", smp.Client{LoadGenerator: "fortio", HTTPVersion: "2", EndpointURLs: []string{"http://" + a.HTTP + "/fortio-h2c"}}, "200", byPath("/fortio-h2c")},
@@ -92,7 +92,7 @@ func TestEnginesAndProtocols(t *testing.T) {
 		{"fortio/grpc-health", smp.Client{LoadGenerator: "fortio", Protocol: smp.ProtocolGRPC, EndpointURLs: []string{a.GRPC}}, "OK", byPath("/grpc.health.v1.Health/Check")},
 		{"fortio/grpc-echo", smp.Client{LoadGenerator: "fortio", Protocol: smp.ProtocolGRPC, GRPC: &smp.GRPCOptions{Call: smp.GRPCEcho}, EndpointURLs: []string{a.GRPC}}, "OK", byPath("/meshperf.echo.v1.Echo/Echo")},
 		{"fortio/tcp", smp.Client{LoadGenerator: "fortio", Protocol: smp.ProtocolTCP, PayloadBytes: 100, EndpointURLs: []string{"tcp://" + a.TCP}}, "OK",
-			func(b, a target.Stats) int64 { return (a.TCPBytes - b.TCPBytes) / 100 }},
+			func(b, a sampleapp.Stats) int64 { return (a.TCPBytes - b.TCPBytes) / 100 }},
 		{"vegeta/http1.1", smp.Client{LoadGenerator: "vegeta", EndpointURLs: []string{"http://" + a.HTTP + "/vegeta-h1"}}, "200", byPath("/vegeta-h1")},
 		{"vegeta/h2c", smp.Client{LoadGenerator: "vegeta", HTTPVersion: "2", EndpointURLs: []string{"http://" + a.HTTP + "/vegeta-h2c"}}, "200", byPath("/vegeta-h2c")},
 		{"vegeta/h2-tls", smp.Client{LoadGenerator: "vegeta", HTTPVersion: "2", SSLCertificate: ca, EndpointURLs: []string{"https://" + a.HTTPS + "/vegeta-h2"}}, "200", byPath("/vegeta-h2")},
@@ -130,13 +130,13 @@ func TestEnginesAndProtocols(t *testing.T) {
 	}
 }
 
-func byPath(p string) func(b, a target.Stats) int64 {
-	return func(b, a target.Stats) int64 { return a.ByPath[p] - b.ByPath[p] }
+func byPath(p string) func(b, a sampleapp.Stats) int64 {
+	return func(b, a sampleapp.Stats) int64 { return a.ByPath[p] - b.ByPath[p] }
 }
 
 // Several endpoints share the load evenly, and status codes are counted apart.
 func TestEndpointsRotateAndStatusesCount(t *testing.T) {
-	srv := startTarget(t, target.Injection{})
+	srv := startTarget(t, sampleapp.Injection{})
 	base := srv.URL()
 	for _, engine := range []string{"fortio", "vegeta"} {
 		t.Run(engine, func(t *testing.T) {
@@ -174,7 +174,7 @@ func closedPort(t *testing.T) string {
 // client only says "socket"), a slow answer is a timeout.
 func TestErrorClasses(t *testing.T) {
 	dead := closedPort(t)
-	srv := startTarget(t, target.Injection{})
+	srv := startTarget(t, sampleapp.Injection{})
 	slow := srv.URL() + "/slow?latency=fixed:400ms"
 	cases := []struct {
 		name string
@@ -222,7 +222,7 @@ func TestEngineCheckNamesTheField(t *testing.T) {
 
 // Cancelling stops the load promptly; what was measured is delivered.
 func TestCancelStopsPromptly(t *testing.T) {
-	srv := startTarget(t, target.Injection{})
+	srv := startTarget(t, sampleapp.Injection{})
 	for _, engine := range []string{"fortio", "vegeta"} {
 		t.Run(engine, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)

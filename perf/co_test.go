@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/meshperf/meshperf/perf"
+	"github.com/meshperf/meshperf/sampleapp"
 	"github.com/meshperf/meshperf/smp"
-	"github.com/meshperf/meshperf/target"
 )
 
 // Coordinated omission. The target pauses every response for 1 s out of every 5 s.
@@ -24,8 +24,8 @@ func TestCoordinatedOmission(t *testing.T) {
 	if testing.Short() {
 		t.Skip("15 s load test; run without -short")
 	}
-	srv, err := target.Start(target.Config{HTTPAddr: "127.0.0.1:0", Injection: target.Injection{
-		Stall: target.Stall{Pause: time.Second, Every: 5 * time.Second}}})
+	srv, err := sampleapp.Start(sampleapp.Config{HTTPAddr: "127.0.0.1:0", Injection: sampleapp.Injection{
+		Stall: sampleapp.Stall{Pause: time.Second, Every: 5 * time.Second}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,14 +9,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/meshperf/meshperf/target"
+	"github.com/meshperf/meshperf/sampleapp"
 )
 
 // TestMain doubles as a target process (the helper-process pattern), for tests that
 // must starve the generator of CPU without starving the target.
 func TestMain(m *testing.M) {
 	if os.Getenv("MESHPERF_TEST_TARGET") == "1" {
-		srv, err := target.Start(target.Config{HTTPAddr: "127.0.0.1:0"})
+		srv, err := sampleapp.Start(sampleapp.Config{HTTPAddr: "127.0.0.1:0"})
 		if err != nil {
 			fmt.Println("ERR", err)
 			os.Exit(1)

@@ -10,13 +10,13 @@ import (
 	"time"
 
 	"github.com/meshperf/meshperf/perf"
+	"github.com/meshperf/meshperf/sampleapp"
 	"github.com/meshperf/meshperf/smp"
-	"github.com/meshperf/meshperf/target"
 )
 
-func startTarget(t *testing.T, inj target.Injection) *target.Server {
+func startTarget(t *testing.T, inj sampleapp.Injection) *sampleapp.Server {
 	t.Helper()
-	srv, err := target.Start(target.Config{HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", Injection: inj})
+	srv, err := sampleapp.Start(sampleapp.Config{HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", Injection: inj})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +35,7 @@ func TestWarmupIsExcluded(t *testing.T) {
 	if testing.Short() {
 		t.Skip("timing test; run without -short")
 	}
-	srv := startTarget(t, target.Injection{})
+	srv := startTarget(t, sampleapp.Injection{})
 	cfg := config(2*time.Second, smp.Client{RPS: 200, EndpointURLs: []string{srv.URL() + "/w"}})
 	cfg.Warmup = smp.Duration(700 * time.Millisecond) // rounded up to 1 s
 	var seconds []perf.Progress
@@ -73,7 +73,7 @@ func TestWarmupIsExcluded(t *testing.T) {
 
 // Stages ramp the rate: 0→200/s over 1 s then 200/s for 1 s is 100 + 200 requests.
 func TestStagesRamp(t *testing.T) {
-	srv := startTarget(t, target.Injection{})
+	srv := startTarget(t, sampleapp.Injection{})
 	cfg := config(0, smp.Client{Model: smp.ModelOpen, EndpointURLs: []string{srv.URL() + "/ramp"},
 		Stages: []smp.Stage{{Duration: smp.Duration(time.Second), RPS: 200}, {Duration: smp.Duration(time.Second), RPS: 200}}})
 	res, err := perf.Run(context.Background(), cfg, perf.Options{})
@@ -91,7 +91,7 @@ func TestStagesRamp(t *testing.T) {
 // Several clients: the result's histogram is the exact merge of every measured
 // interval, and the per-source breakdown adds up to the total.
 func TestClientsMergeExactly(t *testing.T) {
-	srv := startTarget(t, target.Injection{Latency: target.Latency{Kind: "uniform", A: 0, B: 3 * time.Millisecond}})
+	srv := startTarget(t, sampleapp.Injection{Latency: sampleapp.Latency{Kind: "uniform", A: 0, B: 3 * time.Millisecond}})
 	cfg := config(2*time.Second,
 		smp.Client{Name: "a", RPS: 300, EndpointURLs: []string{srv.URL() + "/a"}},
 		smp.Client{Name: "b", LoadGenerator: "vegeta", RPS: 200, EndpointURLs: []string{srv.URL() + "/b"}},
@@ -128,7 +128,7 @@ func TestClientsMergeExactly(t *testing.T) {
 
 // Cancelling a run keeps what was measured and marks the result partial.
 func TestCancelGivesPartialResult(t *testing.T) {
-	srv := startTarget(t, target.Injection{})
+	srv := startTarget(t, sampleapp.Injection{})
 	cfg := config(20*time.Second, smp.Client{RPS: 100, EndpointURLs: []string{srv.URL() + "/c"}})
 	ctx, cancel := context.WithCancelCause(context.Background())
 	time.AfterFunc(1500*time.Millisecond, func() { cancel(errors.New("interrupted by the user")) })

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/meshperf/meshperf/perf"
+	"github.com/meshperf/meshperf/sampleapp"
 	"github.com/meshperf/meshperf/smp"
-	"github.com/meshperf/meshperf/target"
 )
 
 func TestParseAndEvalThresholds(t *testing.T) {
@@ -85,7 +85,7 @@ clients: [{endpoint_urls: ["http://127.0.0.1:1/"]}]
 // A run whose threshold fails with abort_on_fail stops early, keeps what it measured,
 // and says which threshold stopped it; the others are still evaluated.
 func TestAbortOnFailStopsTheRun(t *testing.T) {
-	srv := startTarget(t, target.Injection{Latency: target.Latency{Kind: "fixed", A: 30 * time.Millisecond}})
+	srv := startTarget(t, sampleapp.Injection{Latency: sampleapp.Latency{Kind: "fixed", A: 30 * time.Millisecond}})
 	cfg := config(20*time.Second, smp.Client{RPS: 100, Connections: 16, EndpointURLs: []string{srv.URL() + "/abort"}})
 	cfg.Thresholds = []smp.Threshold{
 		{Expr: "p99 < 10ms", AbortOnFail: true, AbortAfter: smp.Duration(2 * time.Second)},

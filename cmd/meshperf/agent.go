@@ -14,7 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/meshperf/meshperf/perf/dist"
+	"github.com/meshperf/meshperf/perf/distributed"
 	"github.com/meshperf/meshperf/server/broker"
 )
 
@@ -59,7 +59,7 @@ after losing the broker. (Taking shards of runs arrives with distributed runs.)`
 				lbl[k] = v
 			}
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-			a, err := dist.ConnectAgent(dist.AgentOptions{URL: url, User: user, Token: token, Name: name, Labels: lbl, Version: version, Logger: log})
+			a, err := distributed.ConnectAgent(distributed.AgentOptions{URL: url, User: user, Token: token, Name: name, Labels: lbl, Version: version, Logger: log})
 			if err != nil {
 				return err
 			}

@@ -14,8 +14,8 @@ import (
 
 	smpspec "github.com/layer5io/service-mesh-performance/spec"
 
+	"github.com/meshperf/meshperf/sampleapp"
 	"github.com/meshperf/meshperf/smp"
-	"github.com/meshperf/meshperf/target"
 )
 
 var bin string
@@ -57,7 +57,7 @@ func meshperf(t *testing.T, args ...string) run {
 }
 
 func startTarget(t *testing.T) string {
-	srv, err := target.Start(target.Config{HTTPAddr: "127.0.0.1:0"})
+	srv, err := sampleapp.Start(sampleapp.Config{HTTPAddr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,12 +8,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/meshperf/meshperf/target"
+	"github.com/meshperf/meshperf/sampleapp"
 )
 
 func newTargetCmd() *cobra.Command {
 	var (
-		cfg                      target.Config
+		cfg                      sampleapp.Config
 		latency, stall           string
 		errorRate                float64
 		errorCode, responseBytes int
@@ -34,10 +34,10 @@ meshperf.echo.v1.Echo; TCP echoes bytes.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
-			if cfg.Latency, err = target.ParseLatency(latency); err != nil {
+			if cfg.Latency, err = sampleapp.ParseLatency(latency); err != nil {
 				return badInput(fmt.Errorf("--latency: %w", err))
 			}
-			if cfg.Stall, err = target.ParseStall(stall); err != nil {
+			if cfg.Stall, err = sampleapp.ParseStall(stall); err != nil {
 				return badInput(fmt.Errorf("--stall: %w", err))
 			}
 			if errorRate < 0 || errorRate > 1 {
@@ -47,7 +47,7 @@ meshperf.echo.v1.Echo; TCP echoes bytes.`,
 				return badInput(fmt.Errorf("--error-code must be an HTTP status code"))
 			}
 			cfg.ErrorRate, cfg.ErrorCode, cfg.ResponseBytes = errorRate, errorCode, responseBytes
-			srv, err := target.Start(cfg)
+			srv, err := sampleapp.Start(cfg)
 			if err != nil {
 				return err
 			}

@@ -13,7 +13,7 @@ import (
 
 	"github.com/meshperf/meshperf/loadgen"
 	"github.com/meshperf/meshperf/perf"
-	"github.com/meshperf/meshperf/perf/dist"
+	"github.com/meshperf/meshperf/perf/distributed"
 	"github.com/meshperf/meshperf/smp"
 )
 
@@ -59,9 +59,9 @@ func (d *Distributor) Run(ctx context.Context, runID string, cfg *smp.TestConfig
 	if err != nil {
 		return nil, err
 	}
-	return dist.Coordinate(ctx, dist.CoordinatorOptions{NC: d.NC, Stream: d.Stream, RunID: runID, Config: cfg, Agents: chosen,
+	return distributed.Coordinate(ctx, distributed.CoordinatorOptions{NC: d.NC, Stream: d.Stream, RunID: runID, Config: cfg, Agents: chosen,
 		Sink: sink, OnProgress: progress, Version: d.Version, Logger: d.Logger,
-		OnPlaced: func(p dist.Placement) {
+		OnPlaced: func(p distributed.Placement) {
 			b, _ := json.Marshal(p)
 			placed(string(b))
 		}})
@@ -69,10 +69,10 @@ func (d *Distributor) Run(ctx context.Context, runID string, cfg *smp.TestConfig
 
 // Resume implements runs.Distributor.
 func (d *Distributor) Resume(ctx context.Context, runID string, cfg *smp.TestConfig, placement string, prior []smp.Interval, sink loadgen.Sink, progress func(perf.Progress)) (*smp.Result, error) {
-	var p dist.Placement
+	var p distributed.Placement
 	if err := json.Unmarshal([]byte(placement), &p); err != nil || len(p.Agents) == 0 {
 		return nil, fmt.Errorf("the run's recorded placement is unreadable")
 	}
-	return dist.Resume(ctx, dist.CoordinatorOptions{NC: d.NC, Stream: d.Stream, RunID: runID, Config: cfg,
+	return distributed.Resume(ctx, distributed.CoordinatorOptions{NC: d.NC, Stream: d.Stream, RunID: runID, Config: cfg,
 		Sink: sink, OnProgress: progress, Version: d.Version, Logger: d.Logger}, p, prior)
 }

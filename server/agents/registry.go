@@ -13,7 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/meshperf/meshperf/perf/dist"
+	"github.com/meshperf/meshperf/perf/distributed"
 )
 
 // Agent is what the server knows of one agent.
@@ -34,7 +34,7 @@ type Agent struct {
 type Registry struct {
 	mu       sync.Mutex
 	agents   map[string]*Agent
-	dedup    dist.Dedup
+	dedup    distributed.Dedup
 	rejected atomic.Int64
 	log      *slog.Logger
 	sub      *nats.Subscription
@@ -46,7 +46,7 @@ func Listen(nc *nats.Conn, log *slog.Logger) (*Registry, error) {
 		log = slog.Default()
 	}
 	r := &Registry{agents: map[string]*Agent{}, log: log}
-	sub, err := nc.Subscribe(dist.HeartbeatSubject(), r.handle)
+	sub, err := nc.Subscribe(distributed.HeartbeatSubject(), r.handle)
 	if err != nil {
 		return nil, err
 	}
@@ -59,8 +59,8 @@ func (r *Registry) Close() { _ = r.sub.Unsubscribe() }
 
 func (r *Registry) handle(m *nats.Msg) {
 	now := time.Now()
-	env, err := dist.Decode(m.Data)
-	if err != nil || env.Kind != dist.KindHeartbeat {
+	env, err := distributed.Decode(m.Data)
+	if err != nil || env.Kind != distributed.KindHeartbeat {
 		r.rejected.Add(1)
 		r.log.Warn("refused a message on the heartbeat subject", "err", err)
 		return
@@ -78,7 +78,7 @@ func (r *Registry) handle(m *nats.Msg) {
 		return
 	}
 	if m.Reply != "" {
-		b, _ := json.Marshal(dist.HeartbeatReply{ServerTime: time.Now()})
+		b, _ := json.Marshal(distributed.HeartbeatReply{ServerTime: time.Now()})
 		_ = m.Respond(b)
 	}
 }
@@ -90,7 +90,7 @@ func (r *Registry) List() []Agent {
 	out := make([]Agent, 0, len(r.agents))
 	for _, a := range r.agents {
 		cp := *a
-		cp.Alive = time.Since(a.LastSeen) < 3*dist.HeartbeatEvery
+		cp.Alive = time.Since(a.LastSeen) < 3*distributed.HeartbeatEvery
 		out = append(out, cp)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })

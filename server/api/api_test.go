@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshperf/meshperf/sampleapp"
 	"github.com/meshperf/meshperf/server/api"
 	"github.com/meshperf/meshperf/server/connections"
 	"github.com/meshperf/meshperf/server/runs"
@@ -22,7 +23,6 @@ import (
 	"github.com/meshperf/meshperf/server/store"
 	"github.com/meshperf/meshperf/server/storetest"
 	"github.com/meshperf/meshperf/smp"
-	"github.com/meshperf/meshperf/target"
 )
 
 type harness struct {
@@ -30,7 +30,7 @@ type harness struct {
 	url                   string
 	st                    *store.Store
 	admin, editor, viewer string
-	target                *target.Server
+	target                *sampleapp.Server
 	mgr                   *runs.Manager
 	conns                 *connections.Manager
 }
@@ -38,7 +38,7 @@ type harness struct {
 func newHarness(t *testing.T, kind string, opt api.Options) *harness {
 	t.Helper()
 	st := storetest.Open(t, kind)
-	tgt, err := target.Start(target.Config{HTTPAddr: "127.0.0.1:0"})
+	tgt, err := sampleapp.Start(sampleapp.Config{HTTPAddr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,6 @@
 // Package target is meshperf's sample application: an HTTP, gRPC and TCP echo server
 // with latency, error and stall injection, used by demos, tests, gates and conformance.
-package target
+package sampleapp
 
 import (
 	"fmt"

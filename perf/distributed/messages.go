@@ -5,7 +5,7 @@
 // Every message carries a schema version and a per-sender sequence number: consumers
 // refuse other versions and ignore sequences they have already seen, so at-least-once
 // delivery never counts twice and foreign or garbage messages never reach a result.
-package dist
+package distributed
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package dist_test
+package distributed_test
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/meshperf/meshperf/perf/dist"
+	"github.com/meshperf/meshperf/perf/distributed"
 	"github.com/meshperf/meshperf/smp"
 )
 
@@ -21,7 +21,7 @@ func TestCoordinateThreeAgents(t *testing.T) {
 	}
 	cfg := shardConfig(w.tgt.URL()+"/three", 300, 3*time.Second)
 	cfg.Thresholds = []smp.Threshold{{Expr: "rps >= 280"}}
-	res, err := dist.Coordinate(context.Background(), dist.CoordinatorOptions{NC: w.b.NC, Stream: w.b.Stream, RunID: "three",
+	res, err := distributed.Coordinate(context.Background(), distributed.CoordinatorOptions{NC: w.b.NC, Stream: w.b.Stream, RunID: "three",
 		Config: cfg, Agents: names, Lead: 500 * time.Millisecond, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +55,7 @@ func TestCoordinateAgentLost(t *testing.T) {
 	w := setup(t)
 	w.agent(t, "alive")
 	cfg := shardConfig(w.tgt.URL()+"/lost", 100, 2*time.Second)
-	res, err := dist.Coordinate(context.Background(), dist.CoordinatorOptions{NC: w.b.NC, Stream: w.b.Stream, RunID: "lost",
+	res, err := distributed.Coordinate(context.Background(), distributed.CoordinatorOptions{NC: w.b.NC, Stream: w.b.Stream, RunID: "lost",
 		Config: cfg, Agents: []string{"alive", "ghost"}, Lead: 500 * time.Millisecond, Silence: 2 * time.Second, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
