@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meshperf/meshperf/bus"
 	"github.com/meshperf/meshperf/server/agents"
 	"github.com/meshperf/meshperf/server/api"
 	"github.com/meshperf/meshperf/server/auth"
@@ -123,7 +124,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	conns := connections.New(st, connections.Options{Box: box, CheckInterval: cfg.ClusterCheckInterval, Logger: log,
-		Agents: connections.AgentDefaults{BrokerEndpoint: cfg.AgentBrokerURL, BrokerUser: broker.AgentUser(), AgentToken: bcfg.AgentToken, Image: cfg.AgentImage}})
+		Agents: connections.AgentDefaults{BrokerEndpoint: cfg.AgentBrokerURL, BrokerUser: bus.AgentUser, AgentToken: bcfg.AgentToken, Image: cfg.AgentImage}})
 	mgr := runs.New(st, runs.Options{Owner: cfg.InstanceID, Concurrency: cfg.Concurrency, Version: cfg.Version, Logger: log,
 		Distributed: &agents.Distributor{Registry: reg, NC: brk.NC, Stream: brk.Stream, Version: cfg.Version, Logger: log},
 		Clusters:    conns})

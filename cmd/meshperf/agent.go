@@ -14,8 +14,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/meshperf/meshperf/bus"
 	"github.com/meshperf/meshperf/perf/distributed"
-	"github.com/meshperf/meshperf/server/broker"
 )
 
 func newAgentCmd() *cobra.Command {
@@ -76,7 +76,7 @@ after losing the broker. (Taking shards of runs arrives with distributed runs.)`
 	fl.StringVar(&tokenFile, "token-file", "", "file holding the agent token")
 	fl.StringVar(&name, "name", "", "agent name (default: the host name)")
 	fl.StringSliceVar(&labels, "labels", nil, "labels key=value, comma-separated")
-	fl.StringVar(&user, "user", broker.AgentUser(), "broker user name (the embedded broker's agents user)")
+	fl.StringVar(&user, "user", bus.AgentUser, "broker user name (the embedded broker's agents user)")
 
 	var rf remoteFlags
 	var output string

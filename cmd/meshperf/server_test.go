@@ -18,7 +18,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/meshperf/meshperf/server/broker"
+	"github.com/meshperf/meshperf/bus"
 	"github.com/meshperf/meshperf/server/storetest"
 	"github.com/meshperf/meshperf/smp"
 )
@@ -348,12 +348,12 @@ func TestServerBrokerAgentToken(t *testing.T) {
 		t.Errorf("the agent token is in the logs")
 	}
 	url := brokerURL(t, srv)
-	nc, err := nats.Connect(url, nats.UserInfo(broker.AgentUser(), token))
+	nc, err := nats.Connect(url, nats.UserInfo(bus.AgentUser, token))
 	if err != nil {
 		t.Fatalf("an agent could not connect to %s: %v", url, err)
 	}
 	nc.Close()
-	if _, err := nats.Connect(url, nats.UserInfo(broker.AgentUser(), "mpt_not-the-token-000")); err == nil {
+	if _, err := nats.Connect(url, nats.UserInfo(bus.AgentUser, "mpt_not-the-token-000")); err == nil {
 		t.Errorf("a wrong agent token connected")
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/meshperf/meshperf/bus"
 	"github.com/meshperf/meshperf/loadgen"
 	"github.com/meshperf/meshperf/perf"
 	"github.com/meshperf/meshperf/smp"
@@ -43,7 +44,7 @@ type Agent struct {
 	seq    atomic.Uint64
 	offset atomic.Int64 // ns, local clock minus the server's
 	rtt    time.Duration
-	inbox  chan *Envelope
+	inbox  chan *bus.Envelope
 	idle   chan struct{} // a shard started or ended: announce it now, not at the next tick
 
 	mu      sync.Mutex
@@ -54,7 +55,7 @@ type Agent struct {
 
 // ConnectAgent connects to the broker; it reconnects by itself after broker loss.
 func ConnectAgent(opt AgentOptions) (*Agent, error) {
-	if err := checkToken("agent name", opt.Name); err != nil {
+	if err := bus.CheckToken("agent name", opt.Name); err != nil {
 		return nil, err
 	}
 	if opt.Logger == nil {
@@ -75,8 +76,8 @@ func ConnectAgent(opt AgentOptions) (*Agent, error) {
 		nc.Close()
 		return nil, err
 	}
-	a := &Agent{opt: opt, nc: nc, js: js, inbox: make(chan *Envelope, 16), idle: make(chan struct{}, 1)}
-	if _, err := nc.Subscribe("meshperf.v1.runs.*.assign."+opt.Name, a.receive); err != nil {
+	a := &Agent{opt: opt, nc: nc, js: js, inbox: make(chan *bus.Envelope, 16), idle: make(chan struct{}, 1)}
+	if _, err := nc.Subscribe(bus.AgentAssignments(opt.Name), a.receive); err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("subscribing to assignments: %w", err)
 	}
@@ -91,8 +92,8 @@ func ConnectAgent(opt AgentOptions) (*Agent, error) {
 func (a *Agent) Close() { a.nc.Close() }
 
 func (a *Agent) receive(m *nats.Msg) {
-	env, err := Decode(m.Data)
-	if err != nil || (env.Kind != KindAssign && env.Kind != KindCancel) {
+	env, err := bus.Decode(m.Data)
+	if err != nil || (env.Kind != bus.KindAssign && env.Kind != bus.KindCancel) {
 		a.opt.Logger.Warn("refused a message on the assignment subject", "err", err)
 		return
 	}
@@ -121,16 +122,16 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.heartbeat(ctx)
 		case env := <-a.inbox:
 			switch env.Kind {
-			case KindAssign:
+			case bus.KindAssign:
 				a.startShard(ctx, env.Assign)
-			case KindCancel:
+			case bus.KindCancel:
 				a.stopShard(env.Cancel.Run)
 			}
 		}
 	}
 }
 
-func (a *Agent) startShard(parent context.Context, as *Assignment) {
+func (a *Agent) startShard(parent context.Context, as *bus.Assignment) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.running != "" {
@@ -171,9 +172,9 @@ func (a *Agent) stopShard(run string) {
 
 // execute runs one shard: it starts at the agreed instant (the server's clock turned
 // into this one's), streams every interval as it closes, then a final message.
-func (a *Agent) execute(ctx context.Context, as *Assignment) {
+func (a *Agent) execute(ctx context.Context, as *bus.Assignment) {
 	log := a.opt.Logger.With("run", as.Run, "shard", fmt.Sprintf("%d/%d", as.Shard+1, as.Of))
-	subj, err := IntervalSubject(as.Run)
+	subj, err := bus.IntervalSubject(as.Run)
 	if err != nil {
 		log.Error("bad run id", "err", err)
 		return
@@ -181,9 +182,9 @@ func (a *Agent) execute(ctx context.Context, as *Assignment) {
 	out := newOutbox(a.js, subj, log)
 	offset := time.Duration(a.offset.Load())
 	send := func(iv smp.Interval, final bool) {
-		env := &Envelope{Kind: KindInterval, Sender: a.opt.Name, Seq: a.seq.Add(1), Sent: time.Now(),
-			Interval: &IntervalMsg{Run: as.Run, Agent: a.opt.Name, Interval: iv, ClockOffsetNs: int64(offset), Final: final}}
-		data, err := Encode(env)
+		env := &bus.Envelope{Kind: bus.KindInterval, Sender: a.opt.Name, Seq: a.seq.Add(1), Sent: time.Now(),
+			Interval: &bus.IntervalMsg{Run: as.Run, Agent: a.opt.Name, Interval: iv, ClockOffsetNs: int64(offset), Final: final}}
+		data, err := bus.Encode(env)
 		if err != nil {
 			log.Error("encoding an interval", "err", err)
 			return
@@ -269,10 +270,10 @@ func (a *Agent) heartbeat(ctx context.Context) {
 	a.mu.Lock()
 	busy := a.running
 	a.mu.Unlock()
-	env := &Envelope{Kind: KindHeartbeat, Sender: a.opt.Name, Seq: a.seq.Add(1), Sent: time.Now(), Heartbeat: &Heartbeat{
+	env := &bus.Envelope{Kind: bus.KindHeartbeat, Sender: a.opt.Name, Seq: a.seq.Add(1), Sent: time.Now(), Heartbeat: &bus.Heartbeat{
 		Agent: a.opt.Name, Labels: a.opt.Labels, Cores: runtime.NumCPU(), Engines: loadgen.Names(), Version: a.opt.Version,
 		Busy: busy, ClockOffsetNs: a.offset.Load(), RTTNs: int64(a.rtt)}}
-	data, err := Encode(env)
+	data, err := bus.Encode(env)
 	if err != nil {
 		a.opt.Logger.Error("encoding a heartbeat", "err", err)
 		return
@@ -280,7 +281,7 @@ func (a *Agent) heartbeat(ctx context.Context) {
 	rctx, cancel := context.WithTimeout(ctx, HeartbeatEvery)
 	defer cancel()
 	sent := time.Now()
-	msg, err := a.nc.RequestWithContext(rctx, HeartbeatSubject(), data)
+	msg, err := a.nc.RequestWithContext(rctx, bus.HeartbeatSubject(), data)
 	if err != nil {
 		if ctx.Err() == nil {
 			a.opt.Logger.Warn("heartbeat unanswered", "err", err)
@@ -288,7 +289,7 @@ func (a *Agent) heartbeat(ctx context.Context) {
 		return
 	}
 	got := time.Now()
-	var reply HeartbeatReply
+	var reply bus.HeartbeatReply
 	if err := json.Unmarshal(msg.Data, &reply); err != nil || reply.ServerTime.IsZero() {
 		a.opt.Logger.Warn("heartbeat reply unreadable")
 		return

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/meshperf/meshperf/bus"
 	"github.com/meshperf/meshperf/perf/distributed"
 	"github.com/meshperf/meshperf/sampleapp"
 	"github.com/meshperf/meshperf/server/broker"
@@ -41,7 +42,7 @@ func setup(t *testing.T) *world {
 }
 
 func (w *world) agent(t *testing.T, name string) {
-	a, err := distributed.ConnectAgent(distributed.AgentOptions{URL: w.b.URL, User: broker.AgentUser(), Token: token, Name: name, Logger: quiet})
+	a, err := distributed.ConnectAgent(distributed.AgentOptions{URL: w.b.URL, User: bus.AgentUser, Token: token, Name: name, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,28 +53,28 @@ func (w *world) agent(t *testing.T, name string) {
 }
 
 // send publishes a server message to an agent, as the coordinator will.
-func (w *world) send(t *testing.T, run, agent string, env *distributed.Envelope) {
+func (w *world) send(t *testing.T, run, agent string, env *bus.Envelope) {
 	w.seq++
 	env.Sender, env.Seq, env.Sent = "server", w.seq, time.Now()
-	data, err := distributed.Encode(env)
+	data, err := bus.Encode(env)
 	if err != nil {
 		t.Fatal(err)
 	}
-	subj, _ := distributed.AssignSubject(run, agent)
+	subj, _ := bus.AssignSubject(run, agent)
 	if err := w.b.NC.Publish(subj, data); err != nil {
 		t.Fatal(err)
 	}
 }
 
 // collect reads a run's intervals from the stream until every agent's final message.
-func (w *world) collect(t *testing.T, run string, agents int, timeout time.Duration) []distributed.IntervalMsg {
+func (w *world) collect(t *testing.T, run string, agents int, timeout time.Duration) []bus.IntervalMsg {
 	t.Helper()
-	subj, _ := distributed.IntervalSubject(run)
+	subj, _ := bus.IntervalSubject(run)
 	cons, err := w.b.Stream.OrderedConsumer(context.Background(), jetstream.OrderedConsumerConfig{FilterSubjects: []string{subj}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []distributed.IntervalMsg
+	var out []bus.IntervalMsg
 	finals := 0
 	deadline := time.Now().Add(timeout)
 	for finals < agents && time.Now().Before(deadline) {
@@ -82,7 +83,7 @@ func (w *world) collect(t *testing.T, run string, agents int, timeout time.Durat
 			t.Fatal(err)
 		}
 		for m := range batch.Messages() {
-			env, err := distributed.Decode(m.Data())
+			env, err := bus.Decode(m.Data())
 			if err != nil {
 				t.Fatalf("the agent sent an undecodable message: %v", err)
 			}
@@ -111,7 +112,7 @@ func TestAgentRunsAnAssignment(t *testing.T) {
 	w := setup(t)
 	w.agent(t, "a1")
 	startAt := time.Now().Add(time.Second).Truncate(time.Millisecond)
-	w.send(t, "r1", "a1", &distributed.Envelope{Kind: distributed.KindAssign, Assign: &distributed.Assignment{Run: "r1", Agent: "a1", Shard: 0, Of: 1,
+	w.send(t, "r1", "a1", &bus.Envelope{Kind: bus.KindAssign, Assign: &bus.Assignment{Run: "r1", Agent: "a1", Shard: 0, Of: 1,
 		Config: shardConfig(w.tgt.URL()+"/dist", 100, 2*time.Second), StartAt: startAt}})
 	ivs := w.collect(t, "r1", 1, 15*time.Second)
 	var total int64
@@ -133,10 +134,10 @@ func TestAgentRunsAnAssignment(t *testing.T) {
 func TestAgentObeysCancel(t *testing.T) {
 	w := setup(t)
 	w.agent(t, "a2")
-	w.send(t, "r2", "a2", &distributed.Envelope{Kind: distributed.KindAssign, Assign: &distributed.Assignment{Run: "r2", Agent: "a2", Of: 1,
+	w.send(t, "r2", "a2", &bus.Envelope{Kind: bus.KindAssign, Assign: &bus.Assignment{Run: "r2", Agent: "a2", Of: 1,
 		Config: shardConfig(w.tgt.URL()+"/cancel", 100, 30*time.Second), StartAt: time.Now().Add(200 * time.Millisecond)}})
 	time.Sleep(1700 * time.Millisecond)
-	w.send(t, "r2", "a2", &distributed.Envelope{Kind: distributed.KindCancel, Cancel: &distributed.Cancel{Run: "r2", Reason: "test"}})
+	w.send(t, "r2", "a2", &bus.Envelope{Kind: bus.KindCancel, Cancel: &bus.Cancel{Run: "r2", Reason: "test"}})
 	start := time.Now()
 	ivs := w.collect(t, "r2", 1, 10*time.Second)
 	var total int64

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/meshperf/meshperf/bus"
 	"github.com/meshperf/meshperf/loadgen"
 	"github.com/meshperf/meshperf/perf"
 	"github.com/meshperf/meshperf/smp"
@@ -78,13 +79,13 @@ func Coordinate(ctx context.Context, o CoordinatorOptions) (*smp.Result, error) 
 	var seq uint64
 	for i, ag := range o.Agents {
 		seq++
-		env := &Envelope{Kind: KindAssign, Sender: "server", Seq: seq, Sent: time.Now(),
-			Assign: &Assignment{Run: o.RunID, Agent: ag, Shard: i, Of: len(o.Agents), Config: shares[i], StartAt: p.Start}}
-		data, err := Encode(env)
+		env := &bus.Envelope{Kind: bus.KindAssign, Sender: "server", Seq: seq, Sent: time.Now(),
+			Assign: &bus.Assignment{Run: o.RunID, Agent: ag, Shard: i, Of: len(o.Agents), Config: shares[i], StartAt: p.Start}}
+		data, err := bus.Encode(env)
 		if err != nil {
 			return nil, err
 		}
-		to, err := AssignSubject(o.RunID, ag)
+		to, err := bus.AssignSubject(o.RunID, ag)
 		if err != nil {
 			return nil, err
 		}
@@ -109,7 +110,7 @@ func collect(ctx context.Context, o CoordinatorOptions, p Placement, prior []smp
 	if err != nil {
 		return nil, err
 	}
-	subj, err := IntervalSubject(o.RunID)
+	subj, err := bus.IntervalSubject(o.RunID)
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +131,7 @@ func collect(ctx context.Context, o CoordinatorOptions, p Placement, prior []smp
 	lastHeard := map[string]time.Time{}
 	finals := map[string]bool{}
 	dropped := map[string]time.Time{}
-	dedup := Dedup{}
+	dedup := bus.Dedup{}
 	var rejected int
 	for _, ag := range p.Agents {
 		lastHeard[ag] = later(start, time.Now().Add(-o.Lead)) // silence counts from the start, or from now on a resume
@@ -150,8 +151,8 @@ func collect(ctx context.Context, o CoordinatorOptions, p Placement, prior []smp
 			return nil, fmt.Errorf("reading the run's stream: %w", err)
 		}
 		for m := range batch.Messages() {
-			env, derr := Decode(m.Data())
-			if derr != nil || env.Kind != KindInterval || env.Interval.Run != o.RunID || !isAgent(p.Agents, env.Sender) {
+			env, derr := bus.Decode(m.Data())
+			if derr != nil || env.Kind != bus.KindInterval || env.Interval.Run != o.RunID || !isAgent(p.Agents, env.Sender) {
 				rejected++
 				o.Logger.Warn("refused a message on the run's stream", "run", o.RunID, "err", derr)
 				continue
@@ -228,10 +229,10 @@ func later(a, b time.Time) time.Time {
 }
 
 func (o CoordinatorOptions) cancel(agent string) {
-	env := &Envelope{Kind: KindCancel, Sender: "server", Seq: uint64(time.Now().UnixNano()), Sent: time.Now(),
-		Cancel: &Cancel{Run: o.RunID, Reason: "the run was cancelled"}}
-	if data, err := Encode(env); err == nil {
-		if to, err := AssignSubject(o.RunID, agent); err == nil {
+	env := &bus.Envelope{Kind: bus.KindCancel, Sender: "server", Seq: uint64(time.Now().UnixNano()), Sent: time.Now(),
+		Cancel: &bus.Cancel{Run: o.RunID, Reason: "the run was cancelled"}}
+	if data, err := bus.Encode(env); err == nil {
+		if to, err := bus.AssignSubject(o.RunID, agent); err == nil {
 			_ = o.NC.Publish(to, data)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/meshperf/meshperf/bus"
 	"github.com/meshperf/meshperf/perf/distributed"
 )
 
@@ -34,7 +35,7 @@ type Agent struct {
 type Registry struct {
 	mu       sync.Mutex
 	agents   map[string]*Agent
-	dedup    distributed.Dedup
+	dedup    bus.Dedup
 	rejected atomic.Int64
 	log      *slog.Logger
 	sub      *nats.Subscription
@@ -46,7 +47,7 @@ func Listen(nc *nats.Conn, log *slog.Logger) (*Registry, error) {
 		log = slog.Default()
 	}
 	r := &Registry{agents: map[string]*Agent{}, log: log}
-	sub, err := nc.Subscribe(distributed.HeartbeatSubject(), r.handle)
+	sub, err := nc.Subscribe(bus.HeartbeatSubject(), r.handle)
 	if err != nil {
 		return nil, err
 	}
@@ -59,8 +60,8 @@ func (r *Registry) Close() { _ = r.sub.Unsubscribe() }
 
 func (r *Registry) handle(m *nats.Msg) {
 	now := time.Now()
-	env, err := distributed.Decode(m.Data)
-	if err != nil || env.Kind != distributed.KindHeartbeat {
+	env, err := bus.Decode(m.Data)
+	if err != nil || env.Kind != bus.KindHeartbeat {
 		r.rejected.Add(1)
 		r.log.Warn("refused a message on the heartbeat subject", "err", err)
 		return
@@ -78,7 +79,7 @@ func (r *Registry) handle(m *nats.Msg) {
 		return
 	}
 	if m.Reply != "" {
-		b, _ := json.Marshal(distributed.HeartbeatReply{ServerTime: time.Now()})
+		b, _ := json.Marshal(bus.HeartbeatReply{ServerTime: time.Now()})
 		_ = m.Respond(b)
 	}
 }

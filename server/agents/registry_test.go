@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshperf/meshperf/bus"
 	"github.com/meshperf/meshperf/perf/distributed"
 	"github.com/meshperf/meshperf/server/agents"
 	"github.com/meshperf/meshperf/server/broker"
@@ -26,7 +27,7 @@ func TestHeartbeatsMakeTheRegistry(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer reg.Close()
-	a, err := distributed.ConnectAgent(distributed.AgentOptions{URL: b.URL, User: broker.AgentUser(), Token: "agent-token-0123456789",
+	a, err := distributed.ConnectAgent(distributed.AgentOptions{URL: b.URL, User: bus.AgentUser, Token: "agent-token-0123456789",
 		Name: "eu-1", Labels: map[string]string{"region": "eu"}, Version: "test", Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
@@ -50,9 +51,9 @@ func TestHeartbeatsMakeTheRegistry(t *testing.T) {
 	seen := got.LastSeen
 
 	// Garbage and a replayed heartbeat are refused and counted; nothing changes.
-	b.NC.Publish(distributed.HeartbeatSubject(), []byte("garbage"))
-	replay, _ := distributed.Encode(&distributed.Envelope{Kind: distributed.KindHeartbeat, Sender: "eu-1", Seq: 1, Heartbeat: &distributed.Heartbeat{Agent: "eu-1", Cores: 64}})
-	b.NC.Publish(distributed.HeartbeatSubject(), replay)
+	b.NC.Publish(bus.HeartbeatSubject(), []byte("garbage"))
+	replay, _ := bus.Encode(&bus.Envelope{Kind: bus.KindHeartbeat, Sender: "eu-1", Seq: 1, Heartbeat: &bus.Heartbeat{Agent: "eu-1", Cores: 64}})
+	b.NC.Publish(bus.HeartbeatSubject(), replay)
 	b.NC.Flush()
 	time.Sleep(200 * time.Millisecond)
 	if reg.Rejected() != 2 {
@@ -73,7 +74,7 @@ func TestBusyClearsWhenTheShardEnds(t *testing.T) {
 	defer b.Close()
 	reg, _ := agents.Listen(b.NC, quiet)
 	defer reg.Close()
-	a, err := distributed.ConnectAgent(distributed.AgentOptions{URL: b.URL, User: broker.AgentUser(), Token: "agent-token-0123456789", Name: "w1", Logger: quiet})
+	a, err := distributed.ConnectAgent(distributed.AgentOptions{URL: b.URL, User: bus.AgentUser, Token: "agent-token-0123456789", Name: "w1", Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,9 +85,9 @@ func TestBusyClearsWhenTheShardEnds(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	cfg := &smp.TestConfig{Duration: smp.Duration(500 * time.Millisecond), Clients: []smp.Client{{RPS: 10, EndpointURLs: []string{"http://127.0.0.1:1/"}}}}
 	cfg.ApplyDefaults()
-	env, _ := distributed.Encode(&distributed.Envelope{Kind: distributed.KindAssign, Sender: "server", Seq: 1,
-		Assign: &distributed.Assignment{Run: "busy", Agent: "w1", Of: 1, Config: cfg, StartAt: time.Now()}})
-	subj, _ := distributed.AssignSubject("busy", "w1")
+	env, _ := bus.Encode(&bus.Envelope{Kind: bus.KindAssign, Sender: "server", Seq: 1,
+		Assign: &bus.Assignment{Run: "busy", Agent: "w1", Of: 1, Config: cfg, StartAt: time.Now()}})
+	subj, _ := bus.AssignSubject("busy", "w1")
 	b.NC.Publish(subj, env)
 	time.Sleep(250 * time.Millisecond) // the shard has started; no regular tick since
 	if l := reg.List(); len(l) != 1 || l[0].Busy != "busy" {

@@ -18,6 +18,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/meshperf/meshperf/bus"
 )
 
 // Config says which broker to use.
@@ -37,9 +39,6 @@ type Config struct {
 	Subjects []string
 }
 
-// The agents' user on the embedded server.
-const agentUser = "agent"
-
 // Broker is a running broker and the server's connection to it.
 type Broker struct {
 	ns     *server.Server // nil when external
@@ -53,10 +52,10 @@ type Broker struct {
 // Start starts (or connects to) the broker and makes sure the streams exist.
 func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	if cfg.Stream == "" {
-		cfg.Stream = "RUNS"
+		cfg.Stream = bus.RunsStream
 	}
 	if len(cfg.Subjects) == 0 {
-		cfg.Subjects = []string{"meshperf.v1.runs.*.intervals"}
+		cfg.Subjects = bus.RunsSubjects()
 	}
 	b := &Broker{}
 	var err error
@@ -80,7 +79,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		MaxAge:   7 * 24 * time.Hour,
 		// An agent that re-publishes an interval after a lost ack sends the same
 		// message id: JetStream stores it once.
-		Duplicates: 10 * time.Minute,
+		Duplicates: bus.RunsDuplicateWindow,
 	})
 	if err != nil {
 		b.Close()
@@ -109,8 +108,8 @@ func (b *Broker) embed(cfg Config) error {
 	// receive their assignments: nothing else, so a leaked agent token cannot read
 	// other runs or reach JetStream's API.
 	agentPerms := &server.Permissions{
-		Publish:   &server.SubjectPermission{Allow: []string{"meshperf.v1.agents.heartbeat", "meshperf.v1.runs.*.intervals"}},
-		Subscribe: &server.SubjectPermission{Allow: []string{"meshperf.v1.runs.*.assign.*", "_INBOX.>"}},
+		Publish:   &server.SubjectPermission{Allow: bus.AgentPublish()},
+		Subscribe: &server.SubjectPermission{Allow: bus.AgentSubscribe()},
 	}
 	opts := &server.Options{
 		ServerName: "meshperf-embedded",
@@ -122,7 +121,7 @@ func (b *Broker) embed(cfg Config) error {
 		NoSigs:     true,
 		Users: []*server.User{
 			{Username: "meshperf-server", Password: internal},
-			{Username: agentUser, Password: cfg.AgentToken, Permissions: agentPerms},
+			{Username: bus.AgentUser, Password: cfg.AgentToken, Permissions: agentPerms},
 		},
 	}
 	ns, err := server.NewServer(opts)
@@ -144,9 +143,6 @@ func (b *Broker) embed(cfg Config) error {
 	}
 	return nil
 }
-
-// AgentUser is the user name agents connect with (the agent token is the password).
-func AgentUser() string { return agentUser }
 
 // Close drains the server's connection and stops an embedded server.
 func (b *Broker) Close() {

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/meshperf/meshperf/bus"
 	"github.com/meshperf/meshperf/server/broker"
 )
 
@@ -31,7 +32,7 @@ func embedded(t *testing.T) *broker.Broker {
 // interval re-published with the same message id is stored once.
 func TestEmbeddedAuthPermissionsAndDedup(t *testing.T) {
 	b := embedded(t)
-	if _, err := nats.Connect(b.URL, nats.UserInfo(broker.AgentUser(), "wrong-token-0000000")); err == nil {
+	if _, err := nats.Connect(b.URL, nats.UserInfo(bus.AgentUser, "wrong-token-0000000")); err == nil {
 		t.Fatalf("a wrong agent token connected")
 	}
 	if _, err := nats.Connect(b.URL); err == nil {
@@ -39,7 +40,7 @@ func TestEmbeddedAuthPermissionsAndDedup(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var violations []string
-	nc, err := nats.Connect(b.URL, nats.UserInfo(broker.AgentUser(), agentToken), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+	nc, err := nats.Connect(b.URL, nats.UserInfo(bus.AgentUser, agentToken), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 		mu.Lock()
 		violations = append(violations, err.Error())
 		mu.Unlock()

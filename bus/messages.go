@@ -1,11 +1,13 @@
-// Package dist is the distributed side of perf: the messages agents and the server
-// exchange, their subjects, and (with issue 4) the coordinator and agent loops over
-// NATS. It is the only part of perf that will know NATS; the messages here do not.
+// Package bus owns meshperf's messaging over NATS: every subject (the only place that
+// spells one), the JetStream streams, the versioned envelopes and their strict
+// decoding, per-sender sequences and dedup, and what each kind of client may publish
+// and subscribe to. The coordinator and agents (perf/distributed), the server's broker
+// and registry, and MeshSync speak through it.
 //
 // Every message carries a schema version and a per-sender sequence number: consumers
 // refuse other versions and ignore sequences they have already seen, so at-least-once
 // delivery never counts twice and foreign or garbage messages never reach a result.
-package distributed
+package bus
 
 import (
 	"encoding/json"
@@ -30,24 +32,27 @@ func HeartbeatSubject() string { return subjectPrefix + "agents.heartbeat" }
 
 // AssignSubject carries a run's assignments and cancels to one agent.
 func AssignSubject(run, agent string) (string, error) {
-	if err := checkToken("run", run); err != nil {
+	if err := CheckToken("run", run); err != nil {
 		return "", err
 	}
-	if err := checkToken("agent", agent); err != nil {
+	if err := CheckToken("agent", agent); err != nil {
 		return "", err
 	}
 	return subjectPrefix + "runs." + run + ".assign." + agent, nil
 }
 
+// AgentAssignments is the wildcard of every run's assignments to one agent.
+func AgentAssignments(agent string) string { return subjectPrefix + "runs.*.assign." + agent }
+
 // IntervalSubject carries a run's intervals (JetStream stream RUNS).
 func IntervalSubject(run string) (string, error) {
-	if err := checkToken("run", run); err != nil {
+	if err := CheckToken("run", run); err != nil {
 		return "", err
 	}
 	return subjectPrefix + "runs." + run + ".intervals", nil
 }
 
-func checkToken(what, s string) error {
+func CheckToken(what, s string) error {
 	if s == "" || len(s) > 128 || strings.ContainsAny(s, ".*> \t\r\n") {
 		return fmt.Errorf("%s %q cannot be a subject token (no dots, wildcards or spaces)", what, s)
 	}
