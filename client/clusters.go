@@ -2,7 +2,9 @@ package client
 
 import (
 	"context"
+	"fmt"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -67,6 +69,20 @@ func (c *Client) Cluster(ctx context.Context, name string) (*Cluster, error) {
 func (c *Client) CheckCluster(ctx context.Context, name string) (*Cluster, error) {
 	var out Cluster
 	return &out, c.do(ctx, "POST", "/api/v1/clusters/"+url.PathEscape(name)+"/check", nil, &out)
+}
+
+// ClusterStates are the states a connection can be put in, as the server names them
+// (server/api's tests hold this list equal to the server's state machine).
+var ClusterStates = []string{"discovered", "connected", "disconnected", "ignored", "maintenance", "deleted"}
+
+// CheckClusterState refuses a state the server does not know, before asking it.
+func CheckClusterState(s string) error {
+	for _, st := range ClusterStates {
+		if strings.EqualFold(strings.TrimSpace(s), st) {
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown state %q (one of: %s)", s, strings.Join(ClusterStates, ", "))
 }
 
 // SetClusterState moves a connection to another state.

@@ -13,7 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/meshperf/meshperf/client"
-	"github.com/meshperf/meshperf/server/connections"
+	"github.com/meshperf/meshperf/kube"
 )
 
 func newClusterCmd() *cobra.Command {
@@ -54,7 +54,7 @@ run them.`,
 			var raw []byte
 			var err error
 			if path == "-" {
-				raw, err = io.ReadAll(io.LimitReader(cmd.InOrStdin(), connections.MaxKubeconfigBytes+1))
+				raw, err = io.ReadAll(io.LimitReader(cmd.InOrStdin(), kube.MaxKubeconfigBytes+1))
 				path = ""
 			} else {
 				raw, err = os.ReadFile(path)
@@ -64,7 +64,7 @@ run them.`,
 			}
 			// Files the kubeconfig names are read here, on the user's machine; the server
 			// never reads files on a user's behalf.
-			inlined, err := connections.Inline(raw, path)
+			inlined, err := kube.Inline(raw, path)
 			if err != nil {
 				return badInput(fmt.Errorf("--kubeconfig %s: %w", path, err))
 			}
@@ -179,7 +179,7 @@ run them.`,
   meshperf cluster state prod-eu connected`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if _, err := connections.ParseState(args[1]); err != nil {
+			if err := client.CheckClusterState(args[1]); err != nil {
 				return badInput(err)
 			}
 			c, err := rf.client()

@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/meshperf/meshperf/kube"
 	"github.com/meshperf/meshperf/server/secrets"
 	"github.com/meshperf/meshperf/server/store"
 	"github.com/meshperf/meshperf/smp"
@@ -51,20 +52,20 @@ func New(st *store.Store, opt Options) *Manager {
 
 // View is a connection as the API shows it; never its credential.
 type View struct {
-	ID             string     `json:"id"`
-	Name           string     `json:"name"`
-	Kind           string     `json:"kind"`
-	State          State      `json:"state"`
-	ClusterUID     string     `json:"cluster_uid"`
-	Server         string     `json:"server"`
-	Version        string     `json:"version,omitempty"`
-	NodeCount      int        `json:"node_count"`
-	LastCheck      *time.Time `json:"last_check,omitempty"`
-	LastError      string     `json:"last_error,omitempty"`
-	StateChangedAt time.Time  `json:"state_changed_at"`
-	CreatedBy      string     `json:"created_by,omitempty"`
-	CreatedAt      time.Time  `json:"created_at"`
-	Nodes          []Node     `json:"nodes,omitempty"`
+	ID             string      `json:"id"`
+	Name           string      `json:"name"`
+	Kind           string      `json:"kind"`
+	State          State       `json:"state"`
+	ClusterUID     string      `json:"cluster_uid"`
+	Server         string      `json:"server"`
+	Version        string      `json:"version,omitempty"`
+	NodeCount      int         `json:"node_count"`
+	LastCheck      *time.Time  `json:"last_check,omitempty"`
+	LastError      string      `json:"last_error,omitempty"`
+	StateChangedAt time.Time   `json:"state_changed_at"`
+	CreatedBy      string      `json:"created_by,omitempty"`
+	CreatedAt      time.Time   `json:"created_at"`
+	Nodes          []kube.Node `json:"nodes,omitempty"`
 }
 
 func view(c *store.Connection, nodes []store.ClusterNode) *View {
@@ -72,7 +73,7 @@ func view(c *store.Connection, nodes []store.ClusterNode) *View {
 		Version: c.Version, NodeCount: c.NodeCount, LastCheck: c.LastCheck, LastError: c.LastError,
 		StateChangedAt: c.StateChangedAt, CreatedBy: c.CreatedBy, CreatedAt: c.CreatedAt}
 	for _, n := range nodes {
-		v.Nodes = append(v.Nodes, Node{Name: n.Name, InstanceType: n.InstanceType, Cores: n.Cores, MemoryMB: n.MemoryMB,
+		v.Nodes = append(v.Nodes, kube.Node{Name: n.Name, InstanceType: n.InstanceType, Cores: n.Cores, MemoryMB: n.MemoryMB,
 			KubeletVersion: n.KubeletVersion, Ready: n.Ready})
 	}
 	return v
@@ -98,14 +99,14 @@ const Failed = "failed"
 // cluster fails only its own part. A kubeconfig that does not parse is an error naming
 // its fields, and nothing is stored.
 func (m *Manager) Add(ctx context.Context, kubeconfig []byte, contexts []string, discoverOnly bool, actor string) ([]AddResult, error) {
-	parsed, err := ParseKubeconfig(kubeconfig, contexts)
+	parsed, err := kube.ParseKubeconfig(kubeconfig, contexts)
 	if err != nil {
 		return nil, err
 	}
 	// Probe every cluster at once, then store in the kubeconfig's order, so which of two
 	// contexts of one cluster becomes its connection does not depend on timing.
 	out := make([]AddResult, len(parsed))
-	infos := make([]*ClusterInfo, len(parsed))
+	infos := make([]*kube.ClusterInfo, len(parsed))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, maxParallel)
 	for i, c := range parsed {
@@ -114,9 +115,9 @@ func (m *Manager) Add(ctx context.Context, kubeconfig []byte, contexts []string,
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			rc, err := RESTConfig(c.Kubeconfig)
+			rc, err := kube.RESTConfig(c.Kubeconfig)
 			if err == nil {
-				infos[i], err = Probe(ctx, rc)
+				infos[i], err = kube.Probe(ctx, rc)
 			}
 			if err != nil {
 				out[i].Error = fmt.Sprintf("cannot reach %s: %v", c.Server, err)
@@ -132,7 +133,7 @@ func (m *Manager) Add(ctx context.Context, kubeconfig []byte, contexts []string,
 	return out, nil
 }
 
-func (m *Manager) store(ctx context.Context, c Context, info *ClusterInfo, discoverOnly bool, actor string) AddResult {
+func (m *Manager) store(ctx context.Context, c kube.Context, info *kube.ClusterInfo, discoverOnly bool, actor string) AddResult {
 	res := AddResult{Context: c.Name, Outcome: Failed}
 	state := Connected
 	if discoverOnly {
@@ -164,7 +165,7 @@ func (m *Manager) store(ctx context.Context, c Context, info *ClusterInfo, disco
 	return res
 }
 
-func storeNodes(nodes []Node) []store.ClusterNode {
+func storeNodes(nodes []kube.Node) []store.ClusterNode {
 	out := make([]store.ClusterNode, len(nodes))
 	for i, n := range nodes {
 		out[i] = store.ClusterNode{Name: n.Name, InstanceType: n.InstanceType, KubeletVersion: n.KubeletVersion,
@@ -205,7 +206,7 @@ func (m *Manager) RESTConfig(c *store.Connection) (*rest.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connection %s: %w", c.Name, err)
 	}
-	return RESTConfig(kc)
+	return kube.RESTConfig(kc)
 }
 
 // Clientset is a client for a connection's cluster.
@@ -232,12 +233,12 @@ func (m *Manager) Check(ctx context.Context, ref string) (*View, error) {
 }
 
 // probe checks a connection's cluster, and that it is still the same cluster.
-func (m *Manager) probe(ctx context.Context, c *store.Connection) (*ClusterInfo, error) {
+func (m *Manager) probe(ctx context.Context, c *store.Connection) (*kube.ClusterInfo, error) {
 	rc, err := m.RESTConfig(c)
 	if err != nil {
 		return nil, err
 	}
-	info, err := Probe(ctx, rc)
+	info, err := kube.Probe(ctx, rc)
 	if err != nil {
 		return nil, err
 	}
@@ -434,5 +435,5 @@ func (m *Manager) Environment(ctx context.Context, ref string) (*smp.KubernetesE
 	}
 	v := view(c, nodes)
 	sort.Slice(v.Nodes, func(i, j int) bool { return v.Nodes[i].Name < v.Nodes[j].Name })
-	return Environment(c.Name, c.ClusterUID, c.Version, v.Nodes), nil
+	return kube.Environment(c.Name, c.ClusterUID, c.Version, v.Nodes), nil
 }

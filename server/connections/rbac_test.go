@@ -18,6 +18,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/meshperf/meshperf/internal/k8stest"
+	"github.com/meshperf/meshperf/kube"
 	"github.com/meshperf/meshperf/server/storetest"
 )
 
@@ -84,7 +85,7 @@ func TestDocumentedLeastPrivilegeRole(t *testing.T) {
 		t.Fatalf("undeploy with the documented role: %+v", r)
 	}
 	// And no more: it cannot read secrets elsewhere.
-	rc, _ := RESTConfig(mustContext(t, kc))
+	rc, _ := kube.RESTConfig(mustContext(t, kc))
 	cs := kubernetes.NewForConfigOrDie(rc)
 	if _, err := cs.CoreV1().Secrets("kube-system").List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
 		t.Fatalf("the documented role reads kube-system's secrets: %v", err)
@@ -92,7 +93,7 @@ func TestDocumentedLeastPrivilegeRole(t *testing.T) {
 }
 
 func mustContext(t *testing.T, kc []byte) []byte {
-	cs, err := ParseKubeconfig(kc, nil)
+	cs, err := kube.ParseKubeconfig(kc, nil)
 	if err != nil || len(cs) != 1 {
 		t.Fatal(err)
 	}
