@@ -27,7 +27,7 @@ import (
 )
 
 //go:embed openapi.json
-var openAPI []byte
+var openAPIBase []byte
 
 // Options tune the API.
 type Options struct {

@@ -57,7 +57,7 @@ func newHarness(t *testing.T, kind string, opt api.Options) *harness {
 	t.Cleanup(func() { cancel(); mgr.Wait() })
 	opt.Logger = quiet
 	opt.Clusters = conns
-	srv := httptest.NewServer(api.New(st, mgr, opt).Handler())
+	srv := httptest.NewServer(checkResponses(t, api.New(st, mgr, opt).Handler()))
 	t.Cleanup(srv.Close)
 	h := &harness{t: t, url: srv.URL, st: st, target: tgt, mgr: mgr, conns: conns}
 	for _, u := range []struct {
