@@ -85,6 +85,11 @@ type GateReport struct {
 // DefaultGateMetrics are gated when none are named.
 var DefaultGateMetrics = []string{"p50", "p90", "p99"}
 
+// MinDecidingRounds is the fewest rounds for a pass or a fail. Two rounds that happen
+// to agree give a narrow interval from a spread that says little: in simulation,
+// allowing verdicts at 2 rounds raised adaptive A/A false alarms by half.
+const MinDecidingRounds = 3
+
 // MaxGateRounds bounds --rounds and --max-rounds.
 const MaxGateRounds = 100
 
@@ -215,11 +220,15 @@ func pairedCheck(name string, rounds []GateRound, maxReg float64) GateCheck {
 	c.Ratio = math.Exp(mean)
 	if len(logs) < 2 {
 		c.Lo, c.Hi = c.Ratio, c.Ratio
-		c.Verdict, c.Note = GateInconclusive, "one round gives no interval: run at least 2 (better 3 or more)"
+		c.Verdict, c.Note = GateInconclusive, fmt.Sprintf("one round gives no interval: a verdict needs at least %d rounds", MinDecidingRounds)
 		return c
 	}
 	half := tQuantile975(len(logs)-1) * sd / math.Sqrt(float64(len(logs)))
 	c.Lo, c.Hi = math.Exp(mean-half), math.Exp(mean+half)
+	if len(logs) < MinDecidingRounds {
+		c.Verdict, c.Note = GateInconclusive, fmt.Sprintf("%d rounds: a verdict needs at least %d (the spread of 2 rounds says little)", len(logs), MinDecidingRounds)
+		return c
+	}
 	c.Verdict = decide(c)
 	if c.Verdict == GateInconclusive {
 		c.RoundsToDecide = roundsToDecide(mean, sd, math.Log(c.Limit))

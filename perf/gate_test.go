@@ -26,9 +26,9 @@ func TestPairedCheckDecisions(t *testing.T) {
 		{"same", []float64{10, 11, 10.5, 10.2, 10.8}, []float64{10.1, 10.9, 10.4, 10.3, 10.9}, "p99", GatePass},
 		{"10% slower, steady", []float64{10, 11, 10.5, 10.2, 10.8}, []float64{11, 12.1, 11.5, 11.3, 11.8}, "p99", GateFail},
 		{"6% slower, noisy", []float64{10, 12, 9, 11, 10}, []float64{11.5, 11.8, 9.3, 12.4, 10.4}, "p99", GateInconclusive},
-		// The A/A gate of the issue: 2 rounds, [-89%, +547%]. Its estimate is within
+		// Like the A/A gate of the issue (2 rounds, [-89%, +547%]): the estimate is within
 		// the limit, but the interval reaches far past it: that is no pass.
-		{"A/A, two wild rounds", []float64{10, 40}, []float64{30, 12}, "p99", GateInconclusive},
+		{"A/A, wild rounds", []float64{10, 40, 20}, []float64{30, 12, 21}, "p99", GateInconclusive},
 		// Same centre as "same", but noisy enough that the upper end crosses +5%.
 		{"no change, noisy", []float64{10, 12, 9, 11, 10}, []float64{10.6, 11.4, 9.5, 10.5, 10.1}, "p99", GateInconclusive},
 		{"faster", []float64{10, 11, 10.5}, []float64{8, 9, 8.4}, "p99", GatePass},
@@ -51,13 +51,17 @@ func TestPairedCheckDecisions(t *testing.T) {
 			got.Verdict == GateFail && got.Better == "lower" && got.Lo <= got.Limit:
 			t.Errorf("%s: %s with [%.3f, %.3f] against the limit %.3f", c.name, got.Verdict, got.Lo, got.Hi, got.Limit)
 		}
-		if got.Verdict == GateInconclusive && (got.RoundsToDecide <= len(c.base) || !strings.Contains(got.Note, "rounds would likely decide")) {
+		if got.Verdict == GateInconclusive && len(c.base) >= MinDecidingRounds && (got.RoundsToDecide <= len(c.base) || !strings.Contains(got.Note, "rounds would likely decide")) {
 			t.Errorf("%s: inconclusive without the rounds likely to decide: %d, %q", c.name, got.RoundsToDecide, got.Note)
 		}
 	}
 	one := pairedCheck("p99", rounds([]float64{10}, []float64{10}), 0.05)
 	if one.Verdict != GateInconclusive || one.Note == "" {
 		t.Errorf("one round passed or had no note: %+v", one)
+	}
+	two := pairedCheck("p99", rounds([]float64{10, 10}, []float64{20, 20.1}), 0.05)
+	if two.Verdict != GateInconclusive || !strings.Contains(two.Note, "at least 3") {
+		t.Errorf("two rounds decided: %+v", two)
 	}
 	zero := pairedCheck("p99", rounds([]float64{0, 0}, []float64{5, 5}), 0.05)
 	if zero.Verdict != GateFail {
