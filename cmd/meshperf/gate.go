@@ -123,6 +123,7 @@ func runGate(cmd *cobra.Command, f *gateFlags) error {
 		if err != nil {
 			return err
 		}
+		opt.Rounds, opt.MaxRounds = 1, 1 // one candidate run, judged on its seconds
 		res, err := perf.Run(ctx, cand.Config, opt.Run)
 		if err != nil {
 			return err
