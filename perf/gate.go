@@ -93,6 +93,9 @@ const MinDecidingRounds = 3
 // MaxGateRounds bounds --rounds and --max-rounds.
 const MaxGateRounds = 100
 
+// roundsToDecideCap bounds the search for the rounds likely to decide.
+const roundsToDecideCap = 10 * MaxGateRounds
+
 // CheckGateOptions validates options, naming the flag at fault.
 func CheckGateOptions(o *GateOptions) error {
 	var errs smp.FieldErrors
@@ -154,7 +157,7 @@ func gateRounds(rep *GateReport, opt GateOptions, next func(round int) (GateRoun
 			rep.Checks = append(rep.Checks, pairedCheck(name, rep.RoundFigures, opt.MaxRegression))
 		}
 		rep.Verdict = overall(rep.Checks)
-		if rep.Verdict != GateInconclusive {
+		if decided(rep.Checks) {
 			break
 		}
 	}
@@ -236,7 +239,7 @@ func pairedCheck(name string, rounds []GateRound, maxReg float64) GateCheck {
 		if c.RoundsToDecide > 0 {
 			c.Note += fmt.Sprintf(": about %d rounds would likely decide (spread ±%.1f%% per round)", c.RoundsToDecide, (math.Exp(sd)-1)*100)
 		} else {
-			c.Note += ": the estimate sits on the limit, more rounds are unlikely to decide"
+			c.Note += fmt.Sprintf(": even %d rounds would likely not decide (spread ±%.1f%% per round)", roundsToDecideCap, (math.Exp(sd)-1)*100)
 		}
 	}
 	return c
@@ -244,13 +247,13 @@ func pairedCheck(name string, rounds []GateRound, maxReg float64) GateCheck {
 
 // roundsToDecide is the fewest rounds n whose 95% interval, at the observed mean and
 // spread of the log ratios, would keep clear of the limit: t(n-1)·sd/√n < |mean−limit|.
-// 0 when even MaxGateRounds*10 would not do.
+// 0 when even roundsToDecideCap would not do (or the estimate sits on the limit).
 func roundsToDecide(mean, sd, logLimit float64) int {
 	gap := math.Abs(mean - logLimit)
 	if gap == 0 {
 		return 0
 	}
-	for n := 2; n <= MaxGateRounds*10; n++ {
+	for n := 2; n <= roundsToDecideCap; n++ {
 		if tQuantile975(n-1)*sd/math.Sqrt(float64(n)) < gap {
 			return n
 		}
@@ -281,6 +284,17 @@ func decide(c GateCheck) string {
 		return GateInconclusive
 	}
 	return GatePass
+}
+
+// decided reports whether every check has a pass or a fail: a fail elsewhere does not
+// end the rounds while another metric is still undecided.
+func decided(cs []GateCheck) bool {
+	for _, c := range cs {
+		if c.Verdict == GateInconclusive {
+			return false
+		}
+	}
+	return true
 }
 
 func overall(cs []GateCheck) string {

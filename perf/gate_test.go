@@ -51,7 +51,9 @@ func TestPairedCheckDecisions(t *testing.T) {
 			got.Verdict == GateFail && got.Better == "lower" && got.Lo <= got.Limit:
 			t.Errorf("%s: %s with [%.3f, %.3f] against the limit %.3f", c.name, got.Verdict, got.Lo, got.Hi, got.Limit)
 		}
-		if got.Verdict == GateInconclusive && len(c.base) >= MinDecidingRounds && (got.RoundsToDecide <= len(c.base) || !strings.Contains(got.Note, "rounds would likely decide")) {
+		estimated := got.RoundsToDecide > len(c.base) && strings.Contains(got.Note, "rounds would likely decide")
+		hopeless := got.RoundsToDecide == 0 && strings.Contains(got.Note, "rounds would likely not decide")
+		if got.Verdict == GateInconclusive && len(c.base) >= MinDecidingRounds && !estimated && !hopeless {
 			t.Errorf("%s: inconclusive without the rounds likely to decide: %d, %q", c.name, got.RoundsToDecide, got.Note)
 		}
 	}
@@ -133,8 +135,19 @@ func TestAdaptiveRounds(t *testing.T) {
 			t.Errorf("%s: bounds %d..%d not reported", c.name, rep.MinRounds, rep.MaxRounds)
 		}
 	}
+	// A failed metric does not end the rounds while another is undecided.
+	mixed := func(round int) (GateRound, error) {
+		p99 := []float64{10, 11, 10, 11, 10, 11}
+		return GateRound{Round: round, Baseline: map[string]float64{"p99": p99[round-1], "p50": 5},
+			Candidate: map[string]float64{"p99": p99[round-1] * []float64{1.3, 0.8, 1.2, 0.9, 1.0, 1.0}[round-1], "p50": 6}}, nil
+	}
+	opt := GateOptions{Rounds: 3, MaxRounds: 6, MaxRegression: 0.05, Metrics: []string{"p50", "p99"}}
+	rep := &GateReport{}
+	if err := gateRounds(rep, opt, mixed); err != nil || rep.Rounds != 6 || rep.Verdict != GateFail || rep.Checks[0].Verdict != GateFail {
+		t.Errorf("p50 failed, p99 undecided: %v, %s after %d rounds: %+v", err, rep.Verdict, rep.Rounds, rep.Checks)
+	}
 	boom := errors.New("boom")
-	opt := GateOptions{Rounds: 2, MaxRounds: 4, MaxRegression: 0.05, Metrics: []string{"p99"}}
+	opt = GateOptions{Rounds: 2, MaxRounds: 4, MaxRegression: 0.05, Metrics: []string{"p99"}}
 	if err := gateRounds(&GateReport{}, opt, func(int) (GateRound, error) { return GateRound{}, boom }); !errors.Is(err, boom) {
 		t.Errorf("a failed round: %v", err)
 	}
