@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meshperf/meshperf/perf"
 	"github.com/meshperf/meshperf/smp"
 )
 
@@ -298,6 +299,12 @@ type Comparison struct {
 		Delta    []float64  `json:"delta"`
 		DeltaPct []*float64 `json:"delta_pct"`
 	} `json:"metrics"`
+	// Changes are each later result's changes against the first, from the per-second
+	// intervals (the analysis meshperf compare shows).
+	Changes []struct {
+		Candidate string        `json:"candidate"`
+		Changes   []perf.Change `json:"changes"`
+	} `json:"changes"`
 }
 
 // Compare compares results (the first is the baseline).

@@ -8,7 +8,7 @@
 #   INPUT_PROFILE         profile: the profile name;  INPUT_SERVER, INPUT_TOKEN: the server
 #   INPUT_BASELINE        gate: baseline URL or test file (or INPUT_BASELINE_RESULT)
 #   INPUT_CANDIDATE       gate: candidate URL or test file
-#   INPUT_ROUNDS, INPUT_MAX_REGRESSION, INPUT_METRICS   gate tuning
+#   INPUT_ROUNDS, INPUT_MAX_ROUNDS, INPUT_MAX_REGRESSION, INPUT_METRICS   gate tuning
 #   INPUT_THRESHOLDS      run/profile: thresholds, one per line
 #   INPUT_ARGS            more arguments for meshperf, as one string
 #   INPUT_RESULT_DIR      where results are written (default meshperf-results)
@@ -51,6 +51,7 @@ case "$mode" in
     gate_args=(--candidate "${INPUT_CANDIDATE:-}" --rounds "${INPUT_ROUNDS:-5}" --max-regression "${INPUT_MAX_REGRESSION:-5%}"
       --junit "$dir/gate.junit.xml" --summary "$summary" -o json)
     [ -n "${INPUT_METRICS:-}" ] && gate_args+=(--metric "$INPUT_METRICS")
+    [ -n "${INPUT_MAX_ROUNDS:-}" ] && gate_args+=(--max-rounds "$INPUT_MAX_ROUNDS")
     # meshperf gate appends to $GITHUB_STEP_SUMMARY itself; keep it from doing so twice.
     GITHUB_STEP_SUMMARY= "$bin" gate "${base[@]}" "${gate_args[@]}" "${extra[@]}" >"$result"
     code=$?

@@ -24,17 +24,44 @@ stop() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/
 trap stop EXIT
 trap 'echo; echo "stopping the server and the target"; exit 0' INT TERM
 
+# wait_for NAME PID URL PORTVAR: wait until URL answers from the process we started
+# (its X-Meshperf-Pid header is PID). The demo must measure its own target: if the
+# process exits (a taken port) or another process answers on the port, fail loudly.
+wait_for() {
+  local name=$1 pid=$2 url=$3 portvar=$4 port hdr got
+  port=${url##*:}; port=${port%%/*}
+  for _ in $(seq 1 150); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "demo: the $name exited before $url answered: is port $port already taken? (set $portvar to use another)" >&2
+      tail -n 3 "$out/$name.log" >&2
+      exit 1
+    fi
+    if hdr=$(curl -fsS -D - -o /dev/null "$url" 2>/dev/null); then
+      got=$(printf '%s\n' "$hdr" | tr -d '\r' | awk -F': *' 'tolower($1) == "x-meshperf-pid" { print $2 }')
+      if [ "$got" != "$pid" ]; then
+        echo "demo: port $port answers $url, but not from the $name started here (pid $pid, the answer says '${got:-none}'):" \
+          "another process holds port $port; stop it or set $portvar to use another" >&2
+        exit 1
+      fi
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "demo: $url did not come up; see $out/$name.log" >&2
+  exit 1
+}
+
 "$bin" target --http-addr "127.0.0.1:$target_port" --grpc-addr "" --tcp-addr "" \
   --latency longtail:2ms,20ms --response-size 256 >"$out/target.log" 2>&1 &
-pids+=($!)
+target_pid=$!
+pids+=("$target_pid")
 "$bin" server --addr "127.0.0.1:$server_port" --data-dir "$out/server-data" \
   --admin-token-file "$out/admin.token" >"$out/server.log" 2>&1 &
-pids+=($!)
+server_pid=$!
+pids+=("$server_pid")
 
-for url in "http://127.0.0.1:$target_port/healthz" "$server/readyz"; do
-  for _ in $(seq 1 100); do curl -fsS "$url" >/dev/null 2>&1 && break; sleep 0.1; done
-  curl -fsS "$url" >/dev/null || { echo "demo: $url did not come up; see $out/*.log" >&2; exit 1; }
-done
+wait_for target "$target_pid" "http://127.0.0.1:$target_port/healthz" MESHPERF_DEMO_TARGET_PORT
+wait_for server "$server_pid" "$server/readyz" MESHPERF_DEMO_SERVER_PORT
 
 cat >"$out/demo-profile.yaml" <<YAML
 name: demo

@@ -52,36 +52,11 @@ type Change struct {
 // DeltaPct is the change in percent.
 func (c Change) DeltaPct() float64 { return (c.Ratio - 1) * 100 }
 
-type seriesMetric struct {
-	name, unit, better string
-	get                func(iv *smp.Interval) (float64, bool)
-}
+// CompareMetrics are the figures a comparison reports, each a value per measured
+// second.
+var CompareMetrics = []string{"rps", "p50", "p90", "p99", "p99.9", "error_rate"}
 
-func secs(iv *smp.Interval) float64 { return iv.End.Sub(iv.Start).Seconds() }
-
-func pct(q float64) func(iv *smp.Interval) (float64, bool) {
-	return func(iv *smp.Interval) (float64, bool) {
-		if iv.Latency == nil || iv.Latency.Count() == 0 {
-			return 0, false
-		}
-		return float64(iv.Latency.Quantile(q)) / 1000, true
-	}
-}
-
-// compareMetrics are the main figures, each a value per measured second.
-var compareMetrics = []seriesMetric{
-	{"rps", "req/s", "higher", func(iv *smp.Interval) (float64, bool) { return float64(iv.Requests) / secs(iv), true }},
-	{"p50", "ms", "lower", pct(50)},
-	{"p90", "ms", "lower", pct(90)},
-	{"p99", "ms", "lower", pct(99)},
-	{"p99.9", "ms", "lower", pct(99.9)},
-	{"error_rate", "ratio", "lower", func(iv *smp.Interval) (float64, bool) {
-		if iv.Requests == 0 {
-			return 0, false
-		}
-		return float64(iv.Requests-iv.Successes) / float64(iv.Requests), true
-	}},
-}
+func secs(iv *smp.Interval) float64 { return intervalSeconds(iv) }
 
 // Seconds merges a result's measured intervals per second (all sources) and keeps the
 // whole seconds: the last, partial one would skew every per-second figure.
@@ -117,24 +92,24 @@ func Seconds(r *smp.Result) []smp.Interval {
 func Compare(baseline, candidate *smp.Result) []Change {
 	a, b := Seconds(baseline), Seconds(candidate)
 	var out []Change
-	for _, m := range compareMetrics {
+	for _, m := range mustMetrics(CompareMetrics...) {
 		out = append(out, compareSeries(m, values(a, m), values(b, m)))
 	}
 	return out
 }
 
-func values(ivs []smp.Interval, m seriesMetric) []float64 {
+func values(ivs []smp.Interval, m Metric) []float64 {
 	out := make([]float64, 0, len(ivs))
 	for i := range ivs {
-		if v, ok := m.get(&ivs[i]); ok {
+		if v, ok := m.FromInterval(&ivs[i]); ok {
 			out = append(out, v)
 		}
 	}
 	return out
 }
 
-func compareSeries(m seriesMetric, a, b []float64) Change {
-	c := Change{Metric: m.name, Unit: m.unit, Better: m.better, Verdict: NotEnoughData}
+func compareSeries(m Metric, a, b []float64) Change {
+	c := Change{Metric: m.Name, Unit: m.Unit, Better: m.Better, Verdict: NotEnoughData}
 	sa, sb := benchmath.NewSample(a, &benchmath.DefaultThresholds), benchmath.NewSample(b, &benchmath.DefaultThresholds)
 	c.Baseline, c.Candidate = estimate(sa), estimate(sb)
 	if len(a) == 0 || len(b) == 0 {
@@ -157,7 +132,7 @@ func compareSeries(m seriesMetric, a, b []float64) Change {
 	switch {
 	case !significant:
 		c.Verdict = NoChange
-	case (moved < 0) == (m.better == "lower"):
+	case (moved < 0) == (m.Better == LowerIsBetter):
 		c.Verdict = Better
 	default:
 		c.Verdict = Worse

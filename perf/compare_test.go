@@ -3,6 +3,7 @@ package perf_test
 import (
 	"encoding/json"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -100,5 +101,31 @@ func TestCompareNeedsEnoughSecondsAndHandlesZeroBaselines(t *testing.T) {
 	}
 	if _, err := json.Marshal(m); err != nil {
 		t.Errorf("not JSON-able: %v", err)
+	}
+}
+
+// A gate against a stored result judges the candidate's seconds: a 50% slowdown fails,
+// the same distribution passes (its interval well inside 5%), and a metric the
+// per-second comparison does not cover is inconclusive, saying why.
+func TestGateAgainstResult(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	base := synthetic(rng, 20, 400, 5, 1, 0)
+	opt := perf.GateOptions{Rounds: 5, MaxRegression: 0.05, Metrics: []string{"p50", "mean"}}
+	slow, err := perf.GateAgainstResult(base, synthetic(rng, 20, 400, 5, 1.5, 0), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slow.Checks[0].Verdict != perf.GateFail || slow.Rounds != 1 {
+		t.Errorf("50%% slower: %+v", slow)
+	}
+	if c := slow.Checks[1]; c.Verdict != perf.GateInconclusive || !strings.Contains(c.Note, "not compared per second") {
+		t.Errorf("mean: %+v", c)
+	}
+	same, err := perf.GateAgainstResult(base, synthetic(rng, 20, 400, 5, 1, 0), perf.GateOptions{MaxRegression: 0.05, Metrics: []string{"p50"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := same.Checks[0]; c.Verdict != perf.GatePass || c.Hi > c.Limit {
+		t.Errorf("same: %+v", c)
 	}
 }

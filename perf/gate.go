@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"sort"
-	"strings"
 
 	"github.com/aclements/go-moremath/stats"
 
@@ -21,11 +19,15 @@ const (
 
 // GateOptions tune a regression gate.
 type GateOptions struct {
-	// Rounds of baseline+candidate, interleaved (A B A B ...), so drift hits both.
+	// Rounds of baseline+candidate, interleaved (A B, B A, ...), so drift hits both: the
+	// fewest the gate runs.
 	Rounds int
+	// MaxRounds caps adaptive rounds: while a gated metric is inconclusive after Rounds,
+	// the gate runs more rounds, up to MaxRounds. 0 means Rounds (no adaptive rounds).
+	MaxRounds int
 	// MaxRegression is the allowed change for the worse (0.05 = 5%).
 	MaxRegression float64
-	// Metrics gated: p50, p90, p99, p99.9, rps, error_rate (default p50, p90, p99).
+	// Metrics gated, names of the metric registry (default p50, p90, p99).
 	Metrics []string
 	// OnRun is told of every finished run (for progress).
 	OnRun func(round int, side string, r *smp.Result)
@@ -53,6 +55,9 @@ type GateCheck struct {
 	Limit   float64 `json:"limit"`
 	Verdict string  `json:"verdict"`
 	Note    string  `json:"note,omitempty"`
+	// RoundsToDecide estimates, for an inconclusive check, how many rounds in all would
+	// likely decide it at the spread observed (0: unknown or not needed).
+	RoundsToDecide int `json:"rounds_to_decide,omitempty"`
 }
 
 // GateRound is one round's main figures.
@@ -64,38 +69,44 @@ type GateRound struct {
 
 // GateReport is a gate's outcome.
 type GateReport struct {
-	Mode          string      `json:"mode"` // interleaved, or stored-baseline
-	Baseline      string      `json:"baseline"`
-	Candidate     string      `json:"candidate"`
+	Mode      string `json:"mode"` // interleaved, or stored-baseline
+	Baseline  string `json:"baseline"`
+	Candidate string `json:"candidate"`
+	// Rounds is how many rounds ran; MinRounds and MaxRounds the bounds asked for.
 	Rounds        int         `json:"rounds"`
+	MinRounds     int         `json:"min_rounds,omitempty"`
+	MaxRounds     int         `json:"max_rounds,omitempty"`
 	MaxRegression float64     `json:"max_regression"`
 	Checks        []GateCheck `json:"checks"`
 	RoundFigures  []GateRound `json:"round_figures,omitempty"`
 	Verdict       string      `json:"verdict"`
 }
 
-type gateMetric struct {
-	unit, better string
-	get          func(s *smp.Summary) float64
-}
-
-var gateMetrics = map[string]gateMetric{
-	"p50":        {"ms", "lower", func(s *smp.Summary) float64 { return s.Latency.P50Ms }},
-	"p90":        {"ms", "lower", func(s *smp.Summary) float64 { return s.Latency.P90Ms }},
-	"p99":        {"ms", "lower", func(s *smp.Summary) float64 { return s.Latency.P99Ms }},
-	"p99.9":      {"ms", "lower", func(s *smp.Summary) float64 { return s.Latency.P999Ms }},
-	"rps":        {"req/s", "higher", func(s *smp.Summary) float64 { return s.ActualRPS }},
-	"error_rate": {"ratio", "lower", func(s *smp.Summary) float64 { return s.ErrorRate }},
-}
-
 // DefaultGateMetrics are gated when none are named.
 var DefaultGateMetrics = []string{"p50", "p90", "p99"}
+
+// MinDecidingRounds is the fewest rounds for a pass or a fail. Two rounds that happen
+// to agree give a narrow interval from a spread that says little: in simulation,
+// allowing verdicts at 2 rounds raised adaptive A/A false alarms by half.
+const MinDecidingRounds = 3
+
+// MaxGateRounds bounds --rounds and --max-rounds.
+const MaxGateRounds = 100
+
+// roundsToDecideCap bounds the search for the rounds likely to decide.
+const roundsToDecideCap = 10 * MaxGateRounds
 
 // CheckGateOptions validates options, naming the flag at fault.
 func CheckGateOptions(o *GateOptions) error {
 	var errs smp.FieldErrors
-	if o.Rounds < 1 || o.Rounds > 100 {
-		errs.Add("--rounds", 0, "must be between 1 and 100")
+	if o.Rounds < 1 || o.Rounds > MaxGateRounds {
+		errs.Add("--rounds", 0, "must be between 1 and %d", MaxGateRounds)
+	}
+	if o.MaxRounds == 0 {
+		o.MaxRounds = o.Rounds
+	}
+	if o.MaxRounds < o.Rounds || o.MaxRounds > MaxGateRounds {
+		errs.Add("--max-rounds", 0, "must be between --rounds (%d) and %d", o.Rounds, MaxGateRounds)
 	}
 	if o.MaxRegression <= 0 || o.MaxRegression >= 1 {
 		errs.Add("--max-regression", 0, "must be between 0%% and 100%%, e.g. 5%%")
@@ -104,73 +115,94 @@ func CheckGateOptions(o *GateOptions) error {
 		o.Metrics = DefaultGateMetrics
 	}
 	for _, m := range o.Metrics {
-		if _, ok := gateMetrics[m]; !ok {
-			names := make([]string, 0, len(gateMetrics))
-			for k := range gateMetrics {
-				names = append(names, k)
-			}
-			sort.Strings(names)
-			errs.Add("--metric", 0, "unknown metric %q (one of %s)", m, strings.Join(names, ", "))
+		if _, err := LookupMetric(m); err != nil {
+			errs.Add("--metric", 0, "%v", err)
 		}
 	}
 	return errs.Err()
 }
 
-// RunGate runs baseline and candidate interleaved for opt.Rounds rounds (the order
-// alternates, A B B A ..., so neither side always runs second) and decides from the
-// per-round paired ratios.
+// RunGate runs baseline and candidate interleaved (the order alternates, A B, B A ...,
+// so neither side always runs second) and decides from the per-round paired ratios.
+// After opt.Rounds it stops as soon as every gated metric is decided (pass or fail),
+// else runs on up to opt.MaxRounds.
 func RunGate(ctx context.Context, base, cand GateSide, opt GateOptions) (*GateReport, error) {
 	if err := CheckGateOptions(&opt); err != nil {
 		return nil, err
 	}
-	rep := &GateReport{Mode: "interleaved", Baseline: base.Name, Candidate: cand.Name, Rounds: opt.Rounds, MaxRegression: opt.MaxRegression}
-	for round := 1; round <= opt.Rounds; round++ {
-		order := []string{"baseline", "candidate"}
-		if round%2 == 0 {
-			order = []string{"candidate", "baseline"}
-		}
-		gr := GateRound{Round: round, Baseline: map[string]float64{}, Candidate: map[string]float64{}}
-		for _, side := range order {
-			s := base
-			if side == "candidate" {
-				s = cand
-			}
-			cfg := *s.Config
-			res, err := Run(ctx, &cfg, opt.Run)
-			if err != nil {
-				return nil, fmt.Errorf("round %d, %s: %w", round, side, err)
-			}
-			if ctx.Err() != nil {
-				return nil, fmt.Errorf("round %d, %s: %w", round, side, context.Cause(ctx))
-			}
-			if opt.OnRun != nil {
-				opt.OnRun(round, side, res)
-			}
-			figs := gr.Baseline
-			if side == "candidate" {
-				figs = gr.Candidate
-			}
-			for name, m := range gateMetrics {
-				figs[name] = m.get(&res.Summary)
-			}
+	rep := &GateReport{Mode: "interleaved", Baseline: base.Name, Candidate: cand.Name}
+	err := gateRounds(rep, opt, func(round int) (GateRound, error) { return runGateRound(ctx, round, base, cand, opt) })
+	if err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// gateRounds runs rounds (from next) into rep until the checks are decided after at
+// least opt.Rounds, or opt.MaxRounds have run.
+func gateRounds(rep *GateReport, opt GateOptions, next func(round int) (GateRound, error)) error {
+	rep.MinRounds, rep.MaxRounds, rep.MaxRegression = opt.Rounds, opt.MaxRounds, opt.MaxRegression
+	for round := 1; round <= opt.MaxRounds; round++ {
+		gr, err := next(round)
+		if err != nil {
+			return err
 		}
 		rep.RoundFigures = append(rep.RoundFigures, gr)
+		rep.Rounds = round
+		if round < opt.Rounds {
+			continue
+		}
+		rep.Checks = rep.Checks[:0]
+		for _, name := range opt.Metrics {
+			rep.Checks = append(rep.Checks, pairedCheck(name, rep.RoundFigures, opt.MaxRegression))
+		}
+		rep.Verdict = overall(rep.Checks)
+		if decided(rep.Checks) {
+			break
+		}
 	}
-	for _, name := range opt.Metrics {
-		rep.Checks = append(rep.Checks, pairedCheck(name, rep.RoundFigures, opt.MaxRegression))
+	return nil
+}
+
+// runGateRound runs both sides once, in the round's order, and records every
+// registered metric of each.
+func runGateRound(ctx context.Context, round int, base, cand GateSide, opt GateOptions) (GateRound, error) {
+	order := []string{"baseline", "candidate"}
+	if round%2 == 0 {
+		order = []string{"candidate", "baseline"}
 	}
-	rep.Verdict = overall(rep.Checks)
-	return rep, nil
+	gr := GateRound{Round: round, Baseline: map[string]float64{}, Candidate: map[string]float64{}}
+	for _, side := range order {
+		s, figs := base, gr.Baseline
+		if side == "candidate" {
+			s, figs = cand, gr.Candidate
+		}
+		cfg := *s.Config
+		res, err := Run(ctx, &cfg, opt.Run)
+		if err != nil {
+			return gr, fmt.Errorf("round %d, %s: %w", round, side, err)
+		}
+		if ctx.Err() != nil {
+			return gr, fmt.Errorf("round %d, %s: %w", round, side, context.Cause(ctx))
+		}
+		if opt.OnRun != nil {
+			opt.OnRun(round, side, res)
+		}
+		for _, m := range metricRegistry {
+			figs[m.Name] = m.FromSummary(&res.Summary)
+		}
+	}
+	return gr, nil
 }
 
 // pairedCheck decides one metric from per-round ratios: a 95% t-interval on the mean
 // of their logarithms (the ratios of one machine's runs are roughly log-normal).
 func pairedCheck(name string, rounds []GateRound, maxReg float64) GateCheck {
-	m := gateMetrics[name]
-	c := GateCheck{Metric: name, Unit: m.unit, Better: m.better, Limit: limit(m.better, maxReg)}
+	m, _ := LookupMetric(name) // validated by CheckGateOptions
+	c := GateCheck{Metric: m.Name, Unit: m.Unit, Better: m.Better, Limit: limit(m.Better, maxReg)}
 	var logs, bs, cs []float64
 	for _, r := range rounds {
-		b, x := r.Baseline[name], r.Candidate[name]
+		b, x := r.Baseline[m.Name], r.Candidate[m.Name]
 		bs, cs = append(bs, b), append(cs, x)
 		switch {
 		case b > 0 && x > 0:
@@ -182,7 +214,7 @@ func pairedCheck(name string, rounds []GateRound, maxReg float64) GateCheck {
 	c.Base, c.Cand = median(bs), median(cs)
 	if len(logs) < len(rounds) {
 		c.Verdict, c.Note = GateInconclusive, "a side measured zero in some round; no ratio there"
-		if c.Base == 0 && c.Cand > 0 && m.better == "lower" {
+		if c.Base == 0 && c.Cand > 0 && m.Better == LowerIsBetter {
 			c.Verdict, c.Note = GateFail, fmt.Sprintf("from 0 to %g", c.Cand)
 		}
 		return c
@@ -191,45 +223,78 @@ func pairedCheck(name string, rounds []GateRound, maxReg float64) GateCheck {
 	c.Ratio = math.Exp(mean)
 	if len(logs) < 2 {
 		c.Lo, c.Hi = c.Ratio, c.Ratio
-		c.Verdict, c.Note = decide(c, false), "one round: no interval; run more rounds for a verdict you can trust"
+		c.Verdict, c.Note = GateInconclusive, fmt.Sprintf("one round gives no interval: a verdict needs at least %d rounds", MinDecidingRounds)
 		return c
 	}
 	half := tQuantile975(len(logs)-1) * sd / math.Sqrt(float64(len(logs)))
 	c.Lo, c.Hi = math.Exp(mean-half), math.Exp(mean+half)
-	c.Verdict = decide(c, true)
+	if len(logs) < MinDecidingRounds {
+		c.Verdict, c.Note = GateInconclusive, fmt.Sprintf("%d rounds: a verdict needs at least %d (the spread of 2 rounds says little)", len(logs), MinDecidingRounds)
+		return c
+	}
+	c.Verdict = decide(c)
 	if c.Verdict == GateInconclusive {
-		c.Note = "the interval reaches back inside the limit: more rounds would settle it"
+		c.RoundsToDecide = roundsToDecide(mean, sd, math.Log(c.Limit))
+		c.Note = "the interval straddles the limit"
+		if c.RoundsToDecide > 0 {
+			c.Note += fmt.Sprintf(": about %d rounds would likely decide (spread ±%.1f%% per round)", c.RoundsToDecide, (math.Exp(sd)-1)*100)
+		} else {
+			c.Note += fmt.Sprintf(": even %d rounds would likely not decide (spread ±%.1f%% per round)", roundsToDecideCap, (math.Exp(sd)-1)*100)
+		}
 	}
 	return c
 }
 
+// roundsToDecide is the fewest rounds n whose 95% interval, at the observed mean and
+// spread of the log ratios, would keep clear of the limit: t(n-1)·sd/√n < |mean−limit|.
+// 0 when even roundsToDecideCap would not do (or the estimate sits on the limit).
+func roundsToDecide(mean, sd, logLimit float64) int {
+	gap := math.Abs(mean - logLimit)
+	if gap == 0 {
+		return 0
+	}
+	for n := 2; n <= roundsToDecideCap; n++ {
+		if tQuantile975(n-1)*sd/math.Sqrt(float64(n)) < gap {
+			return n
+		}
+	}
+	return 0
+}
+
 func limit(better string, maxReg float64) float64 {
-	if better == "higher" {
+	if better == HigherIsBetter {
 		return 1 - maxReg
 	}
 	return 1 + maxReg
 }
 
-// decide: fail when the whole interval is past the limit; inconclusive when only the
-// estimate is; pass otherwise.
-func decide(c GateCheck, haveInterval bool) string {
+// decide: pass when the whole interval is within the limit, fail when the whole
+// interval is past it, inconclusive when it straddles the limit.
+func decide(c GateCheck) string {
 	past := func(v float64) bool {
-		if c.Better == "higher" {
+		if c.Better == HigherIsBetter {
 			return v < c.Limit
 		}
 		return v > c.Limit
 	}
-	inner := c.Lo
-	if c.Better == "higher" {
-		inner = c.Hi
-	}
 	switch {
-	case haveInterval && past(inner):
+	case past(c.Lo) && past(c.Hi):
 		return GateFail
-	case past(c.Ratio):
+	case past(c.Lo) || past(c.Hi):
 		return GateInconclusive
 	}
 	return GatePass
+}
+
+// decided reports whether every check has a pass or a fail: a fail elsewhere does not
+// end the rounds while another metric is still undecided.
+func decided(cs []GateCheck) bool {
+	for _, c := range cs {
+		if c.Verdict == GateInconclusive {
+			return false
+		}
+	}
+	return true
 }
 
 func overall(cs []GateCheck) string {
@@ -248,23 +313,23 @@ func overall(cs []GateCheck) string {
 // GateAgainstResult decides candidates' runs against one stored baseline result, from
 // the per-second values (bootstrap interval of the ratio of medians).
 func GateAgainstResult(baseline *smp.Result, candidate *smp.Result, opt GateOptions) (*GateReport, error) {
-	if opt.Rounds == 0 {
-		opt.Rounds = 1
-	}
+	opt.Rounds, opt.MaxRounds = 1, 1 // one candidate run, judged on its seconds
 	if err := CheckGateOptions(&opt); err != nil {
 		return nil, err
 	}
-	rep := &GateReport{Mode: "stored-baseline", Baseline: baseline.ID, Candidate: candidate.ID, Rounds: opt.Rounds, MaxRegression: opt.MaxRegression}
+	rep := &GateReport{Mode: "stored-baseline", Baseline: baseline.ID, Candidate: candidate.ID, Rounds: 1, MaxRegression: opt.MaxRegression}
 	changes := map[string]Change{}
 	for _, ch := range Compare(baseline, candidate) {
 		changes[ch.Metric] = ch
 	}
 	for _, name := range opt.Metrics {
-		m := gateMetrics[name]
-		ch := changes[name]
-		c := GateCheck{Metric: name, Unit: m.unit, Better: m.better, Limit: limit(m.better, opt.MaxRegression),
+		m, _ := LookupMetric(name) // validated by CheckGateOptions
+		ch, compared := changes[m.Name]
+		c := GateCheck{Metric: m.Name, Unit: m.Unit, Better: m.Better, Limit: limit(m.Better, opt.MaxRegression),
 			Base: ch.Baseline.Center, Cand: ch.Candidate.Center, Ratio: ch.Ratio, Lo: ch.RatioLo, Hi: ch.RatioHi}
 		switch {
+		case !compared:
+			c.Verdict, c.Note = GateInconclusive, "not compared per second against a stored result (gate it with --baseline)"
 		case ch.Verdict == NotEnoughData:
 			c.Verdict, c.Note = GateInconclusive, "not enough whole seconds for an interval"
 		case !ch.HasRatio:
@@ -273,9 +338,9 @@ func GateAgainstResult(baseline *smp.Result, candidate *smp.Result, opt GateOpti
 				c.Verdict = GateFail
 			}
 		default:
-			c.Verdict = decide(c, true)
+			c.Verdict = decide(c)
 			if c.Verdict == GateInconclusive {
-				c.Note = "the interval reaches back inside the limit"
+				c.Note = "the interval straddles the limit: a longer candidate run would narrow it"
 			}
 		}
 		rep.Checks = append(rep.Checks, c)

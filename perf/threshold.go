@@ -3,7 +3,6 @@ package perf
 import (
 	"fmt"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -26,21 +25,16 @@ type metric struct {
 	get  func(s *smp.Summary) float64
 }
 
-func latency(p float64) metric {
-	return metric{kindLatency, func(s *smp.Summary) float64 { v, _ := s.Latency.Percentile(p); return v }}
-}
-
-// thresholdMetrics are the figures a threshold may name.
-var thresholdMetrics = map[string]metric{
-	"p50": latency(50), "p75": latency(75), "p90": latency(90), "p95": latency(95), "p99": latency(99),
-	"p99.9": latency(99.9), "p99.99": latency(99.99), "min": latency(0), "max": latency(100),
-	"median":     latency(50),
-	"mean":       {kindLatency, func(s *smp.Summary) float64 { return s.Latency.MeanMs }},
-	"stddev":     {kindLatency, func(s *smp.Summary) float64 { return s.Latency.StdDevMs }},
-	"error_rate": {kindRatio, func(s *smp.Summary) float64 { return s.ErrorRate }},
-	"rps":        {kindRate, func(s *smp.Summary) float64 { return s.ActualRPS }},
-	"requests":   {kindCount, func(s *smp.Summary) float64 { return float64(s.Requests) }},
-}
+// thresholdMetrics are the figures a threshold may name: the metric registry, each
+// with the kind its limit is written in.
+var thresholdMetrics = func() map[string]metric {
+	kinds := map[string]metricKind{UnitMs: kindLatency, UnitRatio: kindRatio, UnitRate: kindRate, UnitCount: kindCount}
+	out := map[string]metric{}
+	for _, m := range metricRegistry {
+		out[m.Name] = metric{kinds[m.Unit], m.FromSummary}
+	}
+	return out
+}()
 
 // Check is a parsed threshold.
 type Check struct {
@@ -62,12 +56,8 @@ func ParseThreshold(t smp.Threshold) (*Check, error) {
 	name := strings.ToLower(m[1])
 	mt, ok := thresholdMetrics[name]
 	if !ok {
-		names := make([]string, 0, len(thresholdMetrics))
-		for k := range thresholdMetrics {
-			names = append(names, k)
-		}
-		sort.Strings(names)
-		return nil, fmt.Errorf("unknown metric %q in %q (one of %s)", m[1], t.Expr, strings.Join(names, ", "))
+		_, err := LookupMetric(m[1])
+		return nil, fmt.Errorf("%q: %w", t.Expr, err)
 	}
 	c := &Check{Threshold: t, metric: name, op: m[2]}
 	raw := m[3]

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/meshperf/meshperf/perf"
 )
@@ -28,12 +29,14 @@ func checkChange(c perf.GateCheck) string {
 
 func checkValue(v float64, unit string) string {
 	switch unit {
-	case "ms":
+	case perf.UnitMs:
 		return ms(v)
-	case "ratio":
+	case perf.UnitRatio:
 		return pct(v)
+	case perf.UnitRate:
+		return fmtFloat(v) + "/s"
 	}
-	return fmtFloat(v) + "/s"
+	return fmtFloat(v)
 }
 
 func limitText(c perf.GateCheck) string {
@@ -43,8 +46,8 @@ func limitText(c perf.GateCheck) string {
 // GateMarkdown writes a gate's outcome as a Markdown section (for GitHub job summaries).
 func GateMarkdown(w io.Writer, r *perf.GateReport) {
 	fmt.Fprintf(w, "### meshperf gate: %s\n\n", gateHeadline(r.Verdict))
-	fmt.Fprintf(w, "Baseline `%s` — candidate `%s` — %s, %d round(s) — allowed regression %.1f%%\n\n",
-		r.Baseline, r.Candidate, r.Mode, r.Rounds, r.MaxRegression*100)
+	fmt.Fprintf(w, "Baseline `%s` — candidate `%s` — %s, %s — allowed regression %.1f%%\n\n",
+		r.Baseline, r.Candidate, r.Mode, roundsText(r), r.MaxRegression*100)
 	fmt.Fprintln(w, "| metric | baseline | candidate | change [95% CI] | limit | verdict |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---|")
 	for _, c := range r.Checks {
@@ -54,16 +57,27 @@ func GateMarkdown(w io.Writer, r *perf.GateReport) {
 		}
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", c.Metric, checkValue(c.Base, c.Unit), checkValue(c.Cand, c.Unit), checkChange(c), limitText(c), v)
 	}
-	fmt.Fprintln(w, "\nA regression fails the gate only when the whole 95% interval lies past the limit; "+
-		"when only the estimate does, the gate is inconclusive (run more rounds).")
+	fmt.Fprintln(w, "\nA metric passes only when its whole 95% interval lies within the limit and fails only when "+
+		"the whole interval lies past it; an interval that straddles the limit is inconclusive (more rounds would decide).")
 }
 
-// GateText writes a gate's outcome for a terminal.
+// roundsText says how many rounds ran, and between which bounds when they adapted.
+func roundsText(r *perf.GateReport) string {
+	if r.MaxRounds > r.MinRounds && r.MinRounds > 0 {
+		return fmt.Sprintf("%d round(s) (adaptive, %d to %d)", r.Rounds, r.MinRounds, r.MaxRounds)
+	}
+	return fmt.Sprintf("%d round(s)", r.Rounds)
+}
+
+// GateText writes a gate's outcome for a terminal. The table is aligned by
+// text/tabwriter on the plain text; colour is added to the verdict column only, after
+// the last tab, so escape codes never shift a column.
 func GateText(w io.Writer, r *perf.GateReport, st Style) {
 	head := gateHeadline(r.Verdict)
-	fmt.Fprintf(w, "\n  gate: %s — %s vs %s, %s, %d round(s), allowed regression %.1f%%\n\n",
-		st.paint("1", head), r.Baseline, r.Candidate, r.Mode, r.Rounds, r.MaxRegression*100)
-	fmt.Fprintf(w, "  %-11s %12s %12s %28s %8s  %s\n", "metric", "baseline", "candidate", "change [95% CI]", "limit", "verdict")
+	fmt.Fprintf(w, "\n  gate: %s — %s vs %s, %s, %s, allowed regression %.1f%%\n\n",
+		st.paint("1", head), r.Baseline, r.Candidate, r.Mode, roundsText(r), r.MaxRegression*100)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  METRIC\tBASELINE\tCANDIDATE\tCHANGE [95% CI]\tLIMIT\tVERDICT")
 	for _, c := range r.Checks {
 		v := c.Verdict
 		switch c.Verdict {
@@ -77,8 +91,9 @@ func GateText(w io.Writer, r *perf.GateReport, st Style) {
 		if c.Note != "" {
 			v += " (" + c.Note + ")"
 		}
-		fmt.Fprintf(w, "  %-11s %12s %12s %28s %8s  %s\n", c.Metric, checkValue(c.Base, c.Unit), checkValue(c.Cand, c.Unit), checkChange(c), limitText(c), v)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", c.Metric, checkValue(c.Base, c.Unit), checkValue(c.Cand, c.Unit), checkChange(c), limitText(c), v)
 	}
+	tw.Flush()
 	fmt.Fprintln(w)
 }
 

@@ -52,3 +52,47 @@ func TestGateMarkdownAndAnnotations(t *testing.T) {
 		t.Errorf("annotations %v", ann)
 	}
 }
+
+// The text table stays aligned whatever the width of a cell: each row's LIMIT cell
+// starts in the same column, even with a four-digit change and colour on.
+func TestGateTextColumnsAlign(t *testing.T) {
+	r := sampleGate()
+	r.Checks[1].Cand, r.Checks[1].Ratio, r.Checks[1].Lo, r.Checks[1].Hi = 2.52, 11.148, 5.1, 20.3
+	for _, color := range []bool{false, true} {
+		var buf bytes.Buffer
+		GateText(&buf, r, Style{Color: color})
+		var at []int
+		for _, line := range strings.Split(buf.String(), "\n") {
+			if i := strings.Index(line, " +5% "); i >= 0 {
+				at = append(at, i)
+			} else if i := strings.Index(line, " -5% "); i >= 0 {
+				at = append(at, i)
+			} else if i := strings.Index(line, "LIMIT"); i >= 0 {
+				at = append(at, i-1)
+			}
+		}
+		if len(at) != 4 {
+			t.Fatalf("color %v: %d rows with a limit:\n%s", color, len(at), buf.String())
+		}
+		for _, i := range at[1:] {
+			if i != at[0] {
+				t.Errorf("color %v: the LIMIT column starts at %v:\n%s", color, at, buf.String())
+				break
+			}
+		}
+		if !strings.Contains(buf.String(), "+1014.8% [+410.0%, +1930.0%]") {
+			t.Errorf("the long change is missing:\n%s", buf.String())
+		}
+	}
+}
+
+func TestGateRoundsAreReported(t *testing.T) {
+	r := sampleGate()
+	r.Rounds, r.MinRounds, r.MaxRounds = 7, 3, 15
+	var buf bytes.Buffer
+	GateText(&buf, r, Style{})
+	GateMarkdown(&buf, r)
+	if strings.Count(buf.String(), "7 round(s) (adaptive, 3 to 15)") != 2 {
+		t.Errorf("rounds not reported:\n%s", buf.String())
+	}
+}

@@ -16,6 +16,8 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -191,6 +193,9 @@ var filler = bytes.Repeat([]byte("meshperf "), 1<<16/9+1)
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/healthz":
+		// The process id lets a harness check that the target answering is the one it
+		// started, not another process holding the port.
+		w.Header().Set("X-Meshperf-Pid", strconv.Itoa(os.Getpid()))
 		_, _ = io.WriteString(w, "ok\n")
 		return
 	case "/stats":

@@ -107,11 +107,16 @@ func TestActionScript(t *testing.T) {
 		t.Errorf("failing threshold: exit %d %v", r.code, r.outputs)
 	}
 
-	r = runAction(t, "INPUT_MODE=gate", "INPUT_BASELINE="+url+"/a", "INPUT_CANDIDATE="+url+"/b", "INPUT_ROUNDS=2",
+	r = runAction(t, "INPUT_MODE=gate", "INPUT_BASELINE="+url+"/a", "INPUT_CANDIDATE="+url+"/b", "INPUT_ROUNDS=2", "INPUT_MAX_ROUNDS=3",
 		"INPUT_METRICS=p50", "INPUT_ARGS=--duration 1s --warmup 0s --rate 50")
-	var rep struct{ Verdict string }
+	var rep struct {
+		Verdict   string
+		Rounds    int
+		MaxRounds int `json:"max_rounds"`
+	}
 	b, _ = os.ReadFile(r.outputs["result-file"])
-	if err := json.Unmarshal(b, &rep); err != nil || r.code == 2 || r.code == 1 || strings.Count(r.summary, "### meshperf gate") != 1 {
+	if err := json.Unmarshal(b, &rep); err != nil || r.code == 2 || r.code == 1 || strings.Count(r.summary, "### meshperf gate") != 1 ||
+		rep.MaxRounds != 3 || rep.Rounds < 2 || rep.Rounds > 3 {
 		t.Errorf("gate: exit %d, report %s, summary:\n%s", r.code, b, r.summary)
 	}
 	if _, err := os.Stat(filepath.Join(r.dir, "gate.junit.xml")); err != nil {

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"text/tabwriter"
 
+	smpspec "github.com/layer5io/service-mesh-performance/spec"
 	"github.com/spf13/cobra"
 
+	"github.com/meshperf/meshperf/client"
 	"github.com/meshperf/meshperf/perf"
+	"github.com/meshperf/meshperf/report"
 	"github.com/meshperf/meshperf/smp"
 )
 
@@ -66,12 +68,17 @@ interval of the ratio of medians). Never a verdict from two single numbers: runs
 // loadResult reads a full result from a file, or fetches it from the server by id.
 func loadResult(cmd *cobra.Command, rf *remoteFlags, arg string) (*smp.Result, error) {
 	if data, err := os.ReadFile(arg); err == nil {
+		if isSMPResult(data) {
+			return nil, badInput(fmt.Errorf("%s is an SMP result: it holds the summary figures only, no per-second data, "+
+				"so no intervals or verdicts can come from it; compare the full result JSON instead "+
+				"(meshperf run --out result.json, meshperf run -o json, or meshperf result get ID -o json)", arg))
+		}
 		r, err := smp.DecodeResult(data)
 		if err != nil {
 			return nil, badInput(fmt.Errorf("%s is not a meshperf result: %w", arg, err))
 		}
 		if len(r.Intervals) == 0 {
-			return nil, badInput(fmt.Errorf("%s has no per-second intervals (an SMP result has none): compare full results (meshperf run --out r.json, or result get -o json)", arg))
+			return nil, badInput(fmt.Errorf("%s has no per-second intervals: compare full results (meshperf run --out result.json, or result get ID -o json)", arg))
 		}
 		return r, nil
 	} else if !errors.Is(err, os.ErrNotExist) {
@@ -89,43 +96,33 @@ func loadResult(cmd *cobra.Command, rf *remoteFlags, arg string) (*smp.Result, e
 }
 
 func writeComparison(w io.Writer, base, cand *smp.Result, changes []perf.Change) {
-	name := func(r *smp.Result) string {
-		n := r.Name
-		if n == "" {
-			n = "run"
-		}
-		id := r.ID
-		if len(id) > 8 {
-			id = id[:8]
-		}
-		return n + " " + id
-	}
-	fmt.Fprintf(w, "\n  baseline  %s\n  candidate %s\n\n", name(base), name(cand))
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  METRIC\tBASELINE\tCANDIDATE\tCHANGE [95% CI]\tVERDICT")
-	for _, c := range changes {
-		verdict := c.Verdict
-		if c.Verdict == perf.Better || c.Verdict == perf.Worse {
-			verdict = fmt.Sprintf("%s (p=%.3f)", c.Verdict, c.P)
-		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", c.Metric, estimateText(c.Baseline, c.Unit), estimateText(c.Candidate, c.Unit), perf.FormatChange(c), verdict)
-	}
-	tw.Flush()
-	fmt.Fprintln(w)
+	report.Comparison(w, report.ComparedResult{ID: base.ID, Name: base.Name}, report.ComparedResult{ID: cand.ID, Name: cand.Name}, changes)
 }
 
-func estimateText(e perf.Estimate, unit string) string {
-	f := func(v float64) string {
-		switch unit {
-		case "ms":
-			return fmt.Sprintf("%.3fms", v)
-		case "ratio":
-			return fmt.Sprintf("%.2f%%", v*100)
+// isSMPResult reports whether data is an SMP PerformanceTestResult (what
+// --output smp writes) rather than a full meshperf result: SMP's own fields decode, and
+// it carries its latencies_ms block, which full results have not.
+func isSMPResult(data []byte) bool {
+	var p smpspec.PerformanceTestResult
+	return smp.UnmarshalSMP(data, &p) == nil && p.GetLatenciesMs() != nil
+}
+
+// writeServerComparison renders the server's comparison like meshperf compare.
+func writeServerComparison(w io.Writer, cmpr *client.Comparison) error {
+	side := func(id string) report.ComparedResult {
+		for _, r := range cmpr.Results {
+			if r.ID == id {
+				return report.ComparedResult{ID: r.ID, Name: r.Name}
+			}
 		}
-		return fmt.Sprintf("%.1f", v)
+		return report.ComparedResult{ID: id}
 	}
-	if e.N == 0 {
-		return "-"
+	if len(cmpr.Results) == 0 {
+		return errors.New("the server's comparison holds no results")
 	}
-	return fmt.Sprintf("%s [%s, %s] n=%d", f(e.Center), f(e.Lo), f(e.Hi), e.N)
+	base := side(cmpr.Results[0].ID)
+	for _, c := range cmpr.Changes {
+		report.Comparison(w, base, side(c.Candidate), c.Changes)
+	}
+	return nil
 }

@@ -20,9 +20,12 @@ import (
 
 const exitRegression = 4 // the gate found a regression
 
+// defaultMaxRounds caps adaptive rounds unless --max-rounds says otherwise.
+const defaultMaxRounds = 15
+
 type gateFlags struct {
 	baseline, candidate, baselineResult string
-	rounds                              int
+	rounds, maxRounds                   int
 	maxRegression                       string
 	metrics                             []string
 	rate                                int64
@@ -38,13 +41,17 @@ func newGateCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "gate --baseline URL|FILE --candidate URL|FILE",
 		Short: "Decide, for CI, whether a candidate regressed against a baseline",
-		Long: `Run baseline and candidate interleaved on this machine (A B, B A, A B ...) for --rounds
-rounds, so drift hits both, and decide per metric from the per-round ratios' 95%
-confidence interval against --max-regression:
+		Long: `Run baseline and candidate interleaved on this machine (A B, B A, A B ...), so drift hits
+both, and decide per metric from the per-round ratios' 95% confidence interval against
+--max-regression:
 
+  pass          the whole interval lies within the limit (exit 0)
   fail          the whole interval lies past the limit (exit 4)
-  inconclusive  only the estimate does (exit 0, with a warning: run more rounds)
-  pass          otherwise (exit 0)
+  inconclusive  the interval straddles the limit (exit 0, with a warning and the
+                rounds that would likely decide)
+
+Adaptive rounds: the gate runs at least --rounds rounds, then keeps going while a metric
+is inconclusive, up to --max-rounds (default 15, or --rounds if higher).
 
 A side is a URL (loaded with --rate, --connections, --duration ...), a test config
 file, or the name of a profile on the server (its config runs here, so both sides share
@@ -63,9 +70,10 @@ GitHub Actions.`,
 	fl.StringVar(&f.baseline, "baseline", "", "baseline: a URL, a test config file or a profile on the server")
 	fl.StringVar(&f.candidate, "candidate", "", "candidate: a URL, a test config file or a profile on the server")
 	fl.StringVar(&f.baselineResult, "baseline-result", "", "gate against this stored result (a full result file, or an id on the server)")
-	fl.IntVar(&f.rounds, "rounds", 5, "interleaved rounds")
+	fl.IntVar(&f.rounds, "rounds", 5, "interleaved rounds, at least")
+	fl.IntVar(&f.maxRounds, "max-rounds", defaultMaxRounds, "run more rounds, up to this many, while a metric is inconclusive (raised to --rounds when lower and not given)")
 	fl.StringVar(&f.maxRegression, "max-regression", "5%", "allowed regression, e.g. 5% or 0.05")
-	fl.StringSliceVar(&f.metrics, "metric", nil, "metrics to gate: p50, p90, p99, p99.9, rps, error_rate (default p50,p90,p99)")
+	fl.StringSliceVar(&f.metrics, "metric", nil, "metrics to gate: "+strings.Join(perf.MetricNames(), ", ")+" (default p50,p90,p99)")
 	fl.Int64Var(&f.rate, "rate", 100, "for URL sides: requests per second (open model)")
 	fl.Int32Var(&f.connections, "connections", 0, "for URL sides: connections")
 	fl.StringVar(&f.duration, "duration", "10s", "for URL sides: each run's measured duration")
@@ -87,7 +95,11 @@ func runGate(cmd *cobra.Command, f *gateFlags) error {
 	if f.output != "" && f.output != "json" {
 		return badInput(errors.New("--output must be json (or nothing, for the table)"))
 	}
-	opt := perf.GateOptions{Rounds: f.rounds, MaxRegression: maxReg, Metrics: f.metrics, Run: perf.Options{Version: version}}
+	maxRounds := f.maxRounds
+	if !cmd.Flags().Changed("max-rounds") && f.rounds > maxRounds {
+		maxRounds = f.rounds
+	}
+	opt := perf.GateOptions{Rounds: f.rounds, MaxRounds: maxRounds, MaxRegression: maxReg, Metrics: f.metrics, Run: perf.Options{Version: version}}
 	if err := perf.CheckGateOptions(&opt); err != nil {
 		return badInput(err)
 	}
@@ -102,7 +114,7 @@ func runGate(cmd *cobra.Command, f *gateFlags) error {
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	opt.OnRun = func(round int, side string, r *smp.Result) {
-		fmt.Fprintf(stderr, "round %d/%d %-9s %8.1f req/s  p50 %.3fms  p99 %.3fms  errors %.2f%%\n", round, opt.Rounds, side,
+		fmt.Fprintf(stderr, "round %d (%d..%d) %-9s %8.1f req/s  p50 %.3fms  p99 %.3fms  errors %.2f%%\n", round, opt.Rounds, opt.MaxRounds, side,
 			r.Summary.ActualRPS, r.Summary.Latency.P50Ms, r.Summary.Latency.P99Ms, r.Summary.ErrorRate*100)
 	}
 	var rep *perf.GateReport
@@ -111,6 +123,7 @@ func runGate(cmd *cobra.Command, f *gateFlags) error {
 		if err != nil {
 			return err
 		}
+		opt.Rounds, opt.MaxRounds = 1, 1 // one candidate run, judged on its seconds
 		res, err := perf.Run(ctx, cand.Config, opt.Run)
 		if err != nil {
 			return err
@@ -124,7 +137,7 @@ func runGate(cmd *cobra.Command, f *gateFlags) error {
 		if err != nil {
 			return badInput(fmt.Errorf("--baseline: %w", err))
 		}
-		fmt.Fprintf(stderr, "gate: %d interleaved rounds of %s vs %s\n", opt.Rounds, base.Name, cand.Name)
+		fmt.Fprintf(stderr, "gate: %d to %d interleaved rounds of %s vs %s\n", opt.Rounds, opt.MaxRounds, base.Name, cand.Name)
 		if rep, err = perf.RunGate(ctx, base, cand, opt); err != nil {
 			return err
 		}

@@ -231,15 +231,21 @@ func TestThresholdExitCodes(t *testing.T) {
 	}
 }
 
-// compare: two real runs against the target, 5 ms vs 6 ms of injected latency: the
+// compare: two real runs against the target, 10 ms vs 50 ms of injected latency: the
 // latency percentiles come out worse with intervals above zero, the rate unchanged.
+// The effect is five-fold, not +20%: 5 ms vs 6 ms failed with p90 "ratio lo 0.973" on
+// a loaded 2-core machine, and even 10 ms vs 20 ms once gave "ratio lo 0.625" at a
+// load average of 12, when timer and scheduling delays of tens of ms hit one side's
+// seconds. Only delays past 40 ms for a tenth of a second's requests could close this
+// gap. How small an effect the comparison resolves is a measurement (benchmarks and
+// hack/evalgate), not a behaviour test.
 func TestCompareFiles(t *testing.T) {
 	if testing.Short() {
-		t.Skip("timing test: its verdicts need undistorted runs (runs in the main pass)")
+		t.Skip("12 s of real load; runs in the main pass")
 	}
 	url := startTarget(t)
 	dir := t.TempDir()
-	for name, lat := range map[string]string{"a.json": "fixed:5ms", "b.json": "fixed:6ms"} {
+	for name, lat := range map[string]string{"a.json": "fixed:10ms", "b.json": "fixed:50ms"} {
 		r := meshperf(t, "run", "--url", url+"/?latency="+lat, "--rate", "100", "-c", "16", "--duration", "6s", "-q", "--out", filepath.Join(dir, name))
 		if r.code != 0 {
 			t.Fatalf("run: %d %s", r.code, r.stderr)
@@ -255,6 +261,11 @@ func TestCompareFiles(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &pairs); err != nil || len(pairs) != 1 {
 		t.Fatalf("compare -o json: %v %s %s", err, r.stdout, r.stderr)
 	}
+	defer func() {
+		if t.Failed() {
+			t.Log(meshperf(t, "compare", filepath.Join(dir, "a.json"), filepath.Join(dir, "b.json")).stdout)
+		}
+	}()
 	for _, c := range pairs[0].Changes {
 		switch c.Metric {
 		case "p50", "p90":
@@ -270,9 +281,19 @@ func TestCompareFiles(t *testing.T) {
 	if r := meshperf(t, "compare", filepath.Join(dir, "a.json"), filepath.Join(dir, "b.json")); r.code != 0 || !strings.Contains(r.stdout, "CHANGE [95% CI]") || !strings.Contains(r.stdout, "worse (p=") {
 		t.Errorf("table: %d\n%s", r.code, r.stdout)
 	}
-	os.WriteFile(filepath.Join(dir, "smp.yaml"), []byte("smp_version: v0.6.1\nid: x\n"), 0o600)
-	if r := meshperf(t, "compare", filepath.Join(dir, "a.json"), filepath.Join(dir, "smp.yaml")); r.code != 2 || !strings.Contains(r.stderr, "per-second intervals") {
+	// An SMP result (what --output smp writes) holds no per-second data: say so, and
+	// which file to compare instead.
+	smpFile := filepath.Join(dir, "r.smp.yaml")
+	if r := meshperf(t, "run", "--url", url, "--rate", "50", "--duration", "1s", "-q", "--output", "smp", "--out", smpFile); r.code != 0 {
+		t.Fatalf("run -o smp: %d %s", r.code, r.stderr)
+	}
+	if r := meshperf(t, "compare", filepath.Join(dir, "a.json"), smpFile); r.code != 2 || !strings.Contains(r.stderr, "is an SMP result") ||
+		!strings.Contains(r.stderr, "no per-second data") || !strings.Contains(r.stderr, "--out result.json") || strings.Contains(r.stderr, "latencies_ms") {
 		t.Errorf("an SMP file: %d %s", r.code, r.stderr)
+	}
+	os.WriteFile(filepath.Join(dir, "bare.yaml"), []byte("smp_version: v0.6.1\nid: x\n"), 0o600)
+	if r := meshperf(t, "compare", filepath.Join(dir, "a.json"), filepath.Join(dir, "bare.yaml")); r.code != 2 || !strings.Contains(r.stderr, "per-second intervals") {
+		t.Errorf("a result without intervals: %d %s", r.code, r.stderr)
 	}
 }
 
@@ -288,7 +309,7 @@ func TestGateCommand(t *testing.T) {
 	dir := t.TempDir()
 	base := url + "/a?latency=normal:20ms,2ms"
 	args := func(cand, junit string) []string {
-		return []string{"gate", "--baseline", base, "--candidate", cand, "--rounds", "3", "--duration", "2s", "--warmup", "0s",
+		return []string{"gate", "--baseline", base, "--candidate", cand, "--rounds", "3", "--max-rounds", "6", "--duration", "2s", "--warmup", "0s",
 			"--rate", "100", "--metric", "p50,p90", "--junit", junit}
 	}
 	t.Setenv("GITHUB_STEP_SUMMARY", filepath.Join(dir, "summary.md"))

@@ -420,7 +420,11 @@ func newResultCmd() *cobra.Command {
 	rf.add(get)
 
 	compare := &cobra.Command{
-		Use: "compare ID ID [ID...]", Short: "Compare results side by side (the first is the baseline)", Args: cobra.RangeArgs(2, 10),
+		Use: "compare ID ID [ID...]", Short: "Compare results on the server (the first is the baseline), as meshperf compare does",
+		Long: `Compare results stored on the server: the same analysis as meshperf compare (per-second
+figures, 95% confidence intervals, verdicts), computed by the server. -o json also
+gives the side-by-side summary figures.`,
+		Args: cobra.RangeArgs(2, 10),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := rf.client()
 			if err != nil {
@@ -433,31 +437,10 @@ func newResultCmd() *cobra.Command {
 			if output == "json" {
 				return writeJSONOut(cmd.OutOrStdout(), cmpr)
 			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', tabwriter.AlignRight)
-			header := "METRIC\t"
-			for i, r := range cmpr.Results {
-				label := r.ID
-				if len(label) > 8 {
-					label = label[:8]
-				}
-				if i == 0 {
-					label += " (base)"
-				}
-				header += label + "\t"
+			if output != "" {
+				return badInput(fmt.Errorf("--output must be json (or nothing, for the table)"))
 			}
-			fmt.Fprintln(tw, header)
-			for _, m := range cmpr.Metrics {
-				row := fmt.Sprintf("%s (%s)\t", m.Metric, m.Unit)
-				for i, v := range m.Values {
-					cell := fmt.Sprintf("%.3f", v)
-					if i > 0 && m.DeltaPct[i] != nil {
-						cell += fmt.Sprintf(" %+.1f%%", *m.DeltaPct[i])
-					}
-					row += cell + "\t"
-				}
-				fmt.Fprintln(tw, row)
-			}
-			return tw.Flush()
+			return writeServerComparison(cmd.OutOrStdout(), cmpr)
 		},
 	}
 	compare.Flags().StringVarP(&output, "output", "o", "", "json for scripts")

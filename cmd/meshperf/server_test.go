@@ -162,8 +162,12 @@ func TestServerCLIFlow(t *testing.T) {
 	if r := meshperf(t, "result", "get", page.Items[0].ID, "-o", "smp"); r.code != 0 || !strings.Contains(r.stdout, "latencies_ms:") {
 		t.Errorf("result get smp: %d %s", r.code, r.stdout)
 	}
-	if r := meshperf(t, "result", "compare", page.Items[0].ID, page.Items[1].ID); r.code != 0 || !strings.Contains(r.stdout, "p99 (ms)") {
-		t.Errorf("compare: %d %s", r.code, r.stdout)
+	// One comparison, whichever way it is reached: the server's analysis rendered by
+	// result compare reads exactly as meshperf compare's of the same two results.
+	viaServer := meshperf(t, "result", "compare", page.Items[0].ID, page.Items[1].ID)
+	local := meshperf(t, "compare", page.Items[0].ID, page.Items[1].ID)
+	if viaServer.code != 0 || !strings.Contains(viaServer.stdout, "CHANGE [95% CI]") || !strings.Contains(viaServer.stdout, "p99.9") || viaServer.stdout != local.stdout {
+		t.Errorf("result compare: %d\n%s\ncompare: %d\n%s%s", viaServer.code, viaServer.stdout, local.code, local.stdout, local.stderr)
 	}
 	if r := meshperf(t, "profile", "delete", "cli"); r.code != 0 || !strings.Contains(r.stdout, "2 result(s) kept") {
 		t.Errorf("delete: %d %s", r.code, r.stdout)
@@ -172,7 +176,7 @@ func TestServerCLIFlow(t *testing.T) {
 	fast := filepath.Join(t.TempDir(), "fast.yaml")
 	os.WriteFile(fast, []byte("name: fast\nduration: 1s\nclients:\n  - endpoint_urls: ["+tgt+"/fast]\n    rps: 50\n"), 0o600)
 	meshperf(t, "profile", "apply", "-f", fast)
-	if r := meshperf(t, "gate", "--baseline", "fast", "--candidate", "fast", "--rounds", "1", "-o", "json"); r.code != 0 ||
+	if r := meshperf(t, "gate", "--baseline", "fast", "--candidate", "fast", "--rounds", "1", "--max-rounds", "1", "-o", "json"); r.code != 0 ||
 		!strings.Contains(r.stdout, `"baseline": "profile fast (version 1)"`) {
 		t.Errorf("gate on profiles: %d %s %s", r.code, r.stdout, r.stderr)
 	}

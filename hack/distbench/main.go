@@ -36,16 +36,17 @@ func main() {
 
 	tport, sport, nport := harness.FreePort(), harness.FreePort(), harness.FreePort()
 	defer harness.Cleanup()
-	start := func(env []string, args ...string) {
+	start := func(env []string, args ...string) *exec.Cmd {
 		c := exec.Command(*bin, args...)
 		c.Env = append(os.Environ(), env...)
 		harness.Check(c.Start())
-		harness.OnExit(func() { _ = c.Process.Kill(); _ = c.Wait() })
+		harness.OnExit(func() { harness.Stop(c) })
+		return c
 	}
-	start(nil, "target", "--http-addr", "127.0.0.1:"+tport, "--grpc-addr", "", "--tcp-addr", "")
-	start([]string{"MESHPERF_ADMIN_TOKEN=" + token}, "server", "--addr", "127.0.0.1:"+sport, "--data-dir", dir, "--nats-addr", "127.0.0.1:"+nport)
-	harness.WaitReady("http://127.0.0.1:" + tport + "/healthz")
-	harness.WaitReady("http://127.0.0.1:" + sport + "/readyz")
+	tgt := start(nil, "target", "--http-addr", "127.0.0.1:"+tport, "--grpc-addr", "", "--tcp-addr", "")
+	srv := start([]string{"MESHPERF_ADMIN_TOKEN=" + token}, "server", "--addr", "127.0.0.1:"+sport, "--data-dir", dir, "--nats-addr", "127.0.0.1:"+nport)
+	harness.WaitReady("http://127.0.0.1:"+tport+"/healthz", tgt)
+	harness.WaitReady("http://127.0.0.1:"+sport+"/readyz", srv)
 	for i := 1; i <= 4; i++ {
 		start(nil, "agent", "--nats", "nats://127.0.0.1:"+nport, "--token-file", filepath.Join(dir, "agent.token"), "--name", fmt.Sprintf("a%d", i))
 	}

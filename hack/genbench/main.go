@@ -57,10 +57,10 @@ func main() {
 	port := harness.FreePort()
 	tgt := exec.Command("taskset", "-c", "1", *meshperf, "target", "--http-addr", "127.0.0.1:"+port, "--grpc-addr", "", "--tcp-addr", "")
 	harness.Check(tgt.Start())
-	harness.OnExit(func() { _ = tgt.Process.Kill(); _ = tgt.Wait() })
+	harness.OnExit(func() { harness.Stop(tgt) })
 	defer harness.Cleanup()
 	url := "http://127.0.0.1:" + port + "/"
-	harness.WaitReady(url + "healthz")
+	harness.WaitReady(url+"healthz", tgt)
 
 	meshperfTool := func(engine string) tool {
 		return tool{

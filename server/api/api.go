@@ -13,6 +13,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -349,11 +351,17 @@ func (a *API) listAgents(w http.ResponseWriter, _ *http.Request) {
 
 // --- health ---
 
+// pidHeader carries the server's process id on /healthz and /readyz, so a harness can
+// check that the server answering is the one it started.
+const pidHeader = "X-Meshperf-Pid"
+
 func (a *API) healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set(pidHeader, strconv.Itoa(os.Getpid()))
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set(pidHeader, strconv.Itoa(os.Getpid()))
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := a.st.Ping(ctx); err != nil {

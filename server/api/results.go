@@ -201,39 +201,39 @@ func (a *API) compareResults(w http.ResponseWriter, r *http.Request) {
 		rows[i] = resultRowOut(row)
 		full[i] = res
 	}
-	cmp := Compare(rows)
+	cmp := Compare(rows, full)
 	for _, c := range full[1:] {
 		cmp.Changes = append(cmp.Changes, CandidateChanges{Candidate: c.ID, Changes: perf.Compare(full[0], c)})
 	}
 	writeJSON(w, http.StatusOK, cmp)
 }
 
-// Compare builds the comparison table of result rows.
-func Compare(rows []resultRowJSON) Comparison {
-	metric := func(name, unit, better string, get func(resultRowJSON) float64) MetricRow {
-		m := MetricRow{Metric: name, Unit: unit, Better: better}
-		base := get(rows[0])
-		for _, r := range rows {
-			v := get(r)
-			m.Values = append(m.Values, v)
-			m.Delta = append(m.Delta, v-base)
+// comparedMetrics are the summary figures of the side-by-side table.
+var comparedMetrics = []string{"rps", "error_rate", "p50", "p90", "p99", "p99.9", "max", "requests"}
+
+// Compare builds the comparison table of results (rows are their listing rows); the
+// figures are read from the summaries through perf's metric registry.
+func Compare(rows []resultRowJSON, results []*smp.Result) Comparison {
+	out := Comparison{Results: rows}
+	for _, name := range comparedMetrics {
+		m, err := perf.LookupMetric(name)
+		if err != nil {
+			panic(err) // a name in the table above that the registry lacks: a programming error
+		}
+		row := MetricRow{Metric: m.Name, Unit: m.Unit, Better: m.Better}
+		base := m.FromSummary(&results[0].Summary)
+		for _, r := range results {
+			v := m.FromSummary(&r.Summary)
+			row.Values = append(row.Values, v)
+			row.Delta = append(row.Delta, v-base)
 			if base == 0 {
-				m.DeltaPct = append(m.DeltaPct, nil)
+				row.DeltaPct = append(row.DeltaPct, nil)
 			} else {
 				p := (v - base) / base * 100
-				m.DeltaPct = append(m.DeltaPct, &p)
+				row.DeltaPct = append(row.DeltaPct, &p)
 			}
 		}
-		return m
+		out.Metrics = append(out.Metrics, row)
 	}
-	return Comparison{Results: rows, Metrics: []MetricRow{
-		metric("rps", "req/s", "higher", func(r resultRowJSON) float64 { return r.ActualRPS }),
-		metric("error_rate", "ratio", "lower", func(r resultRowJSON) float64 { return r.ErrorRate }),
-		metric("p50", "ms", "lower", func(r resultRowJSON) float64 { return r.P50Ms }),
-		metric("p90", "ms", "lower", func(r resultRowJSON) float64 { return r.P90Ms }),
-		metric("p99", "ms", "lower", func(r resultRowJSON) float64 { return r.P99Ms }),
-		metric("p99.9", "ms", "lower", func(r resultRowJSON) float64 { return r.P999Ms }),
-		metric("max", "ms", "lower", func(r resultRowJSON) float64 { return r.MaxMs }),
-		metric("requests", "count", "higher", func(r resultRowJSON) float64 { return float64(r.Requests) }),
-	}}
+	return out
 }

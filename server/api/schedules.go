@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/meshperf/meshperf/perf"
 	"github.com/meshperf/meshperf/server/auth"
 	"github.com/meshperf/meshperf/server/schedule"
 	"github.com/meshperf/meshperf/server/store"
@@ -174,12 +175,9 @@ func (a *API) profileTrend(w http.ResponseWriter, r *http.Request) {
 		metric = "p99"
 	}
 	var errs smp.FieldErrors
-	valid := false
-	for _, m := range store.TrendMetrics() {
-		valid = valid || m == metric
-	}
-	if !valid {
-		errs.Add("metric", 0, "must be one of %v, got %q", store.TrendMetrics(), metric)
+	m, err := perf.LookupMetric(metric)
+	if err != nil {
+		errs.Add("metric", 0, "%v", err)
 	}
 	since := timeParam(q.Get("since"), "since", &errs)
 	limit, ok := intParam(w, r, "limit", 500, 1, 10000)
@@ -195,10 +193,10 @@ func (a *API) profileTrend(w http.ResponseWriter, r *http.Request) {
 		a.storeError(w, r, err)
 		return
 	}
-	pts, err := a.st.Trend(r.Context(), p.ID, metric, since, limit)
+	pts, err := a.st.Trend(r.Context(), p.ID, m.Name, m.FromSummary, since, limit)
 	if err != nil {
 		a.storeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"profile": p.Name, "metric": metric, "points": pts})
+	writeJSON(w, http.StatusOK, map[string]any{"profile": p.Name, "metric": m.Name, "points": pts})
 }

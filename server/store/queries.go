@@ -585,25 +585,25 @@ type TrendPoint struct {
 	Status   string    `json:"status"`
 }
 
-// trendColumns are the result columns a trend may follow.
-var trendColumns = map[string]string{"p50": "p50_ms", "p90": "p90_ms", "p99": "p99_ms", "p99.9": "p999_ms", "max": "max_ms",
-	"rps": "actual_rps", "error_rate": "error_rate", "requests": "requests"}
+// summaryColumns are the result columns holding summary figures, by metric name: a
+// trend of one of these reads the column; any other metric is read from each stored
+// result's summary. What a metric means stays with the caller's getter (perf's metric
+// registry); this only says where the database keeps a copy.
+var summaryColumns = map[string]string{"p50": "p50_ms", "median": "p50_ms", "p90": "p90_ms", "p99": "p99_ms",
+	"p99.9": "p999_ms", "max": "max_ms", "rps": "actual_rps", "error_rate": "error_rate", "requests": "requests"}
 
-// TrendMetrics lists the metrics Trend accepts.
-func TrendMetrics() []string {
-	out := make([]string, 0, len(trendColumns))
-	for k := range trendColumns {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+// rowSummary is the part of a summary a result row keeps in columns.
+func rowSummary(r *Result) smp.Summary {
+	return smp.Summary{Requests: r.Requests, ErrorRate: r.ErrorRate, ActualRPS: r.ActualRPS, TargetRPS: r.TargetRPS,
+		Latency: smp.LatencySummary{P50Ms: r.P50Ms, P90Ms: r.P90Ms, P99Ms: r.P99Ms, P999Ms: r.P999Ms, MaxMs: r.MaxMs}}
 }
 
-// Trend returns a profile's results' values of a metric, oldest first.
-func (s *Store) Trend(ctx context.Context, profileID, metric string, since time.Time, limit int) ([]TrendPoint, error) {
-	col, ok := trendColumns[metric]
-	if !ok {
-		return nil, fmt.Errorf("unknown metric %q", metric)
+// Trend returns a profile's results' values of a metric (named metric, read by get
+// from a result's summary), oldest first.
+func (s *Store) Trend(ctx context.Context, profileID, metric string, get func(*smp.Summary) float64, since time.Time, limit int) ([]TrendPoint, error) {
+	col, inColumn := summaryColumns[metric]
+	if !inColumn {
+		col = "data"
 	}
 	var rows []Result
 	q := s.db.WithContext(ctx).Model(&Result{}).Select("id, start_time, status, "+col).Where("profile_id = ?", profileID)
@@ -614,10 +614,19 @@ func (s *Store) Trend(ctx context.Context, profileID, metric string, since time.
 		return nil, err
 	}
 	out := make([]TrendPoint, len(rows))
-	for i, r := range rows {
-		v := map[string]float64{"p50_ms": r.P50Ms, "p90_ms": r.P90Ms, "p99_ms": r.P99Ms, "p999_ms": r.P999Ms, "max_ms": r.MaxMs,
-			"actual_rps": r.ActualRPS, "error_rate": r.ErrorRate, "requests": float64(r.Requests)}[col]
-		out[len(rows)-1-i] = TrendPoint{Time: r.StartTime, Value: v, ResultID: r.ID, Status: r.Status}
+	for i := range rows {
+		r := &rows[i]
+		sum := rowSummary(r)
+		if !inColumn {
+			var stored struct {
+				Summary smp.Summary `json:"summary"`
+			}
+			if err := unpack(r.Data, &stored); err != nil {
+				return nil, fmt.Errorf("result %s: %w", r.ID, err)
+			}
+			sum = stored.Summary
+		}
+		out[len(rows)-1-i] = TrendPoint{Time: r.StartTime, Value: get(&sum), ResultID: r.ID, Status: r.Status}
 	}
 	return out, nil
 }

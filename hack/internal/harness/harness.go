@@ -1,5 +1,5 @@
 // Package harness holds what the benchmark and evaluation programs under hack/ share:
-// a free port, waiting for a server, failing loudly.
+// a free port, waiting for the server it started (and no other), failing loudly.
 package harness
 
 import (
@@ -7,6 +7,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
 )
 
@@ -19,16 +23,83 @@ func FreePort() string {
 	return port
 }
 
-// WaitReady waits up to 5 s for url to answer.
-func WaitReady(url string) {
-	for range 100 {
-		if resp, err := http.Get(url); err == nil {
+// PIDHeader is where meshperf's target (/healthz) and server (/healthz, /readyz) say
+// which process answered.
+const PIDHeader = "X-Meshperf-Pid"
+
+// WaitReady waits up to 10 s for url to answer 2xx from the process cmd started: a
+// harness must measure the process it started. It fails, naming the port, when cmd
+// exits first (typically: the port was taken) or when another process answers there.
+func WaitReady(url string, cmd *exec.Cmd) {
+	Check(waitReady(url, cmd, 10*time.Second))
+}
+
+// exited is closed once cmd has exited, however often it is asked for.
+var (
+	exitedMu sync.Mutex
+	exited   = map[*exec.Cmd]chan struct{}{}
+)
+
+func exitedChan(cmd *exec.Cmd) chan struct{} {
+	exitedMu.Lock()
+	defer exitedMu.Unlock()
+	ch, ok := exited[cmd]
+	if !ok {
+		ch = make(chan struct{})
+		exited[cmd] = ch
+		go func() { _ = cmd.Wait(); close(ch) }()
+	}
+	return ch
+}
+
+// Stop kills a process started by the harness and waits for it.
+func Stop(cmd *exec.Cmd) {
+	if cmd.Process == nil {
+		return
+	}
+	_ = cmd.Process.Kill()
+	<-exitedChan(cmd)
+}
+
+func waitReady(url string, cmd *exec.Cmd, timeout time.Duration) error {
+	if cmd.Process == nil {
+		return fmt.Errorf("%s: the process to check was not started", url)
+	}
+	want := strconv.Itoa(cmd.Process.Pid)
+	done := exitedChan(cmd)
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		select {
+		case <-done:
+			return fmt.Errorf("%s exited before %s answered (%v): is port %s already taken?", cmd.Path, url, cmd.ProcessState, portOf(url))
+		default:
+		}
+		resp, err := client.Get(url)
+		if err == nil {
 			resp.Body.Close()
-			return
+			got := resp.Header.Get(PIDHeader)
+			switch {
+			case got != want:
+				return fmt.Errorf("port %s answers %s, but not from the process started here (pid %s; the answer's %s is %q): another process holds the port", portOf(url), url, want, PIDHeader, got)
+			case resp.StatusCode/100 == 2:
+				return nil
+			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	Check(fmt.Errorf("%s did not come up", url))
+	return fmt.Errorf("%s did not come up within %v (port %s)", url, timeout, portOf(url))
+}
+
+func portOf(url string) string {
+	if i := strings.LastIndex(url, ":"); i >= 0 {
+		p := url[i+1:]
+		if j := strings.IndexByte(p, '/'); j >= 0 {
+			p = p[:j]
+		}
+		return p
+	}
+	return "?"
 }
 
 var cleanups []func()
