@@ -4,16 +4,34 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/net/http/httpguts"
 )
 
-// Limits that keep a config from asking for something absurd by mistake.
+// Limits that keep a config from asking for something absurd by mistake (or on
+// purpose: a server runs what its editors send). README "Limits and security" lists
+// them.
 const (
-	MaxConnections  = 10000
-	MaxPayloadBytes = 1 << 20
+	MaxClients = 64
+	// MaxConnections bounds one client's connections, and MaxRunConnections the sum
+	// over a run's clients: a run never has more requests in flight than connections.
+	MaxConnections    = 10000
+	MaxRunConnections = 10000
+	MaxPayloadBytes   = 1 << 20
+	// MaxRPS bounds a client's (and a stage's) target rate.
+	MaxRPS      = 1_000_000
+	MaxDuration = 24 * time.Hour
+	MaxTimeout  = 5 * time.Minute
+	// Labels are stored and indexed: keys up to 128 bytes, values up to 256.
+	MaxLabels          = 64
+	MaxLabelKeyBytes   = 128
+	MaxLabelValueBytes = 256
 )
 
 // Validate checks a config after ApplyDefaults and returns every problem at once.
@@ -24,6 +42,22 @@ func (t *TestConfig) Validate() error {
 	}
 	if t.Duration.D() <= 0 {
 		errs.Add("duration", 0, "must be positive")
+	} else if t.Duration.D() > MaxDuration {
+		errs.Add("duration", 0, "must be at most %v, got %v", MaxDuration, t.Duration)
+	}
+	if t.Warmup.D() > MaxDuration {
+		errs.Add("warmup", 0, "must be at most %v, got %v", MaxDuration, t.Warmup)
+	}
+	checkLabels("labels", t.Labels, &errs)
+	if len(t.Clients) > MaxClients {
+		errs.Add("clients", 0, "at most %d clients, got %d", MaxClients, len(t.Clients))
+	}
+	var conns int64
+	for _, c := range t.Clients {
+		conns += int64(c.Connections)
+	}
+	if conns > MaxRunConnections {
+		errs.Add("clients", 0, "the clients ask for %d connections in all; a run may have at most %d", conns, MaxRunConnections)
 	}
 	if t.Agents != nil && (t.Agents.Count < 1 || t.Agents.Count > 1000) {
 		errs.Add("agents.count", 0, "must be between 1 and 1000, got %d", t.Agents.Count)
@@ -55,8 +89,8 @@ func (c *Client) validate(p string, testDuration time.Duration, errs *FieldError
 	if c.Connections < 1 || c.Connections > MaxConnections {
 		errs.Add(p+".connections", 0, "must be between 1 and %d, got %d", MaxConnections, c.Connections)
 	}
-	if c.RPS < 0 {
-		errs.Add(p+".rps", 0, "must not be negative")
+	if c.RPS < 0 || c.RPS > MaxRPS {
+		errs.Add(p+".rps", 0, "must be between 0 and %d, got %d", MaxRPS, c.RPS)
 	}
 	switch c.Model {
 	case ModelOpen:
@@ -67,8 +101,8 @@ func (c *Client) validate(p string, testDuration time.Duration, errs *FieldError
 	default:
 		errs.Add(p+".model", 0, "must be open or closed")
 	}
-	if c.Timeout.D() <= 0 {
-		errs.Add(p+".timeout", 0, "must be positive")
+	if c.Timeout.D() <= 0 || c.Timeout.D() > MaxTimeout {
+		errs.Add(p+".timeout", 0, "must be positive and at most %v, got %v", MaxTimeout, c.Timeout)
 	}
 	if len(c.EndpointURLs) == 0 {
 		errs.Add(p+".endpoint_urls", 0, "at least one endpoint URL is needed")
@@ -104,8 +138,8 @@ func (c *Client) validate(p string, testDuration time.Duration, errs *FieldError
 		if s.Duration.D() <= 0 {
 			errs.Add(sp+".duration", 0, "must be positive")
 		}
-		if s.RPS < 0 {
-			errs.Add(sp+".rps", 0, "must not be negative")
+		if s.RPS < 0 || s.RPS > MaxRPS {
+			errs.Add(sp+".rps", 0, "must be between 0 and %d, got %d", MaxRPS, s.RPS)
 		}
 		stages += s.Duration.D()
 	}
@@ -125,6 +159,46 @@ func (c *Client) validate(p string, testDuration time.Duration, errs *FieldError
 	if c.PayloadBytes < 0 || c.PayloadBytes > MaxPayloadBytes {
 		errs.Add(p+".payload_bytes", 0, "must be between 0 and %d", MaxPayloadBytes)
 	}
+}
+
+// checkLabels refuses labels that cannot be stored and filtered on faithfully: empty
+// or oversized keys, control characters (NUL, newline), invalid UTF-8.
+func checkLabels(path string, labels map[string]string, errs *FieldErrors) {
+	if len(labels) > MaxLabels {
+		errs.Add(path, 0, "at most %d labels, got %d", MaxLabels, len(labels))
+		return
+	}
+	keys := make([]string, 0, len(labels))
+	for k := range labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		p := path + "[" + strconv.Quote(k) + "]"
+		switch {
+		case k == "" || len(k) > MaxLabelKeyBytes:
+			errs.Add(p, 0, "a label key must be 1 to %d bytes", MaxLabelKeyBytes)
+		case !printable(k):
+			errs.Add(p, 0, "a label key must be printable UTF-8 (no control characters)")
+		case len(labels[k]) > MaxLabelValueBytes:
+			errs.Add(p, 0, "a label value must be at most %d bytes", MaxLabelValueBytes)
+		case !printable(labels[k]):
+			errs.Add(p, 0, "a label value must be printable UTF-8 (no control characters)")
+		}
+	}
+}
+
+// printable reports whether s is valid UTF-8 without control characters.
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
 }
 
 // checkEndpoint returns what is wrong with an endpoint for a protocol, or "".
