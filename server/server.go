@@ -55,8 +55,12 @@ type Config struct {
 	AgentBrokerURL string
 	AgentImage     string
 	Concurrency    int
-	Version        string
-	Logger         *slog.Logger
+	// MaxQueuedRuns and MaxQueuedRunsPerUser bound the run queue (0: the defaults,
+	// runs.DefaultMaxQueued and runs.DefaultMaxQueuedPerUser).
+	MaxQueuedRuns        int
+	MaxQueuedRunsPerUser int
+	Version              string
+	Logger               *slog.Logger
 	// Out receives the one-time admin token when one is generated.
 	Out io.Writer
 	// Ready, if set, receives the bound address once the server listens.
@@ -124,9 +128,13 @@ func Run(ctx context.Context, cfg Config) error {
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	conns := connections.New(st, connections.Options{Box: box, CheckInterval: cfg.ClusterCheckInterval, Logger: log,
 		Agents: connections.AgentDefaults{BrokerEndpoint: cfg.AgentBrokerURL, BrokerUser: broker.AgentUser(), AgentToken: bcfg.AgentToken, Image: cfg.AgentImage}})
-	mgr := runs.New(st, runs.Options{Owner: cfg.InstanceID, Concurrency: cfg.Concurrency, Version: cfg.Version, Logger: log,
+	ropt := runs.Options{Owner: cfg.InstanceID, Concurrency: cfg.Concurrency, Version: cfg.Version, Logger: log,
 		Distributed: &agents.Distributor{Registry: reg, NC: brk.NC, Stream: brk.Stream, Version: cfg.Version, Logger: log},
-		Clusters:    conns})
+		Clusters:    conns, MaxQueued: cfg.MaxQueuedRuns, MaxQueuedPerUser: cfg.MaxQueuedRunsPerUser}
+	if policy != nil {
+		ropt.Targets = policy
+	}
+	mgr := runs.New(st, ropt)
 	if err := mgr.Start(workCtx); err != nil {
 		stopWork()
 		ln.Close()

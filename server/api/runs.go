@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/meshperf/meshperf/server/auth"
+	"github.com/meshperf/meshperf/server/runs"
 	"github.com/meshperf/meshperf/server/store"
 	"github.com/meshperf/meshperf/smp"
 )
@@ -131,6 +132,12 @@ func (a *API) runAdHoc(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) submit(w http.ResponseWriter, r *http.Request, run *store.Run) {
 	if err := a.runs.Submit(r.Context(), run); err != nil {
+		var full *runs.ErrQueueFull
+		if errors.As(err, &full) {
+			w.Header().Set("Retry-After", "30")
+			writeError(w, r, http.StatusTooManyRequests, "queue_full", full.Error(), nil)
+			return
+		}
 		a.storeError(w, r, err)
 		return
 	}

@@ -219,6 +219,40 @@ func (s *Store) ClaimRun(ctx context.Context, id, owner string) (bool, error) {
 	return res.RowsAffected == 1, res.Error
 }
 
+// NextQueuedRun is the oldest queued run's id, or ErrNotFound.
+func (s *Store) NextQueuedRun(ctx context.Context) (string, error) {
+	var ids []string
+	err := s.db.WithContext(ctx).Model(&Run{}).Where("status = ?", RunQueued).
+		Order("created_at").Limit(1).Pluck("id", &ids).Error
+	if err != nil {
+		return "", err
+	}
+	if len(ids) == 0 {
+		return "", ErrNotFound
+	}
+	return ids[0], nil
+}
+
+// CountQueuedRuns counts queued runs in all and those triggered by one name.
+func (s *Store) CountQueuedRuns(ctx context.Context, triggeredBy string) (total, mine int64, err error) {
+	q := s.db.WithContext(ctx).Model(&Run{}).Where("status = ?", RunQueued)
+	if err = q.Count(&total).Error; err != nil {
+		return 0, 0, err
+	}
+	err = s.db.WithContext(ctx).Model(&Run{}).Where("status = ? AND triggered_by = ?", RunQueued, triggeredBy).Count(&mine).Error
+	return total, mine, err
+}
+
+// CreateRuns stores many runs at once (imports and tests of large queues).
+func (s *Store) CreateRuns(ctx context.Context, rs []Run) error {
+	for i := range rs {
+		if rs[i].ID == "" {
+			rs[i].ID = uuid.NewString()
+		}
+	}
+	return tr(s.db.WithContext(ctx).CreateInBatches(rs, 500).Error)
+}
+
 // SetRunPlacement records where a distributed run went.
 func (s *Store) SetRunPlacement(ctx context.Context, id, placement string) error {
 	return s.db.WithContext(ctx).Model(&Run{}).Where("id = ?", id).Update("placement", placement).Error
