@@ -37,6 +37,9 @@ type Options struct {
 	Targets *TargetPolicy
 	// MaxBody bounds request bodies (default 1 MiB).
 	MaxBody int64
+	// MaxRunConnections bounds the connections (so the requests in flight) of one
+	// run on this server, below smp.MaxRunConnections (0: that limit only).
+	MaxRunConnections int
 	// Agents is the registry of agents (nil: none are listening).
 	Agents *agents.Registry
 	// Clusters manages cluster connections (nil: the cluster routes answer 503).

@@ -2,8 +2,11 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/meshperf/meshperf/server/auth"
 	"github.com/meshperf/meshperf/server/store"
@@ -51,8 +54,8 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var errs smp.FieldErrors
-	if b.Name == "" || len(b.Name) > 128 {
-		errs.Add("name", 0, "must be 1 to 128 characters")
+	if err := validUserName(b.Name); err != nil {
+		errs.Add("name", 0, "%v", err)
 	}
 	if _, err := auth.ParseRole(b.Role); err != nil {
 		errs.Add("role", 0, "%v", err)
@@ -78,6 +81,37 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// maxTokenName bounds a token's name (the column holds 128).
+const maxTokenName = 128
+
+// validUserName keeps user names unambiguous in lists, logs and the audit trail:
+// lowercase only (so "ADMIN" cannot stand beside "admin"), no spaces, no control
+// characters.
+func validUserName(name string) error {
+	if name == "" || len(name) > 64 {
+		return fmt.Errorf("must be 1 to 64 characters")
+	}
+	for i, c := range name {
+		ok := c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || i > 0 && (c == '.' || c == '-' || c == '_' || c == '@')
+		if !ok {
+			return fmt.Errorf("%q: use lowercase letters, digits and '.', '-', '_', '@' (not first)", name)
+		}
+	}
+	return nil
+}
+
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
+}
+
 type createTokenBody struct {
 	Name string `yaml:"name" json:"name"`
 }
@@ -90,6 +124,10 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) {
 	}
 	var b createTokenBody
 	if !a.readBody(w, r, &b) {
+		return
+	}
+	if len(b.Name) > maxTokenName || !printable(b.Name) {
+		badInput(w, r, smp.FieldErrors{{Path: "name", Msg: fmt.Sprintf("must be at most %d printable characters", maxTokenName)}}, "")
 		return
 	}
 	token := auth.NewToken()
