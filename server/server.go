@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/net/netutil"
+
 	"github.com/meshperf/meshperf/server/agents"
 	"github.com/meshperf/meshperf/server/api"
 	"github.com/meshperf/meshperf/server/auth"
@@ -59,8 +61,12 @@ type Config struct {
 	// runs.DefaultMaxQueued and runs.DefaultMaxQueuedPerUser).
 	MaxQueuedRuns        int
 	MaxQueuedRunsPerUser int
-	Version              string
-	Logger               *slog.Logger
+	// MaxRunConnections bounds one run's connections (0: smp.MaxRunConnections).
+	MaxRunConnections int
+	// HTTP bounds the API's connections (zero fields: the defaults).
+	HTTP    HTTPLimits
+	Version string
+	Logger  *slog.Logger
 	// Out receives the one-time admin token when one is generated.
 	Out io.Writer
 	// Ready, if set, receives the bound address once the server listens.
@@ -145,10 +151,11 @@ func Run(ctx context.Context, cfg Config) error {
 	go func() { defer close(schedDone); sched.Run(workCtx) }()
 	checksDone := make(chan struct{})
 	go func() { defer close(checksDone); conns.Run(workCtx) }()
-	a := api.New(st, mgr, api.Options{AnonymousRead: cfg.AnonymousRead, Targets: policy, Logger: log, Agents: reg, Clusters: conns})
-	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	a := api.New(st, mgr, api.Options{AnonymousRead: cfg.AnonymousRead, Targets: policy, Logger: log, Agents: reg, Clusters: conns,
+		MaxRunConnections: cfg.MaxRunConnections})
+	srv := newHTTPServer(a.Handler(), cfg.HTTP)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(limitListener(ln, cfg.HTTP)) }()
 	log.Info("meshperf server listening", "addr", ln.Addr().String(), "instance", cfg.InstanceID, "anonymous_read", cfg.AnonymousRead)
 	if cfg.Ready != nil {
 		cfg.Ready(ln.Addr().String())
@@ -173,6 +180,52 @@ func Run(ctx context.Context, cfg Config) error {
 		_ = srv.Close()
 	}
 	return nil
+}
+
+// HTTPLimits keep slow or idle clients from holding the API's connections forever.
+type HTTPLimits struct {
+	// ReadTimeout bounds reading a whole request, body included (a trickled body).
+	ReadTimeout time.Duration
+	// WriteTimeout bounds writing a response; event streams lift it for themselves.
+	WriteTimeout time.Duration
+	// IdleTimeout closes keep-alive connections left idle.
+	IdleTimeout time.Duration
+	// MaxConns caps the connections open at once; more wait to be accepted.
+	MaxConns int
+}
+
+// Defaults of HTTPLimits.
+const (
+	DefaultReadTimeout  = 30 * time.Second
+	DefaultWriteTimeout = 2 * time.Minute
+	DefaultIdleTimeout  = 60 * time.Second
+	DefaultMaxConns     = 1024
+)
+
+func (l HTTPLimits) withDefaults() HTTPLimits {
+	if l.ReadTimeout <= 0 {
+		l.ReadTimeout = DefaultReadTimeout
+	}
+	if l.WriteTimeout <= 0 {
+		l.WriteTimeout = DefaultWriteTimeout
+	}
+	if l.IdleTimeout <= 0 {
+		l.IdleTimeout = DefaultIdleTimeout
+	}
+	if l.MaxConns <= 0 {
+		l.MaxConns = DefaultMaxConns
+	}
+	return l
+}
+
+func newHTTPServer(h http.Handler, l HTTPLimits) *http.Server {
+	l = l.withDefaults()
+	return &http.Server{Handler: h, ReadHeaderTimeout: min(10*time.Second, l.ReadTimeout), ReadTimeout: l.ReadTimeout,
+		WriteTimeout: l.WriteTimeout, IdleTimeout: l.IdleTimeout}
+}
+
+func limitListener(ln net.Listener, l HTTPLimits) net.Listener {
+	return netutil.LimitListener(ln, l.withDefaults().MaxConns)
 }
 
 func where(cfg Config) string {

@@ -229,6 +229,9 @@ func (a *API) runEvents(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusInternalServerError, "internal", "streaming unsupported", nil)
 		return
 	}
+	// A stream lasts as long as its run: the server's write timeout is for ordinary
+	// answers. The keep-alive comments still fail on a dead client.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("X-Accel-Buffering", "no")
