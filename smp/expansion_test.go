@@ -161,3 +161,45 @@ func FuzzDecodeExpansion(f *testing.F) {
 		}
 	})
 }
+
+func TestEndpointsParseToWhatIsDialled(t *testing.T) {
+	good := map[string]string{
+		"127.0.0.1:8079":        "127.0.0.1:8079",
+		"grpc://127.0.0.1:8079": "127.0.0.1:8079",
+		"http://10.0.0.1:80/":   "10.0.0.1:80",
+		"https://svc.ns:443":    "svc.ns:443",
+		"dns:///localhost:9000": "localhost:9000",
+		"[::1]:8079":            "[::1]:8079",
+	}
+	for raw, want := range good {
+		e, err := ParseEndpoint(ProtocolGRPC, raw)
+		if err != nil || e.HostPort() != want {
+			t.Errorf("ParseEndpoint(%q) = %v, %v; want %s", raw, e.HostPort(), err, want)
+		}
+	}
+	for _, raw := range []string{
+		"passthrough://127.0.0.1:1/127.0.0.2:23479?x", // checked as 127.0.0.1, dialled 127.0.0.2
+		"dns://127.0.0.1:1/127.0.0.2:23479#x",
+		"passthrough:///127.0.0.2:80",
+		"unix:///tmp/sock", "unix:80", "dns:80",
+		"127.0.0.1:1/127.0.0.2:80", "127.0.0.1:80?x", "user@127.0.0.1:80",
+		"xds:///svc:80", "127.0.0.1:0", "127.0.0.1:99999", "127.0.0.1",
+	} {
+		if e, err := ParseEndpoint(ProtocolGRPC, raw); err == nil {
+			t.Errorf("ParseEndpoint(%q) accepted as %s", raw, e.HostPort())
+		}
+		if hp := EndpointHostPort(raw); hp != "" {
+			t.Errorf("EndpointHostPort(%q) = %q, want none", raw, hp)
+		}
+	}
+	if _, err := ParseEndpoint(ProtocolTCP, "tcp://127.0.0.1:9"); err != nil {
+		t.Errorf("tcp:// refused: %v", err)
+	}
+	if _, err := ParseEndpoint(ProtocolTCP, "https://127.0.0.1:9"); err == nil {
+		t.Error("https:// accepted for TCP")
+	}
+	target, err := GRPCDialTarget("https://svc:443/")
+	if err != nil || target != "https://svc:443" {
+		t.Errorf("GRPCDialTarget kept TLS wrong: %q %v", target, err)
+	}
+}

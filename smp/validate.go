@@ -1,6 +1,7 @@
 package smp
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
@@ -219,24 +220,104 @@ func checkEndpoint(proto Protocol, raw string) string {
 			return "has no host"
 		}
 	case ProtocolGRPC, ProtocolTCP:
-		hostport := EndpointHostPort(raw)
-		if _, _, err := net.SplitHostPort(hostport); err != nil {
-			return "needs host:port (optionally with a " + strings.ToLower(proto.String()) + "://, http:// or https:// prefix), got " + raw
+		if _, err := ParseEndpoint(proto, raw); err != nil {
+			return err.Error()
 		}
 	}
 	return ""
 }
 
-// EndpointHostPort strips a scheme and path from a TCP or gRPC endpoint.
-func EndpointHostPort(raw string) string {
+// Endpoint is a TCP or gRPC endpoint reduced to exactly what is dialled.
+type Endpoint struct {
+	Host, Port string
+	// TLS: an https:// gRPC endpoint.
+	TLS bool
+}
+
+// HostPort is the address dialled.
+func (e Endpoint) HostPort() string { return net.JoinHostPort(e.Host, e.Port) }
+
+// grpcResolverSchemes are names gRPC reads as a resolver when they stand before a
+// colon: "unix:80" would dial a socket file, not host "unix".
+var grpcResolverSchemes = map[string]bool{"dns": true, "passthrough": true, "unix": true, "unix-abstract": true, "xds": true, "google-c2p": true}
+
+// ParseEndpoint is the one parser of TCP and gRPC endpoints, for the validator, the
+// --allow-target check and the dialers alike, so that what is checked is what is
+// dialled. It accepts host:port, optionally behind tcp:// (TCP), grpc://, http://,
+// https:// or dns:/// (gRPC), with at most a trailing "/"; anything else (resolver
+// schemes such as passthrough://a/b, authorities, paths, queries) is refused.
+func ParseEndpoint(proto Protocol, raw string) (Endpoint, error) {
+	usage := fmt.Errorf("needs host:port (optionally with a %s://, http:// or https:// prefix), got %q", strings.ToLower(proto.String()), raw)
 	s := raw
-	if i := strings.Index(s, "://"); i >= 0 {
-		s = s[i+3:]
+	var e Endpoint
+	if scheme, rest, ok := strings.Cut(s, "://"); ok {
+		switch {
+		case scheme == "http", scheme == "grpc" && proto == ProtocolGRPC, scheme == "tcp" && proto == ProtocolTCP:
+		case scheme == "https" && proto == ProtocolGRPC:
+			e.TLS = true
+		case scheme == "dns" && proto == ProtocolGRPC && strings.HasPrefix(rest, "/"):
+			rest = rest[1:] // dns:///host:port: no authority, the name resolved normally
+		default:
+			return Endpoint{}, usage
+		}
+		s = strings.TrimSuffix(rest, "/")
 	}
-	if i := strings.IndexByte(s, '/'); i >= 0 {
-		s = s[:i]
+	if strings.ContainsAny(s, "/?#@ \t") {
+		return Endpoint{}, usage
 	}
-	return s
+	host, port, err := net.SplitHostPort(s)
+	if err != nil || host == "" {
+		return Endpoint{}, usage
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return Endpoint{}, fmt.Errorf("port %q is not a port number (1-65535) in %q", port, raw)
+	}
+	if ip := net.ParseIP(host); ip == nil {
+		if !validHostName(host) || grpcResolverSchemes[strings.ToLower(host)] {
+			return Endpoint{}, fmt.Errorf("%q is not a host name or IP address in %q", host, raw)
+		}
+	} else if strings.Contains(host, "%") {
+		return Endpoint{}, fmt.Errorf("zoned IPv6 addresses are not supported: %q", raw)
+	}
+	e.Host, e.Port = host, port
+	return e, nil
+}
+
+func validHostName(h string) bool {
+	if len(h) > 253 {
+		return false
+	}
+	for _, c := range h {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// EndpointHostPort is the address a TCP or gRPC endpoint dials (see ParseEndpoint),
+// or "" for an endpoint that does not parse (validation refuses those).
+func EndpointHostPort(raw string) string {
+	e, err := ParseEndpoint(ProtocolGRPC, raw)
+	if err != nil {
+		if e, err = ParseEndpoint(ProtocolTCP, raw); err != nil {
+			return ""
+		}
+	}
+	return e.HostPort()
+}
+
+// GRPCDialTarget is what the gRPC dialler is given for an endpoint: exactly the
+// checked host:port (https:// kept to select TLS), never a resolver URL.
+func GRPCDialTarget(raw string) (string, error) {
+	e, err := ParseEndpoint(ProtocolGRPC, raw)
+	if err != nil {
+		return "", err
+	}
+	if e.TLS {
+		return "https://" + e.HostPort(), nil
+	}
+	return e.HostPort(), nil
 }
 
 func itoa(i int) string {

@@ -102,3 +102,18 @@ func TestQueueLimitIsA429(t *testing.T) {
 		t.Fatalf("%d runs queued, want 100", mine)
 	}
 }
+
+func TestGRPCResolverSchemesCannotDodgeAllowedTargets(t *testing.T) {
+	policy, err := api.ParseTargetPolicy([]string{"127.0.0.1/32"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, "sqlite", api.Options{Targets: policy})
+	for _, ep := range []string{"passthrough://127.0.0.1:1/127.0.0.2:23479?x", "dns://127.0.0.1:1/127.0.0.2:23479#x", "127.0.0.2:23479"} {
+		cfg := map[string]any{"duration": "1s", "clients": []map[string]any{{"protocol": "GRPC", "endpoint_urls": []string{ep}}}}
+		code, body := h.do("POST", "/api/v1/runs", h.editor, map[string]any{"config": cfg})
+		if code != 400 || strings.Join(fieldsOf(t, body), ",") != "config.clients[0].endpoint_urls[0]" {
+			t.Errorf("%s: %d %s", ep, code, body)
+		}
+	}
+}

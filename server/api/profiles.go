@@ -61,7 +61,9 @@ func (a *API) checkConfigAt(w http.ResponseWriter, r *http.Request, cfg *smp.Tes
 		errs = append(errs, fe...)
 	}
 	errs = append(errs, a.checkRunLimits(cfg)...)
-	errs = append(errs, a.opt.Targets.Check(r.Context(), cfg)...)
+	if len(errs) == 0 { // an endpoint that does not parse is named once, above
+		errs = append(errs, a.opt.Targets.Check(r.Context(), cfg)...)
+	}
 	if len(errs) > 0 {
 		for i := range errs {
 			errs[i].Path = where(errs[i].Path)
