@@ -269,8 +269,8 @@ func bootstrapAdmin(ctx context.Context, st *store.Store, cfg Config) error {
 	token, generated := strings.TrimSpace(cfg.AdminToken), false
 	if token == "" {
 		token, generated = auth.NewToken(), true
-	} else if len(token) < 16 {
-		return fmt.Errorf("the admin token must be at least 16 characters")
+	} else if err := auth.CheckStrength(token); err != nil {
+		return fmt.Errorf("MESHPERF_ADMIN_TOKEN (or --admin-token-file): %w", err)
 	}
 	if _, err := st.CreateUserWithToken(ctx, "admin", string(auth.Admin), token); err != nil {
 		return fmt.Errorf("creating the admin: %w", err)
