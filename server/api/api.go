@@ -82,6 +82,9 @@ func (a *API) routes() []route {
 		{"GET", "/api/v1/whoami", auth.Viewer, a.whoami},
 		{"GET", "/api/v1/users", auth.Admin, a.listUsers},
 		{"POST", "/api/v1/users", auth.Admin, a.createUser},
+		{"DELETE", "/api/v1/users/{id}", auth.Admin, a.deleteUser},
+		{"PUT", "/api/v1/users/{id}/role", auth.Admin, a.setUserRole},
+		{"GET", "/api/v1/tokens", auth.Admin, a.listTokens},
 		{"POST", "/api/v1/tokens", auth.Viewer, a.createToken},
 		{"DELETE", "/api/v1/tokens/{id}", auth.Viewer, a.deleteToken},
 

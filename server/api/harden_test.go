@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"strings"
@@ -116,4 +117,75 @@ func TestGRPCResolverSchemesCannotDodgeAllowedTargets(t *testing.T) {
 			t.Errorf("%s: %d %s", ep, code, body)
 		}
 	}
+}
+
+func TestAdminsRevokeTokensAndManageUsers(t *testing.T) {
+	each(t, func(t *testing.T, kind string) {
+		h := newHarness(t, kind, api.Options{})
+		code, body := h.do("POST", "/api/v1/users", h.admin, map[string]any{"name": "bot", "role": "editor"})
+		var created struct {
+			Token   string
+			TokenID string `json:"token_id"`
+		}
+		json.Unmarshal(body, &created)
+		if code != 201 || created.TokenID == "" {
+			t.Fatalf("create user: %d %s", code, body)
+		}
+		// Listing: admins only, never a secret.
+		if code, _ := h.do("GET", "/api/v1/tokens", h.editor, nil); code != 403 {
+			t.Errorf("an editor listed tokens: %d", code)
+		}
+		code, body = h.do("GET", "/api/v1/tokens?user=bot", h.admin, nil)
+		if code != 200 || !strings.Contains(string(body), created.TokenID) || !strings.Contains(string(body), `"user": "bot"`) {
+			t.Fatalf("list tokens: %d %s", code, body)
+		}
+		secret := created.Token[strings.LastIndex(created.Token, "_")+1:]
+		if strings.Contains(string(body), secret[:8]) || strings.Contains(string(body), "hash") {
+			t.Fatalf("the token list shows a secret or a hash: %s", body)
+		}
+		// Another user cannot revoke it; an admin can.
+		if code, _ := h.do("DELETE", "/api/v1/tokens/"+created.TokenID, h.editor, nil); code != 404 {
+			t.Errorf("an editor revoked another user's token: %d", code)
+		}
+		if code, body := h.do("DELETE", "/api/v1/tokens/"+created.TokenID, h.admin, nil); code != 204 {
+			t.Fatalf("admin revoke: %d %s", code, body)
+		}
+		if code, _ := h.do("GET", "/api/v1/whoami", created.Token, nil); code != 401 {
+			t.Fatalf("a revoked token still works: %d", code)
+		}
+		// Roles change at the next request.
+		if code, body := h.do("PUT", "/api/v1/users/ed/role", h.admin, map[string]any{"role": "viewer"}); code != 200 {
+			t.Fatalf("set role: %d %s", code, body)
+		}
+		if code, _ := h.do("POST", "/api/v1/profiles", h.editor, map[string]any{"name": "x", "config": h.config("/", 1, time.Second)}); code != 403 {
+			t.Errorf("a demoted editor still writes: %d", code)
+		}
+		if code, body := h.do("PUT", "/api/v1/users/ed/role", h.admin, map[string]any{"role": "root"}); code != 400 || fieldsOf(t, body)[0] != "role" {
+			t.Errorf("bad role: %d %s", code, body)
+		}
+		// The last admin stays.
+		if code, _ := h.do("DELETE", "/api/v1/users/root", h.admin, nil); code != 409 {
+			t.Errorf("deleting the last admin: %d", code)
+		}
+		if code, _ := h.do("PUT", "/api/v1/users/root/role", h.admin, map[string]any{"role": "viewer"}); code != 409 {
+			t.Errorf("demoting the last admin: %d", code)
+		}
+		// Deleting a user revokes its tokens.
+		if code, body := h.do("DELETE", "/api/v1/users/vi", h.admin, nil); code != 204 {
+			t.Fatalf("delete user: %d %s", code, body)
+		}
+		if code, _ := h.do("GET", "/api/v1/whoami", h.viewer, nil); code != 401 {
+			t.Errorf("a deleted user's token still works: %d", code)
+		}
+		evs, _ := h.st.Events(context.Background(), 50)
+		seen := map[string]bool{}
+		for _, e := range evs {
+			seen[e.Action] = true
+		}
+		for _, want := range []string{"token.delete", "user.role", "user.delete"} {
+			if !seen[want] {
+				t.Errorf("no %s in the audit trail", want)
+			}
+		}
+	})
 }
