@@ -167,7 +167,12 @@ func newFortioGRPC(c *smp.Client) (*fortioGRPC, error) {
 		d.service = c.GRPC.Service
 	}
 	for _, u := range c.EndpointURLs {
-		o := &fgrpc.GRPCRunnerOptions{Destination: u}
+		target, err := smp.GRPCDialTarget(u) // exactly the address --allow-target checked
+		if err != nil {
+			d.Close()
+			return nil, err
+		}
+		o := &fgrpc.GRPCRunnerOptions{Destination: target}
 		o.Insecure = c.InsecureSkipVerify
 		o.CACert = c.SSLCertificate
 		conn, err := fgrpc.Dial(o)

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/net/netutil"
+
 	"github.com/meshperf/meshperf/bus"
 	"github.com/meshperf/meshperf/server/agents"
 	"github.com/meshperf/meshperf/server/api"
@@ -56,8 +58,16 @@ type Config struct {
 	AgentBrokerURL string
 	AgentImage     string
 	Concurrency    int
-	Version        string
-	Logger         *slog.Logger
+	// MaxQueuedRuns and MaxQueuedRunsPerUser bound the run queue (0: the defaults,
+	// runs.DefaultMaxQueued and runs.DefaultMaxQueuedPerUser).
+	MaxQueuedRuns        int
+	MaxQueuedRunsPerUser int
+	// MaxRunConnections bounds one run's connections (0: smp.MaxRunConnections).
+	MaxRunConnections int
+	// HTTP bounds the API's connections (zero fields: the defaults).
+	HTTP    HTTPLimits
+	Version string
+	Logger  *slog.Logger
 	// Out receives the one-time admin token when one is generated.
 	Out io.Writer
 	// Ready, if set, receives the bound address once the server listens.
@@ -125,9 +135,13 @@ func Run(ctx context.Context, cfg Config) error {
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	conns := connections.New(st, connections.Options{Box: box, CheckInterval: cfg.ClusterCheckInterval, Logger: log,
 		Agents: connections.AgentDefaults{BrokerEndpoint: cfg.AgentBrokerURL, BrokerUser: bus.AgentUser, AgentToken: bcfg.AgentToken, Image: cfg.AgentImage}})
-	mgr := runs.New(st, runs.Options{Owner: cfg.InstanceID, Concurrency: cfg.Concurrency, Version: cfg.Version, Logger: log,
+	ropt := runs.Options{Owner: cfg.InstanceID, Concurrency: cfg.Concurrency, Version: cfg.Version, Logger: log,
 		Distributed: &agents.Distributor{Registry: reg, NC: brk.NC, Stream: brk.Stream, Version: cfg.Version, Logger: log},
-		Clusters:    conns})
+		Clusters:    conns, MaxQueued: cfg.MaxQueuedRuns, MaxQueuedPerUser: cfg.MaxQueuedRunsPerUser}
+	if policy != nil {
+		ropt.Targets = policy
+	}
+	mgr := runs.New(st, ropt)
 	if err := mgr.Start(workCtx); err != nil {
 		stopWork()
 		ln.Close()
@@ -138,10 +152,11 @@ func Run(ctx context.Context, cfg Config) error {
 	go func() { defer close(schedDone); sched.Run(workCtx) }()
 	checksDone := make(chan struct{})
 	go func() { defer close(checksDone); conns.Run(workCtx) }()
-	a := api.New(st, mgr, api.Options{AnonymousRead: cfg.AnonymousRead, Targets: policy, Logger: log, Agents: reg, Clusters: conns})
-	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	a := api.New(st, mgr, api.Options{AnonymousRead: cfg.AnonymousRead, Targets: policy, Logger: log, Agents: reg, Clusters: conns,
+		MaxRunConnections: cfg.MaxRunConnections})
+	srv := newHTTPServer(a.Handler(), cfg.HTTP)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(limitListener(ln, cfg.HTTP)) }()
 	log.Info("meshperf server listening", "addr", ln.Addr().String(), "instance", cfg.InstanceID, "anonymous_read", cfg.AnonymousRead)
 	if cfg.Ready != nil {
 		cfg.Ready(ln.Addr().String())
@@ -166,6 +181,52 @@ func Run(ctx context.Context, cfg Config) error {
 		_ = srv.Close()
 	}
 	return nil
+}
+
+// HTTPLimits keep slow or idle clients from holding the API's connections forever.
+type HTTPLimits struct {
+	// ReadTimeout bounds reading a whole request, body included (a trickled body).
+	ReadTimeout time.Duration
+	// WriteTimeout bounds writing a response; event streams lift it for themselves.
+	WriteTimeout time.Duration
+	// IdleTimeout closes keep-alive connections left idle.
+	IdleTimeout time.Duration
+	// MaxConns caps the connections open at once; more wait to be accepted.
+	MaxConns int
+}
+
+// Defaults of HTTPLimits.
+const (
+	DefaultReadTimeout  = 30 * time.Second
+	DefaultWriteTimeout = 2 * time.Minute
+	DefaultIdleTimeout  = 60 * time.Second
+	DefaultMaxConns     = 1024
+)
+
+func (l HTTPLimits) withDefaults() HTTPLimits {
+	if l.ReadTimeout <= 0 {
+		l.ReadTimeout = DefaultReadTimeout
+	}
+	if l.WriteTimeout <= 0 {
+		l.WriteTimeout = DefaultWriteTimeout
+	}
+	if l.IdleTimeout <= 0 {
+		l.IdleTimeout = DefaultIdleTimeout
+	}
+	if l.MaxConns <= 0 {
+		l.MaxConns = DefaultMaxConns
+	}
+	return l
+}
+
+func newHTTPServer(h http.Handler, l HTTPLimits) *http.Server {
+	l = l.withDefaults()
+	return &http.Server{Handler: h, ReadHeaderTimeout: min(10*time.Second, l.ReadTimeout), ReadTimeout: l.ReadTimeout,
+		WriteTimeout: l.WriteTimeout, IdleTimeout: l.IdleTimeout}
+}
+
+func limitListener(ln net.Listener, l HTTPLimits) net.Listener {
+	return netutil.LimitListener(ln, l.withDefaults().MaxConns)
 }
 
 func where(cfg Config) string {
@@ -209,8 +270,8 @@ func bootstrapAdmin(ctx context.Context, st *store.Store, cfg Config) error {
 	token, generated := strings.TrimSpace(cfg.AdminToken), false
 	if token == "" {
 		token, generated = auth.NewToken(), true
-	} else if len(token) < 16 {
-		return fmt.Errorf("the admin token must be at least 16 characters")
+	} else if err := auth.CheckStrength(token); err != nil {
+		return fmt.Errorf("MESHPERF_ADMIN_TOKEN (or --admin-token-file): %w", err)
 	}
 	if _, err := st.CreateUserWithToken(ctx, "admin", string(auth.Admin), token); err != nil {
 		return fmt.Errorf("creating the admin: %w", err)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"reflect"
 	"sort"
 	"strconv"
@@ -81,12 +83,26 @@ func DecodeStrict(data []byte, out any) error {
 		// has tabs only as whitespace (a raw tab inside a string is invalid JSON).
 		data = bytes.ReplaceAll(data, []byte{'\t'}, []byte{' '})
 	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
+	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) {
+			return FieldErrors{{Msg: "document is empty"}}
+		}
 		return FieldErrors{{Msg: strings.TrimPrefix(err.Error(), "yaml: ")}}
 	}
 	if root.Kind != yaml.DocumentNode || len(root.Content) == 0 {
 		return FieldErrors{{Msg: "document is empty"}}
+	}
+	// A second document would be silently ignored: refuse it, so what is stored is
+	// what was sent.
+	var next yaml.Node
+	if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
+		line := next.Line
+		if err != nil {
+			line = 0
+		}
+		return FieldErrors{{Line: line, Msg: "holds more than one YAML document; send exactly one"}}
 	}
 	doc := root.Content[0]
 	rv := reflect.ValueOf(out)
@@ -94,8 +110,8 @@ func DecodeStrict(data []byte, out any) error {
 		return fmt.Errorf("smp: DecodeStrict needs a non-nil pointer, got %T", out)
 	}
 	var errs FieldErrors
-	budget := maxNodes
-	checkNode(doc, rv.Type().Elem(), "", &errs, 0, &budget)
+	budget := newBudget(len(data))
+	checkNode(doc, rv.Type().Elem(), "", &errs, 0, budget)
 	if len(errs) > 0 {
 		return errs
 	}
@@ -113,8 +129,7 @@ func DecodeStrict(data []byte, out any) error {
 func DecodeNode(n *yaml.Node, out any) error {
 	rv := reflect.ValueOf(out)
 	var errs FieldErrors
-	budget := maxNodes
-	checkNode(n, rv.Type().Elem(), "", &errs, 0, &budget)
+	checkNode(n, rv.Type().Elem(), "", &errs, 0, newBudget(0))
 	if len(errs) > 0 {
 		msgs := make([]string, len(errs))
 		for i, e := range errs {
@@ -127,26 +142,84 @@ func DecodeNode(n *yaml.Node, out any) error {
 
 // maxDepth bounds recursion on hostile documents (deep nesting or alias loops), and
 // maxNodes the nodes visited once aliases are expanded (a "billion laughs" document
-// is small on disk and huge in memory).
+// is small on disk and huge in memory). MaxAliasExpansionBytes bounds what aliases
+// add: a document expands to at most its own size plus that many bytes of keys and
+// values, so a 230 KB body cannot become a 20 MB stored profile.
 const (
-	maxDepth = 64
-	maxNodes = 1_000_000
+	maxDepth               = 64
+	maxNodes               = 1_000_000
+	MaxAliasExpansionBytes = 256 << 10
 )
+
+// budget is what is left of a document's expansion allowance while it is checked.
+type budget struct {
+	nodes     int
+	bytes     int
+	overNodes bool
+	overBytes bool
+	limit     int
+}
+
+// newBudget allows the nodes of any document and the bytes of a document of size
+// inputBytes plus MaxAliasExpansionBytes (decoded scalars are never longer than
+// their source, so only aliases can use the extra).
+func newBudget(inputBytes int) *budget {
+	limit := inputBytes + MaxAliasExpansionBytes
+	return &budget{nodes: maxNodes, bytes: limit, limit: limit}
+}
+
+// spend takes one node and its bytes; false (with the problem added once) when the
+// document expands beyond its allowance.
+func (b *budget) spend(n *yaml.Node, path string, errs *FieldErrors) bool {
+	if b.overNodes || b.overBytes {
+		return false
+	}
+	b.nodes--
+	if b.nodes < 0 {
+		b.overNodes = true
+		errs.Add(path, n.Line, "document expands to more than %d values (aliases?)", maxNodes)
+		return false
+	}
+	b.bytes -= len(n.Value)
+	if b.bytes < 0 {
+		b.overBytes = true
+		errs.Add(path, n.Line, "document expands to more than %d bytes once its aliases are resolved; the limit is its own size plus %d", b.limit, MaxAliasExpansionBytes)
+		return false
+	}
+	return true
+}
+
+// spendTree spends a whole subtree (values of any type, not walked by type).
+func (b *budget) spendTree(n *yaml.Node, path string, errs *FieldErrors, depth int) bool {
+	if depth > maxDepth {
+		errs.Add(path, n.Line, "nested too deeply")
+		return false
+	}
+	if !b.spend(n, path, errs) {
+		return false
+	}
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		return b.spendTree(n.Alias, path, errs, depth+1)
+	}
+	for _, c := range n.Content {
+		if !b.spendTree(c, path, errs, depth+1) {
+			return false
+		}
+	}
+	return true
+}
 
 var (
 	unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
 	timeType        = reflect.TypeFor[time.Time]()
 )
 
-func checkNode(n *yaml.Node, t reflect.Type, path string, errs *FieldErrors, depth int, budget *int) {
+func checkNode(n *yaml.Node, t reflect.Type, path string, errs *FieldErrors, depth int, budget *budget) {
 	if depth > maxDepth {
 		errs.Add(path, n.Line, "nested too deeply")
 		return
 	}
-	if *budget--; *budget < 0 {
-		if *budget == -1 {
-			errs.Add(path, n.Line, "document expands to more than %d values (aliases?)", maxNodes)
-		}
+	if !budget.spend(n, path, errs) {
 		return
 	}
 	if n.Kind == yaml.AliasNode {
@@ -168,6 +241,12 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, errs *FieldErrors, dep
 		return
 	}
 	if reflect.PointerTo(t).Implements(unmarshalerType) {
+		// A custom decoder resolves aliases itself: spend what it will see first.
+		for _, c := range n.Content {
+			if !budget.spendTree(c, path, errs, depth+1) {
+				return
+			}
+		}
 		v := reflect.New(t)
 		if err := v.Interface().(yaml.Unmarshaler).UnmarshalYAML(n); err != nil {
 			errs.Add(path, n.Line, "%s", err.Error())
@@ -192,6 +271,9 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, errs *FieldErrors, dep
 				continue
 			}
 			seen[key.Value] = true
+			if !budget.spend(key, p, errs) {
+				return
+			}
 			f, ok := fields[key.Value]
 			if !ok {
 				msg := fmt.Sprintf("unknown field %q", key.Value)
@@ -221,6 +303,9 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, errs *FieldErrors, dep
 				continue
 			}
 			seen[key.Value] = true
+			if !budget.spend(key, p, errs) {
+				return
+			}
 			checkNode(val, t.Elem(), p, errs, depth+1, budget)
 		}
 	case reflect.Slice:
@@ -232,17 +317,38 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, errs *FieldErrors, dep
 			checkNode(el, t.Elem(), path+"["+strconv.Itoa(i)+"]", errs, depth+1, budget)
 		}
 	case reflect.Interface:
-		// anything goes
+		// anything goes, within the expansion budget
+		for _, c := range n.Content {
+			if !budget.spendTree(c, path, errs, depth+1) {
+				return
+			}
+		}
 	default:
 		if n.Kind != yaml.ScalarNode {
 			errs.Add(path, n.Line, "expected %s, got %s", typeName(t), kindName(n))
 			return
+		}
+		if isInteger(t) && n.ShortTag() == "!!float" {
+			// yaml.v3 would truncate 1.5 to 1 without a word.
+			if f, err := strconv.ParseFloat(n.Value, 64); err != nil || f != math.Trunc(f) {
+				errs.Add(path, n.Line, "expected %s, got %q", typeName(t), n.Value)
+				return
+			}
 		}
 		v := reflect.New(t)
 		if err := n.Decode(v.Interface()); err != nil {
 			errs.Add(path, n.Line, "expected %s, got %q", typeName(t), n.Value)
 		}
 	}
+}
+
+func isInteger(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return true
+	}
+	return false
 }
 
 type yamlField struct {

@@ -3,6 +3,7 @@ package smp
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -26,6 +27,9 @@ func ParseDuration(s string) (Duration, error) {
 	if secs, err := strconv.ParseFloat(s, 64); err == nil {
 		if secs < 0 {
 			return 0, fmt.Errorf("duration %q is negative", s)
+		}
+		if secs > float64(math.MaxInt64/int64(time.Second)) {
+			return 0, fmt.Errorf("duration %q is too long", s)
 		}
 		return Duration(secs * float64(time.Second)), nil
 	}

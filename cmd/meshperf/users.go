@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -49,12 +50,43 @@ func newUserCmd() *cobra.Command {
 		},
 	}
 	rf.add(list)
-	cmd.AddCommand(create, list)
+	del := &cobra.Command{
+		Use: "delete NAME", Short: "Delete a user and revoke all its tokens", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := rf.client()
+			if err != nil {
+				return err
+			}
+			if err := c.DeleteUser(cmd.Context(), args[0]); err != nil {
+				return remoteErr(err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "deleted user %s and revoked its tokens\n", args[0])
+			return nil
+		},
+	}
+	rf.add(del)
+	setRole := &cobra.Command{
+		Use: "set-role NAME viewer|editor|admin", Short: "Change a user's role (from its next request)", Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := rf.client()
+			if err != nil {
+				return err
+			}
+			u, err := c.SetRole(cmd.Context(), args[0], args[1])
+			if err != nil {
+				return remoteErr(err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s is now %s\n", u.Name, u.Role)
+			return nil
+		},
+	}
+	rf.add(setRole)
+	cmd.AddCommand(create, list, del, setRole)
 	return cmd
 }
 
 func newTokenCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "token", Short: "Manage your own API tokens"}
+	cmd := &cobra.Command{Use: "token", Short: "Manage API tokens: create your own; list and revoke (admin: anyone's)"}
 	var rf remoteFlags
 	var name string
 	create := &cobra.Command{
@@ -74,6 +106,47 @@ func newTokenCmd() *cobra.Command {
 	}
 	create.Flags().StringVar(&name, "name", "", "what the token is for (e.g. ci)")
 	rf.add(create)
-	cmd.AddCommand(create)
+	var user string
+	list := &cobra.Command{
+		Use: "list [--user NAME]", Short: "List tokens: ids, names, owners, dates, never secrets (admin)", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := rf.client()
+			if err != nil {
+				return err
+			}
+			ts, err := c.Tokens(cmd.Context(), user)
+			if err != nil {
+				return remoteErr(err)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tNAME\tUSER\tCREATED\tLAST USED")
+			for _, t := range ts {
+				last := "never"
+				if t.LastUsedAt != nil {
+					last = t.LastUsedAt.Format(time.RFC3339)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.User, t.CreatedAt.Format(time.RFC3339), last)
+			}
+			return tw.Flush()
+		},
+	}
+	list.Flags().StringVar(&user, "user", "", "only this user's tokens")
+	rf.add(list)
+	revoke := &cobra.Command{
+		Use: "revoke ID", Short: "Revoke a token by id (yours; admin: anyone's)", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := rf.client()
+			if err != nil {
+				return err
+			}
+			if err := c.RevokeToken(cmd.Context(), args[0]); err != nil {
+				return remoteErr(err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "revoked token %s\n", args[0])
+			return nil
+		},
+	}
+	rf.add(revoke)
+	cmd.AddCommand(create, list, revoke)
 	return cmd
 }

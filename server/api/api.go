@@ -39,6 +39,9 @@ type Options struct {
 	Targets *TargetPolicy
 	// MaxBody bounds request bodies (default 1 MiB).
 	MaxBody int64
+	// MaxRunConnections bounds the connections (so the requests in flight) of one
+	// run on this server, below smp.MaxRunConnections (0: that limit only).
+	MaxRunConnections int
 	// Agents is the registry of agents (nil: none are listening).
 	Agents *agents.Registry
 	// Clusters manages cluster connections (nil: the cluster routes answer 503).
@@ -81,6 +84,9 @@ func (a *API) routes() []route {
 		{"GET", "/api/v1/whoami", auth.Viewer, a.whoami},
 		{"GET", "/api/v1/users", auth.Admin, a.listUsers},
 		{"POST", "/api/v1/users", auth.Admin, a.createUser},
+		{"DELETE", "/api/v1/users/{id}", auth.Admin, a.deleteUser},
+		{"PUT", "/api/v1/users/{id}/role", auth.Admin, a.setUserRole},
+		{"GET", "/api/v1/tokens", auth.Admin, a.listTokens},
 		{"POST", "/api/v1/tokens", auth.Viewer, a.createToken},
 		{"DELETE", "/api/v1/tokens/{id}", auth.Viewer, a.deleteToken},
 
@@ -198,6 +204,10 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	w.wrote = true
 	return w.ResponseWriter.Write(b)
 }
+
+// Unwrap lets http.ResponseController reach the connection (event streams lift the
+// write timeout through it).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Flush lets server-sent events through the wrapper.
 func (w *statusWriter) Flush() {

@@ -40,8 +40,14 @@ type profileBody struct {
 // checkConfig applies defaults and validates a config with the engines and the target
 // policy; it returns the JSON to store, or writes a 400 naming the fields.
 func (a *API) checkConfig(w http.ResponseWriter, r *http.Request, cfg *smp.TestConfig, prefix string) (string, bool) {
+	return a.checkConfigAt(w, r, cfg, func(path string) string { return prefix + path })
+}
+
+// checkConfigAt validates cfg (defaults, limits, allowed targets) and returns its JSON;
+// each problem is named by where(its path in the config).
+func (a *API) checkConfigAt(w http.ResponseWriter, r *http.Request, cfg *smp.TestConfig, where func(string) string) (string, bool) {
 	if cfg == nil {
-		badInput(w, r, smp.FieldErrors{{Path: "config", Msg: "a test config is required"}}, prefix)
+		badInput(w, r, smp.FieldErrors{{Path: where(""), Msg: "a test config is required"}}, "")
 		return "", false
 	}
 	cfg.ApplyDefaults()
@@ -49,14 +55,20 @@ func (a *API) checkConfig(w http.ResponseWriter, r *http.Request, cfg *smp.TestC
 	if err := perf.Validate(cfg); err != nil {
 		var fe smp.FieldErrors
 		if !errors.As(err, &fe) {
-			badInput(w, r, err, prefix)
+			badInput(w, r, err, "")
 			return "", false
 		}
 		errs = append(errs, fe...)
 	}
-	errs = append(errs, a.opt.Targets.Check(r.Context(), cfg)...)
+	errs = append(errs, a.checkRunLimits(cfg)...)
+	if len(errs) == 0 { // an endpoint that does not parse is named once, above
+		errs = append(errs, a.opt.Targets.Check(r.Context(), cfg)...)
+	}
 	if len(errs) > 0 {
-		badInput(w, r, errs, prefix)
+		for i := range errs {
+			errs[i].Path = where(errs[i].Path)
+		}
+		badInput(w, r, errs, "")
 		return "", false
 	}
 	b, err := json.Marshal(cfg)
@@ -65,6 +77,22 @@ func (a *API) checkConfig(w http.ResponseWriter, r *http.Request, cfg *smp.TestC
 		return "", false
 	}
 	return string(b), true
+}
+
+// checkRunLimits applies the server's own bound on a run's connections (and so on its
+// requests in flight), which may be lower than smp.MaxRunConnections.
+func (a *API) checkRunLimits(cfg *smp.TestConfig) smp.FieldErrors {
+	if a.opt.MaxRunConnections <= 0 {
+		return nil
+	}
+	var total int64
+	for _, c := range cfg.Clients {
+		total += int64(c.Connections)
+	}
+	if total > int64(a.opt.MaxRunConnections) {
+		return smp.FieldErrors{{Path: "clients", Msg: fmt.Sprintf("the clients ask for %d connections in all; this server allows at most %d per run (--max-run-connections)", total, a.opt.MaxRunConnections)}}
+	}
+	return nil
 }
 
 func validName(name string) error {

@@ -46,11 +46,20 @@ func resultRowOut(r *store.Result) resultRowJSON {
 	return out
 }
 
+// MaxLabelFilters bounds the label filters of one results query.
+const MaxLabelFilters = 16
+
 // listResults: ?profile=&label=k=v (repeatable)&since=&until=&status=&limit=&cursor=
 func (a *API) listResults(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	var errs smp.FieldErrors
 	f := store.ResultFilter{Profile: q.Get("profile"), Status: q.Get("status"), Cursor: q.Get("cursor")}
+	if n := len(q["label"]); n > MaxLabelFilters {
+		// Each filter is a join or a subquery; past a few the database gives up (1,100
+		// made SQLite answer "Expression tree is too large").
+		badInput(w, r, smp.FieldErrors{{Path: "label", Msg: fmt.Sprintf("at most %d label filters, got %d", MaxLabelFilters, n)}}, "")
+		return
+	}
 	for _, l := range q["label"] {
 		k, v, ok := strings.Cut(l, "=")
 		if !ok || k == "" {

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/meshperf/meshperf/server/auth"
+	"github.com/meshperf/meshperf/server/runs"
 	"github.com/meshperf/meshperf/server/store"
 	"github.com/meshperf/meshperf/smp"
 )
@@ -76,6 +78,27 @@ func (o *Overrides) apply(cfg *smp.TestConfig) {
 	}
 }
 
+// field names a problem in the overridden config: by the override that set the
+// field when there is one (overrides.rps for clients[2].rps), else by the profile's
+// own path.
+func (o *Overrides) field(path string) string {
+	switch {
+	case path == "duration" && o.Duration > 0:
+		return "overrides.duration"
+	case path == "warmup" && o.Warmup != nil:
+		return "overrides.warmup"
+	case strings.HasPrefix(path, "labels") && len(o.Labels) > 0:
+		return "overrides." + path
+	case strings.HasPrefix(path, "clients[") && strings.HasSuffix(path, "].rps") && o.RPS != nil:
+		return "overrides.rps"
+	case strings.HasPrefix(path, "clients[") && strings.HasSuffix(path, "].connections") && o.Connections != nil:
+		return "overrides.connections"
+	case path == "clients" && o.Connections != nil:
+		return "overrides.connections"
+	}
+	return path
+}
+
 type runProfileBody struct {
 	Overrides *Overrides `yaml:"overrides" json:"overrides"`
 }
@@ -100,12 +123,14 @@ func (a *API) runProfile(w http.ResponseWriter, r *http.Request) {
 		cfg.Name = p.Name
 	}
 	run := &store.Run{ProfileID: &p.ID, ProfileName: p.Name, ProfileVersion: p.Version, TriggeredBy: auth.Name(r.Context())}
+	where := func(path string) string { return path } // the profile's own fields
 	if b.Overrides != nil {
 		b.Overrides.apply(&cfg)
 		ov, _ := json.Marshal(b.Overrides)
 		run.Overrides = string(ov)
+		where = b.Overrides.field
 	}
-	cfgJSON, ok := a.checkConfig(w, r, &cfg, "overrides.")
+	cfgJSON, ok := a.checkConfigAt(w, r, &cfg, where)
 	if !ok || !a.checkRunCluster(w, r, &cfg, "") {
 		return
 	}
@@ -131,6 +156,12 @@ func (a *API) runAdHoc(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) submit(w http.ResponseWriter, r *http.Request, run *store.Run) {
 	if err := a.runs.Submit(r.Context(), run); err != nil {
+		var full *runs.ErrQueueFull
+		if errors.As(err, &full) {
+			w.Header().Set("Retry-After", "30")
+			writeError(w, r, http.StatusTooManyRequests, "queue_full", full.Error(), nil)
+			return
+		}
 		a.storeError(w, r, err)
 		return
 	}
@@ -198,6 +229,9 @@ func (a *API) runEvents(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusInternalServerError, "internal", "streaming unsupported", nil)
 		return
 	}
+	// A stream lasts as long as its run: the server's write timeout is for ordinary
+	// answers. The keep-alive comments still fail on a dead client.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("X-Accel-Buffering", "no")

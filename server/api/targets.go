@@ -63,6 +63,10 @@ func (p *TargetPolicy) Check(ctx context.Context, cfg *smp.TestConfig) smp.Field
 	for i, c := range cfg.Clients {
 		for j, ep := range c.EndpointURLs {
 			host := endpointHost(c.Protocol, ep)
+			if host == "" {
+				errs.Add(fmt.Sprintf("clients[%d].endpoint_urls[%d]", i, j), 0, "not a valid endpoint, so it cannot be checked against the allowed targets")
+				continue
+			}
 			if err := p.allow(ctx, host); err != nil {
 				errs.Add(fmt.Sprintf("clients[%d].endpoint_urls[%d]", i, j), 0, "%v", err)
 			}
@@ -110,15 +114,18 @@ func (p *TargetPolicy) ipAllowed(ip net.IP) bool {
 	return false
 }
 
+// endpointHost is the host an endpoint dials, parsed as the dialers parse it; "" when
+// it does not parse.
 func endpointHost(proto smp.Protocol, ep string) string {
 	if proto == smp.ProtocolHTTP {
 		if u, err := url.Parse(ep); err == nil {
 			return u.Hostname()
 		}
+		return ""
 	}
-	hp := smp.EndpointHostPort(ep)
-	if h, _, err := net.SplitHostPort(hp); err == nil {
-		return h
+	e, err := smp.ParseEndpoint(proto, ep)
+	if err != nil {
+		return ""
 	}
-	return hp
+	return e.Host
 }

@@ -2,8 +2,11 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/meshperf/meshperf/server/auth"
 	"github.com/meshperf/meshperf/server/store"
@@ -51,8 +54,8 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var errs smp.FieldErrors
-	if b.Name == "" || len(b.Name) > 128 {
-		errs.Add("name", 0, "must be 1 to 128 characters")
+	if err := validUserName(b.Name); err != nil {
+		errs.Add("name", 0, "%v", err)
 	}
 	if _, err := auth.ParseRole(b.Role); err != nil {
 		errs.Add("role", 0, "%v", err)
@@ -62,7 +65,7 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	token := auth.NewToken()
-	u, err := a.st.CreateUserWithToken(r.Context(), b.Name, b.Role, token)
+	u, tok, err := a.st.CreateUserWithFirstToken(r.Context(), b.Name, b.Role, token)
 	if errors.Is(err, store.ErrConflict) {
 		writeError(w, r, http.StatusConflict, "conflict", "a user named "+b.Name+" exists", nil)
 		return
@@ -74,8 +77,39 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
 	a.st.AddEvent(r.Context(), auth.Name(r.Context()), "user.create", u.Name, b.Role)
 	writeJSON(w, http.StatusCreated, map[string]any{
 		"user":  userJSON{ID: u.ID, Name: u.Name, Role: u.Role, CreatedAt: u.CreatedAt},
-		"token": token, "note": "the token is shown once; store it now",
+		"token": token, "token_id": tok.ID, "note": "the token is shown once; store it now",
 	})
+}
+
+// maxTokenName bounds a token's name (the column holds 128).
+const maxTokenName = 128
+
+// validUserName keeps user names unambiguous in lists, logs and the audit trail:
+// lowercase only (so "ADMIN" cannot stand beside "admin"), no spaces, no control
+// characters.
+func validUserName(name string) error {
+	if name == "" || len(name) > 64 {
+		return fmt.Errorf("must be 1 to 64 characters")
+	}
+	for i, c := range name {
+		ok := c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || i > 0 && (c == '.' || c == '-' || c == '_' || c == '@')
+		if !ok {
+			return fmt.Errorf("%q: use lowercase letters, digits and '.', '-', '_', '@' (not first)", name)
+		}
+	}
+	return nil
+}
+
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
 }
 
 type createTokenBody struct {
@@ -90,6 +124,10 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) {
 	}
 	var b createTokenBody
 	if !a.readBody(w, r, &b) {
+		return
+	}
+	if len(b.Name) > maxTokenName || !printable(b.Name) {
+		badInput(w, r, smp.FieldErrors{{Path: "name", Msg: fmt.Sprintf("must be at most %d printable characters", maxTokenName)}}, "")
 		return
 	}
 	token := auth.NewToken()
@@ -108,10 +146,110 @@ func (a *API) deleteToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusUnauthorized, "unauthorized", "an anonymous reader has no tokens", nil)
 		return
 	}
-	if err := a.st.DeleteToken(r.Context(), p.UserID, r.PathValue("id")); err != nil {
+	owner := p.UserID
+	if p.Role.Allows(auth.Admin) {
+		owner = "" // an admin revokes anyone's token
+	}
+	if err := a.st.DeleteToken(r.Context(), owner, r.PathValue("id")); err != nil {
 		a.storeError(w, r, err)
 		return
 	}
 	a.st.AddEvent(r.Context(), p.Name, "token.delete", r.PathValue("id"), "")
 	w.WriteHeader(http.StatusNoContent)
+}
+
+type tokenJSON struct {
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	UserID     string     `json:"user_id"`
+	User       string     `json:"user"`
+	CreatedAt  time.Time  `json:"created_at"`
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+}
+
+// listTokens lists every token (?user= one user's): ids, names, owners, dates; never
+// a secret or a hash.
+func (a *API) listTokens(w http.ResponseWriter, r *http.Request) {
+	userID := ""
+	if name := r.URL.Query().Get("user"); name != "" {
+		u, err := a.st.GetUser(r.Context(), name)
+		if err != nil {
+			a.storeError(w, r, err)
+			return
+		}
+		userID = u.ID
+	}
+	ts, err := a.st.ListTokens(r.Context(), userID)
+	if err != nil {
+		a.storeError(w, r, err)
+		return
+	}
+	out := make([]tokenJSON, len(ts))
+	for i, t := range ts {
+		out[i] = tokenJSON{ID: t.ID, Name: t.Name, UserID: t.UserID, User: t.UserName, CreatedAt: t.CreatedAt, LastUsedAt: t.LastUsedAt}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": out})
+}
+
+// deleteUser deletes a user (by id or name) and revokes all its tokens. The last
+// admin cannot be deleted: nobody could manage users any more.
+func (a *API) deleteUser(w http.ResponseWriter, r *http.Request) {
+	u, err := a.st.GetUser(r.Context(), r.PathValue("id"))
+	if err != nil {
+		a.storeError(w, r, err)
+		return
+	}
+	if u.Role == string(auth.Admin) && !a.anotherAdmin(w, r) {
+		return
+	}
+	if err := a.st.DeleteUser(r.Context(), u.ID); err != nil {
+		a.storeError(w, r, err)
+		return
+	}
+	a.st.AddEvent(r.Context(), auth.Name(r.Context()), "user.delete", u.Name, u.Role)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+type setRoleBody struct {
+	Role string `yaml:"role" json:"role"`
+}
+
+// setUserRole changes a user's role; it takes effect at the user's next request.
+func (a *API) setUserRole(w http.ResponseWriter, r *http.Request) {
+	var b setRoleBody
+	if !a.readBody(w, r, &b) {
+		return
+	}
+	if _, err := auth.ParseRole(b.Role); err != nil {
+		badInput(w, r, smp.FieldErrors{{Path: "role", Msg: err.Error()}}, "")
+		return
+	}
+	u, err := a.st.GetUser(r.Context(), r.PathValue("id"))
+	if err != nil {
+		a.storeError(w, r, err)
+		return
+	}
+	if u.Role == string(auth.Admin) && b.Role != string(auth.Admin) && !a.anotherAdmin(w, r) {
+		return
+	}
+	if err := a.st.SetRole(r.Context(), u.ID, b.Role); err != nil {
+		a.storeError(w, r, err)
+		return
+	}
+	a.st.AddEvent(r.Context(), auth.Name(r.Context()), "user.role", u.Name, u.Role+" -> "+b.Role)
+	writeJSON(w, http.StatusOK, userJSON{ID: u.ID, Name: u.Name, Role: b.Role, CreatedAt: u.CreatedAt})
+}
+
+// anotherAdmin answers 409 and returns false when the server has a single admin left.
+func (a *API) anotherAdmin(w http.ResponseWriter, r *http.Request) bool {
+	n, err := a.st.CountAdmins(r.Context())
+	if err != nil {
+		a.storeError(w, r, err)
+		return false
+	}
+	if n <= 1 {
+		writeError(w, r, http.StatusConflict, "conflict", "this is the last admin; make another admin first", nil)
+		return false
+	}
+	return true
 }

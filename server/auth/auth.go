@@ -6,7 +6,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
+	"math"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Role orders what a principal may do: a viewer reads, an editor also changes and
@@ -36,13 +41,72 @@ func (r Role) Allows(need Role) bool { return rank[r] >= rank[need] && rank[r] >
 // TokenPrefix marks meshperf tokens, so secret scanners can find leaked ones.
 const TokenPrefix = "mpt_"
 
-// NewToken returns a fresh random token (256 bits).
+// NewToken returns a fresh token, mpt_<id>_<secret>: a random non-secret id (128
+// bits, hex) by which the server finds the token, and a 256-bit secret.
 func NewToken() string {
-	b := make([]byte, 32)
+	b := make([]byte, 16+32)
 	if _, err := rand.Read(b); err != nil {
 		panic("crypto/rand failed: " + err.Error()) // the platform is broken; nothing is safe
 	}
-	return TokenPrefix + base64.RawURLEncoding.EncodeToString(b)
+	return TokenPrefix + hex.EncodeToString(b[:16]) + "_" + base64.RawURLEncoding.EncodeToString(b[16:])
+}
+
+// TokenID is the id of a token NewToken made; false for other tokens (issued before
+// ids, or chosen by an operator).
+func TokenID(token string) (string, bool) {
+	rest, ok := strings.CutPrefix(token, TokenPrefix)
+	if !ok {
+		return "", false
+	}
+	id, secret, ok := strings.Cut(rest, "_")
+	if !ok || len(id) != 32 || len(secret) < 43 {
+		return "", false
+	}
+	if _, err := hex.DecodeString(id); err != nil || strings.ToLower(id) != id {
+		return "", false
+	}
+	return id, true
+}
+
+// MinTokenBits is the entropy an operator-chosen token must carry at least.
+const MinTokenBits = 128
+
+// CheckStrength refuses an operator-chosen token too weak to stand in for a generated
+// one: its estimated entropy (length times the bits of the character classes it
+// uses, for a token of at least 10 distinct characters) must reach MinTokenBits.
+func CheckStrength(token string) error {
+	if !utf8.ValidString(token) || strings.ContainsFunc(token, unicode.IsSpace) {
+		return fmt.Errorf("the token must be printable, without spaces")
+	}
+	distinct := map[rune]bool{}
+	var lower, upper, digit, other bool
+	for _, r := range token {
+		distinct[r] = true
+		switch {
+		case r >= 'a' && r <= 'z':
+			lower = true
+		case r >= 'A' && r <= 'Z':
+			upper = true
+		case r >= '0' && r <= '9':
+			digit = true
+		default:
+			other = true
+		}
+	}
+	alphabet := 0
+	for _, c := range []struct {
+		used bool
+		size int
+	}{{lower, 26}, {upper, 26}, {digit, 10}, {other, 32}} {
+		if c.used {
+			alphabet += c.size
+		}
+	}
+	bits := float64(utf8.RuneCountInString(token)) * math.Log2(float64(max(alphabet, 2)))
+	if len(distinct) < 10 || bits < MinTokenBits {
+		return fmt.Errorf("the token is too weak (about %.0f bits, %d distinct characters); use at least %d bits of randomness, e.g. `openssl rand -hex 32`", bits, len(distinct), MinTokenBits)
+	}
+	return nil
 }
 
 // Principal is who makes a request.

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -41,7 +42,35 @@ type Options struct {
 	// Clusters gives the environment of the cluster a run targets (nil: runs that
 	// name a cluster fail).
 	Clusters ClusterEnvironments
+	// Targets is the server's --allow-target policy, checked again when a run starts
+	// (whichever path queued it: API, schedule, recovery) so that a run queued or
+	// scheduled before the policy changed cannot reach a refused target. Nil allows
+	// any target.
+	Targets TargetChecker
+	// MaxQueued bounds the runs waiting in the queue (default DefaultMaxQueued), and
+	// MaxQueuedPerUser those one user (or schedule) queued (default
+	// DefaultMaxQueuedPerUser). Submit refuses beyond them with ErrQueueFull.
+	MaxQueued        int
+	MaxQueuedPerUser int
 }
+
+// TargetChecker names the endpoints of a config the server may not load.
+type TargetChecker interface {
+	Check(ctx context.Context, cfg *smp.TestConfig) smp.FieldErrors
+}
+
+// Queue limits.
+const (
+	DefaultMaxQueued        = 1000
+	DefaultMaxQueuedPerUser = 100
+)
+
+// ErrQueueFull is returned by Submit when a queue limit is reached; the API answers 429.
+type ErrQueueFull struct {
+	Msg string
+}
+
+func (e *ErrQueueFull) Error() string { return e.Msg }
 
 // ClusterEnvironments describes connected clusters for results.
 type ClusterEnvironments interface {
@@ -58,11 +87,14 @@ type Distributor interface {
 }
 
 // Manager executes runs.
+//
+// Queued runs live in the store only: workers take the oldest one when woken by Submit
+// or by a periodic look, so no number of queued runs can block start-up or Submit.
 type Manager struct {
-	st    *store.Store
-	opt   Options
-	log   *slog.Logger
-	queue chan string
+	st   *store.Store
+	opt  Options
+	log  *slog.Logger
+	wake chan struct{}
 
 	mu     sync.Mutex
 	active map[string]*active
@@ -89,8 +121,18 @@ func New(st *store.Store, opt Options) *Manager {
 	if opt.Owner == "" {
 		opt.Owner = uuid.NewString()
 	}
-	return &Manager{st: st, opt: opt, log: opt.Logger, queue: make(chan string, 10_000), active: map[string]*active{}}
+	if opt.MaxQueued <= 0 {
+		opt.MaxQueued = DefaultMaxQueued
+	}
+	if opt.MaxQueuedPerUser <= 0 {
+		opt.MaxQueuedPerUser = DefaultMaxQueuedPerUser
+	}
+	return &Manager{st: st, opt: opt, log: opt.Logger, wake: make(chan struct{}, 1), active: map[string]*active{}}
 }
+
+// pollQueue is how often an idle worker looks for queued runs without being woken
+// (runs another replica queued, or left by a previous process).
+const pollQueue = 2 * time.Second
 
 // Start recovers what a previous process of this owner left unfinished, re-queues
 // runs that never started, and starts the workers. They stop when ctx is cancelled;
@@ -102,8 +144,7 @@ func (m *Manager) Start(ctx context.Context) error {
 	}
 	for _, r := range unfinished {
 		if r.Status == store.RunQueued {
-			m.queue <- r.ID
-			continue
+			continue // the workers take queued runs from the store
 		}
 		if r.Placement != "" && m.opt.Distributed != nil {
 			// A distributed run goes on without us: its agents keep streaming to
@@ -123,35 +164,66 @@ func (m *Manager) Start(ctx context.Context) error {
 		m.wg.Add(1)
 		go func() {
 			defer m.wg.Done()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case id := <-m.queue:
-					m.execute(ctx, id)
-				}
-			}
+			m.work(ctx)
 		}()
 	}
+	m.poke()
 	return nil
+}
+
+// work executes queued runs, oldest first, until ctx ends.
+func (m *Manager) work(ctx context.Context) {
+	tick := time.NewTicker(pollQueue)
+	defer tick.Stop()
+	for ctx.Err() == nil {
+		id, err := m.st.NextQueuedRun(ctx)
+		switch {
+		case err == nil:
+			if m.execute(ctx, id) {
+				m.poke() // there may be more: let an idle worker look too
+				continue
+			}
+		case !errors.Is(err, store.ErrNotFound) && ctx.Err() == nil:
+			m.log.Warn("looking for queued runs", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-m.wake:
+		case <-tick.C:
+		}
+	}
+}
+
+// poke wakes one idle worker.
+func (m *Manager) poke() {
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
 }
 
 // Wait waits for the workers after Start's ctx is cancelled.
 func (m *Manager) Wait() { m.wg.Wait() }
 
-// Submit stores a new queued run and queues it.
+// Submit stores a new queued run and wakes a worker. Beyond the queue limits it
+// returns *ErrQueueFull and stores nothing. (Two submits at the same instant may both
+// pass a limit by one: the limits bound growth, they are not quotas to the unit.)
 func (m *Manager) Submit(ctx context.Context, r *store.Run) error {
+	total, mine, err := m.st.CountQueuedRuns(ctx, r.TriggeredBy)
+	if err != nil {
+		return err
+	}
+	if total >= int64(m.opt.MaxQueued) {
+		return &ErrQueueFull{Msg: fmt.Sprintf("the server has %d runs queued, its limit; retry when some have run", total)}
+	}
+	if mine >= int64(m.opt.MaxQueuedPerUser) {
+		return &ErrQueueFull{Msg: fmt.Sprintf("%s has %d runs queued, the limit per user; retry when some have run", r.TriggeredBy, mine)}
+	}
 	r.Status = store.RunQueued
 	if err := m.st.CreateRun(ctx, r); err != nil {
 		return err
 	}
-	select {
-	case m.queue <- r.ID:
-	default:
-		// The queue is full; the run stays queued in the store and is picked up at the
-		// next start. Say so rather than drop it silently.
-		m.log.Warn("run queue full; the run waits in the store", "run", r.ID)
-	}
+	m.poke()
 	return nil
 }
 
@@ -228,9 +300,15 @@ func (m *Manager) publish(id string, ev Event, final bool) {
 type storeSink struct {
 	m  *Manager
 	id string
+	// closed drops what a load abandoned after a cancel still reports: its run is
+	// already final.
+	closed *atomic.Bool
 }
 
 func (s storeSink) Interval(iv *smp.Interval) {
+	if s.closed != nil && s.closed.Load() {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := s.m.st.AddInterval(ctx, s.id, iv); err != nil {
@@ -238,18 +316,21 @@ func (s storeSink) Interval(iv *smp.Interval) {
 	}
 }
 
-func (m *Manager) execute(parent context.Context, id string) {
+// execute claims a queued run and runs it; false when the store failed (the caller
+// waits before looking again rather than spinning on a failing database).
+func (m *Manager) execute(parent context.Context, id string) bool {
 	ok, err := m.st.ClaimRun(parent, id, m.opt.Owner)
-	if err != nil || !ok {
-		if err != nil {
-			m.log.Error("claiming a run", "run", id, "err", err)
-		}
-		return // cancelled while queued, or another replica took it
+	if err != nil {
+		m.log.Error("claiming a run", "run", id, "err", err)
+		return false
+	}
+	if !ok {
+		return true // cancelled while queued, or another replica took it
 	}
 	run, err := m.st.GetRun(parent, id)
 	if err != nil {
 		m.log.Error("loading a run", "run", id, "err", err)
-		return
+		return false
 	}
 	m.runActive(parent, run, func(ctx context.Context, cfg *smp.TestConfig, sink loadgen.Sink, progress func(perf.Progress)) (*smp.Result, error) {
 		switch {
@@ -264,6 +345,7 @@ func (m *Manager) execute(parent context.Context, id string) {
 		}
 		return perf.Run(ctx, cfg, perf.Options{Version: m.opt.Version, Sink: sink, OnProgress: progress})
 	})
+	return true
 }
 
 // resume goes on collecting a distributed run this instance owned before it restarted.
@@ -304,6 +386,13 @@ func (m *Manager) runActive(parent context.Context, run *store.Run, do runFunc) 
 		m.fail(parent, run, fmt.Errorf("the stored config is unreadable: %w", err))
 		return
 	}
+	if m.opt.Targets != nil {
+		// Checked here, as the load starts, whatever path queued the run.
+		if refused := m.opt.Targets.Check(ctx, &cfg); len(refused) > 0 {
+			m.fail(parent, run, fmt.Errorf("refused by the server's allowed targets: %w", refused))
+			return
+		}
+	}
 	var kube *smp.KubernetesEnv
 	if ref := cfg.TargetCluster(); ref != "" {
 		if m.opt.Clusters == nil {
@@ -317,7 +406,43 @@ func (m *Manager) runActive(parent context.Context, run *store.Run, do runFunc) 
 		}
 	}
 	progress := func(p perf.Progress) { m.publish(id, Event{Type: "progress", Data: p}, false) }
-	res, err := do(ctx, &cfg, storeSink{m: m, id: id}, progress)
+	sink := storeSink{m: m, id: id, closed: new(atomic.Bool)}
+	type outcome struct {
+		res *smp.Result
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		res, err := do(ctx, &cfg, sink, progress)
+		done <- outcome{res, err}
+	}()
+	var out outcome
+	select {
+	case out = <-done:
+	case <-ctx.Done():
+		select {
+		case out = <-done:
+		case <-time.After(CancelGrace):
+			if !errors.Is(context.Cause(ctx), ErrCancelled) {
+				out = <-done // shutting down: wait, the next start recovers the run
+				break
+			}
+			// The load sends nothing new once cancelled, but a worker waiting on a
+			// slow target's answer holds on until its request times out (minutes
+			// with a long timeout, and for thousands of connections). The user asked
+			// to stop: the run ends now with what was stored, and this worker waits
+			// for the stragglers before taking the next run, so runs never overlap.
+			sink.closed.Store(true)
+			m.cancelNow(parent, run, &cfg)
+			m.mu.Lock()
+			delete(m.active, id)
+			m.mu.Unlock()
+			<-done
+			log.Info("the load of a cancelled run has wound down")
+			return
+		}
+	}
+	res, err := out.res, out.err
 	if err != nil {
 		m.fail(parent, run, err)
 		return
@@ -337,6 +462,43 @@ func (m *Manager) runActive(parent context.Context, run *store.Run, do runFunc) 
 	}
 	m.finish(context.WithoutCancel(parent), run, res, status, res.StatusReason)
 	log.Info("run finished", "status", status, "requests", res.Summary.Requests)
+}
+
+// CancelGrace is how long a cancelled run's load has to stop by itself before the run
+// is ended without it.
+const CancelGrace = 500 * time.Millisecond
+
+// cancelNow ends a cancelled run whose load has not stopped yet: its result holds the
+// intervals stored so far.
+func (m *Manager) cancelNow(parent context.Context, run *store.Run, cfg *smp.TestConfig) {
+	ctx := context.WithoutCancel(parent)
+	reason := ErrCancelled.Error()
+	ivs, err := m.st.Intervals(ctx, run.ID)
+	if err != nil || len(ivs) == 0 {
+		if err != nil {
+			m.log.Warn("reading a cancelled run's intervals", "run", run.ID, "err", err)
+		}
+		if err := m.st.FinishRun(ctx, run.ID, store.RunCancelled, reason+"; nothing was measured", nil); err != nil {
+			m.log.Error("finishing a run", "run", run.ID, "err", err)
+		}
+		m.publish(run.ID, Event{Type: "end", Data: map[string]string{"status": store.RunCancelled}}, true)
+		return
+	}
+	start := ivs[0].Start
+	plan := perf.NewPlan(cfg, start)
+	res := &smp.Result{
+		SMPVersion: smp.SMPVersion, ID: uuid.NewString(), TestID: cfg.ID, Name: cfg.Name, Labels: cfg.Labels,
+		Config: cfg, Status: smp.StatusPartial, StatusReason: reason,
+		StartTime: start, MeasureStart: start.Add(plan.Warmup), Intervals: ivs,
+		Environment: perf.LocalEnvironment(m.opt.Version, cfg),
+	}
+	for _, iv := range ivs {
+		if iv.End.After(res.EndTime) {
+			res.EndTime = iv.End
+		}
+	}
+	perf.Summarize(res, plan, perf.Usage{})
+	m.finish(ctx, run, res, store.RunCancelled, reason)
 }
 
 func (m *Manager) finish(ctx context.Context, run *store.Run, res *smp.Result, status, reason string) {

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -25,11 +26,22 @@ const MissedAfter = 30 * time.Second
 // (@daily, @every 10m) and a CRON_TZ= prefix.
 var parser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
-// Parse checks a cron spec.
+// Parse checks a cron spec. It refuses what the cron library would silently change
+// or never fire: "@every" below one second or not in whole seconds (0s and -1s fired
+// every second), and specs with no fire time (0 0 30 2 *: February 30th).
 func Parse(spec string) (cron.Schedule, error) {
 	s, err := parser.Parse(spec)
 	if err != nil {
 		return nil, fmt.Errorf("%q is not a cron spec (5 fields, or 6 with seconds, or @daily, @every 10m): %v", spec, err)
+	}
+	if every, ok := strings.CutPrefix(strings.TrimSpace(spec), "@every "); ok {
+		d, err := time.ParseDuration(strings.TrimSpace(every))
+		if err != nil || d < time.Second || d%time.Second != 0 {
+			return nil, fmt.Errorf("%q: @every needs a whole number of seconds, at least 1s", spec)
+		}
+	}
+	if s.Next(time.Now()).IsZero() {
+		return nil, fmt.Errorf("%q never fires", spec)
 	}
 	return s, nil
 }

@@ -16,12 +16,13 @@ type User struct {
 }
 
 // APIToken is a bearer token. Only its SHA-256 is stored; the token is shown once.
+// Tokens issued by the server read mpt_<ID>_<secret>: the ID finds the row and is not
+// secret (lists show it); older and operator-chosen tokens are found by their hash.
 type APIToken struct {
 	ID         string `gorm:"primaryKey;size:36"`
 	UserID     string `gorm:"size:36;index;not null"`
 	Name       string `gorm:"size:128"`
 	Hash       string `gorm:"size:64;uniqueIndex;not null"`
-	Prefix     string `gorm:"size:16"` // the first characters, to recognise a token in lists
 	CreatedAt  time.Time
 	LastUsedAt *time.Time
 }

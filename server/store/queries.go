@@ -5,9 +5,11 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -18,6 +20,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/meshperf/meshperf/server/auth"
 	"github.com/meshperf/meshperf/smp"
 )
 
@@ -38,25 +41,33 @@ func (s *Store) CountUsers(ctx context.Context) (int64, error) {
 
 // CreateUserWithToken creates a user and stores the hash of its first token.
 func (s *Store) CreateUserWithToken(ctx context.Context, name, role, token string) (*User, error) {
+	u, _, err := s.CreateUserWithFirstToken(ctx, name, role, token)
+	return u, err
+}
+
+// CreateUserWithFirstToken creates a user and its first token (named "initial"),
+// returning both rows.
+func (s *Store) CreateUserWithFirstToken(ctx context.Context, name, role, token string) (*User, *APIToken, error) {
 	u := &User{ID: uuid.NewString(), Name: name, Role: role}
+	t := tokenRow(u.ID, "initial", token)
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Create(u).Error; err != nil {
 			return tr(err)
 		}
-		return tx.Create(tokenRow(u.ID, "initial", token)).Error
+		return tx.Create(t).Error
 	})
 	if err != nil {
-		return nil, tr(err)
+		return nil, nil, tr(err)
 	}
-	return u, nil
+	return u, t, nil
 }
 
 func tokenRow(userID, name, token string) *APIToken {
-	prefix := token
-	if len(prefix) > 12 {
-		prefix = prefix[:12]
+	id, ok := auth.TokenID(token)
+	if !ok {
+		id = uuid.NewString()
 	}
-	return &APIToken{ID: uuid.NewString(), UserID: userID, Name: name, Hash: HashToken(token), Prefix: prefix}
+	return &APIToken{ID: id, UserID: userID, Name: name, Hash: HashToken(token)}
 }
 
 // AddToken stores another token for a user.
@@ -68,9 +79,13 @@ func (s *Store) AddToken(ctx context.Context, userID, name, token string) (*APIT
 	return t, nil
 }
 
-// DeleteToken removes one of a user's tokens.
+// DeleteToken removes one of a user's tokens ("" userID: any user's, for admins).
 func (s *Store) DeleteToken(ctx context.Context, userID, tokenID string) error {
-	res := s.db.WithContext(ctx).Where("id = ? AND user_id = ?", tokenID, userID).Delete(&APIToken{})
+	q := s.db.WithContext(ctx).Where("id = ?", tokenID)
+	if userID != "" {
+		q = q.Where("user_id = ?", userID)
+	}
+	res := q.Delete(&APIToken{})
 	if res.Error != nil {
 		return res.Error
 	}
@@ -80,11 +95,89 @@ func (s *Store) DeleteToken(ctx context.Context, userID, tokenID string) error {
 	return nil
 }
 
-// Authenticate finds the user a token belongs to.
+// TokenInfo is a token as lists show it: never its secret or hash.
+type TokenInfo struct {
+	ID         string
+	Name       string
+	UserID     string
+	UserName   string
+	CreatedAt  time.Time
+	LastUsedAt *time.Time
+}
+
+// ListTokens lists every token with its owner, newest first ("" userID: all users').
+func (s *Store) ListTokens(ctx context.Context, userID string) ([]TokenInfo, error) {
+	var out []TokenInfo
+	q := s.db.WithContext(ctx).Table("api_tokens").
+		Select("api_tokens.id, api_tokens.name, api_tokens.user_id, users.name AS user_name, api_tokens.created_at, api_tokens.last_used_at").
+		Joins("JOIN users ON users.id = api_tokens.user_id")
+	if userID != "" {
+		q = q.Where("api_tokens.user_id = ?", userID)
+	}
+	err := q.Order("api_tokens.created_at DESC, api_tokens.id").Scan(&out).Error
+	return out, err
+}
+
+// GetUser finds a user by id or name.
+func (s *Store) GetUser(ctx context.Context, idOrName string) (*User, error) {
+	var u User
+	err := s.db.WithContext(ctx).Where("id = ? OR name = ?", idOrName, idOrName).First(&u).Error
+	return &u, tr(err)
+}
+
+// DeleteUser deletes a user and all its tokens at once.
+func (s *Store) DeleteUser(ctx context.Context, id string) error {
+	return tr(s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Where("user_id = ?", id).Delete(&APIToken{}).Error; err != nil {
+			return err
+		}
+		res := tx.Where("id = ?", id).Delete(&User{})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return ErrNotFound
+		}
+		return nil
+	}))
+}
+
+// SetRole changes a user's role.
+func (s *Store) SetRole(ctx context.Context, id, role string) error {
+	res := s.db.WithContext(ctx).Model(&User{}).Where("id = ?", id).Update("role", role)
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// CountAdmins counts the users with the admin role.
+func (s *Store) CountAdmins(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Model(&User{}).Where("role = ?", "admin").Count(&n).Error
+	return n, err
+}
+
+// Authenticate finds the user a token belongs to. A token with an id is found by
+// it and its hash compared in constant time; others (issued before ids, or chosen by
+// the operator) by their hash.
 func (s *Store) Authenticate(ctx context.Context, token string) (*User, error) {
 	var t APIToken
-	if err := s.db.WithContext(ctx).Where("hash = ?", HashToken(token)).First(&t).Error; err != nil {
-		return nil, tr(err)
+	found := false
+	if id, ok := auth.TokenID(token); ok {
+		err := s.db.WithContext(ctx).Where("id = ?", id).First(&t).Error
+		if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
+			return nil, err
+		}
+		found = err == nil && subtle.ConstantTimeCompare([]byte(t.Hash), []byte(HashToken(token))) == 1
+	}
+	if !found {
+		if err := s.db.WithContext(ctx).Where("hash = ?", HashToken(token)).First(&t).Error; err != nil {
+			return nil, tr(err)
+		}
 	}
 	var u User
 	if err := s.db.WithContext(ctx).First(&u, "id = ?", t.UserID).Error; err != nil {
@@ -217,6 +310,40 @@ func (s *Store) ClaimRun(ctx context.Context, id, owner string) (bool, error) {
 	res := s.db.WithContext(ctx).Model(&Run{}).Where("id = ? AND status = ?", id, RunQueued).
 		Updates(map[string]any{"status": RunRunning, "started_at": now, "owner": owner})
 	return res.RowsAffected == 1, res.Error
+}
+
+// NextQueuedRun is the oldest queued run's id, or ErrNotFound.
+func (s *Store) NextQueuedRun(ctx context.Context) (string, error) {
+	var ids []string
+	err := s.db.WithContext(ctx).Model(&Run{}).Where("status = ?", RunQueued).
+		Order("created_at").Limit(1).Pluck("id", &ids).Error
+	if err != nil {
+		return "", err
+	}
+	if len(ids) == 0 {
+		return "", ErrNotFound
+	}
+	return ids[0], nil
+}
+
+// CountQueuedRuns counts queued runs in all and those triggered by one name.
+func (s *Store) CountQueuedRuns(ctx context.Context, triggeredBy string) (total, mine int64, err error) {
+	q := s.db.WithContext(ctx).Model(&Run{}).Where("status = ?", RunQueued)
+	if err = q.Count(&total).Error; err != nil {
+		return 0, 0, err
+	}
+	err = s.db.WithContext(ctx).Model(&Run{}).Where("status = ? AND triggered_by = ?", RunQueued, triggeredBy).Count(&mine).Error
+	return total, mine, err
+}
+
+// CreateRuns stores many runs at once (imports and tests of large queues).
+func (s *Store) CreateRuns(ctx context.Context, rs []Run) error {
+	for i := range rs {
+		if rs[i].ID == "" {
+			rs[i].ID = uuid.NewString()
+		}
+	}
+	return tr(s.db.WithContext(ctx).CreateInBatches(rs, 500).Error)
 }
 
 // SetRunPlacement records where a distributed run went.

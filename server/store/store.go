@@ -46,6 +46,14 @@ func Open(ctx context.Context, databaseURL, dataDir string, upTo ...string) (*St
 			}
 			path = filepath.Join(dataDir, "meshperf.db")
 		}
+		// SQLite would create the file with the process umask (often world-readable);
+		// it holds token hashes and sealed credentials. Its -wal and -shm files take
+		// the database file's mode.
+		if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+			f.Close()
+		} else if !errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("creating the database file: %w", err)
+		}
 		// WAL lets readers proceed during a write; busy_timeout waits instead of failing;
 		// immediate transactions take the write lock at BEGIN, so two processes
 		// migrating at once serialize instead of failing on a stale snapshot.
@@ -321,6 +329,40 @@ func migrations() []*gormigrate.Migration {
 				return tx.Migrator().DropTable("agent_deployments", "cluster_nodes", "connections")
 			},
 		},
+		{
+			// Tokens stored their first 12 characters in clear: with a short
+			// operator-chosen token, the rest fell to brute force against the unsalted
+			// hash. The column goes; tokens issued from now on carry a non-secret id
+			// (mpt_<id>_<secret>) and are found by it. Existing tokens keep working
+			// through their hash.
+			ID: "2026120101-token-prefix-gone",
+			Migrate: func(tx *gorm.DB) error {
+				type APIToken struct {
+					ID     string `gorm:"primaryKey;size:36"`
+					Prefix string `gorm:"size:16"`
+				}
+				if !tx.Migrator().HasColumn(&APIToken{}, "prefix") {
+					return nil
+				}
+				if err := tx.Exec("UPDATE api_tokens SET prefix = ''").Error; err != nil {
+					return err
+				}
+				if err := tx.Migrator().DropColumn(&APIToken{}, "prefix"); err != nil {
+					return err
+				}
+				// SQLite drops a column by rebuilding the table, without its indexes.
+				if err := tx.Exec("CREATE INDEX IF NOT EXISTS idx_api_tokens_user_id ON api_tokens (user_id)").Error; err != nil {
+					return err
+				}
+				return tx.Exec("CREATE UNIQUE INDEX IF NOT EXISTS idx_api_tokens_hash ON api_tokens (hash)").Error
+			},
+			Rollback: func(tx *gorm.DB) error {
+				type APIToken struct {
+					Prefix string `gorm:"size:16"`
+				}
+				return tx.AutoMigrate(&APIToken{})
+			},
+		},
 	}
 }
 
@@ -440,4 +482,17 @@ func (s *Store) SchemaDrift(ctx context.Context) ([]string, error) {
 		}
 	}
 	return drift, nil
+}
+
+// Columns lists a table's columns (for tests of migrations).
+func (s *Store) Columns(ctx context.Context, table string) ([]string, error) {
+	types, err := s.db.WithContext(ctx).Migrator().ColumnTypes(table)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(types))
+	for i, c := range types {
+		names[i] = c.Name()
+	}
+	return names, nil
 }
