@@ -59,7 +59,7 @@ func newResultCmd() *cobra.Command {
 	rf.add(list)
 
 	get := &cobra.Command{
-		Use: "get ID", Short: "Fetch a result: the summary, or -o json|yaml|smp|smp-json|csv", Args: cobra.ExactArgs(1),
+		Use: "get ID", Short: "Fetch a result (ID: its id, any unambiguous prefix, or its run's id): the summary, or -o json|yaml|smp|smp-json|csv", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := rf.client()
 			if err != nil {
@@ -135,7 +135,7 @@ func newResultCmd() *cobra.Command {
 	return cmd
 }
 
-// resultTable prints the id in full: any unambiguous prefix of it, or the run's id, is
+// resultTable prints the id in full; any unambiguous prefix of it, or the run's id, is
 // accepted by `result get` and `result compare`.
 var resultTable = table[client.ResultRow]{
 	columns: []string{"ID", "PROFILE", "STARTED", "STATUS", "REQUESTS", "REQ/S", "P50", "P99", "ERRORS"},

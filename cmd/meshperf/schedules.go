@@ -92,9 +92,22 @@ the firings that fell meanwhile: skip them (default) or run_once.`,
 			for _, n := range s.Next {
 				fmt.Fprintf(cmd.OutOrStdout(), "  next   %s\n", n.Local().Format(time.RFC3339))
 			}
-			return writeTable(cmd.OutOrStdout(), []string{"FIRED", "OUTCOME", "RUN", "SERVER"}, len(s.History), func(i int) []string {
+			// The firing's outcome is only whether the run started; what became of the
+			// run (and its result, for `result get`) is the run's own record.
+			return writeTable(cmd.OutOrStdout(), []string{"FIRED", "OUTCOME", "RUN", "RUN STATE", "RESULT", "SERVER"}, len(s.History), func(i int) []string {
 				f := s.History[i]
-				return []string{f.FireTime.Local().Format("2006-01-02 15:04:05"), f.Outcome, f.RunID, f.Server}
+				state, result := "-", "-"
+				if f.RunID != "" {
+					if run, err := c.Run(cmd.Context(), f.RunID); err == nil {
+						state = run.Status
+						if run.ResultID != nil {
+							result = *run.ResultID
+						}
+					} else {
+						state = "unknown (" + err.Error() + ")"
+					}
+				}
+				return []string{f.FireTime.Local().Format("2006-01-02 15:04:05"), f.Outcome, orDash(f.RunID), state, result, f.Server}
 			})
 		},
 	}
