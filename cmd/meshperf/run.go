@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -60,8 +61,12 @@ func newRunCmd() *cobra.Command {
 		Long: `Run one performance test from flags or from a config file (-f), show live progress,
 and print a summary. With -f, flags that are given override every client of the file.
 
-Exit codes: 0 the test ran; 1 it could not run; 2 bad input; 130 interrupted (Ctrl-C):
-the partial result, marked partial, is still printed and written.`,
+Durations take a unit (30s, 5m, 250ms); a bare number is refused.
+
+Exit codes: 0 the test ran and every threshold passed; 1 it could not run (or its
+result could not be written); 2 bad input; 3 the test ran and a threshold failed;
+130 interrupted (Ctrl-C): the partial result, marked partial, is still printed and
+written.`,
 		Example: `  meshperf run --url http://127.0.0.1:8080/echo --rate 1000 --duration 30s
   meshperf run --url http://127.0.0.1:8080/ -c 32 --duration 1m --engine vegeta
   meshperf run -f test.yaml --output smp --out result.smp.yaml
@@ -232,14 +237,14 @@ func buildConfig(cmd *cobra.Command, f *runFlags) (*smp.TestConfig, error) {
 	var errs smp.FieldErrors
 	changed := cmd.Flags().Changed
 	if changed("duration") {
-		d, err := smp.ParseDuration(f.duration)
+		d, err := parseFlagDuration(f.duration)
 		if err != nil {
 			errs.Add("--duration", 0, "%v", err)
 		}
 		cfg.Duration = d
 	}
 	if changed("warmup") {
-		d, err := smp.ParseDuration(f.warmup)
+		d, err := parseFlagDuration(f.warmup)
 		if err != nil {
 			errs.Add("--warmup", 0, "%v", err)
 		}
@@ -304,7 +309,7 @@ func buildConfig(cmd *cobra.Command, f *runFlags) (*smp.TestConfig, error) {
 			c.Model = m
 		}
 		if changed("timeout") {
-			d, err := smp.ParseDuration(f.timeout)
+			d, err := parseFlagDuration(f.timeout)
 			if err != nil {
 				errs.Add("--timeout", 0, "%v", err)
 			}
@@ -380,7 +385,12 @@ func describe(cfg *smp.TestConfig) string {
 		if c.RPS > 0 {
 			rate = fmt.Sprintf("%d req/s", c.RPS)
 		}
-		return fmt.Sprintf("%s (%s, %s model, %s, %d connections)", strings.Join(c.EndpointURLs, ", "), c.LoadGenerator, c.Model, rate, c.Connections)
+		call := ""
+		if c.Protocol == smp.ProtocolGRPC && c.GRPC != nil {
+			// which RPC ran, not just "gRPC": health and echo measure different things
+			call = "gRPC " + map[string]string{smp.GRPCHealth: "grpc.health.v1.Health/Check", smp.GRPCEcho: "meshperf.echo.v1.Echo/Echo"}[c.GRPC.Call] + ", "
+		}
+		return fmt.Sprintf("%s (%s%s, %s model, %s, %d connections)", strings.Join(c.EndpointURLs, ", "), call, c.LoadGenerator, c.Model, rate, c.Connections)
 	}
 	return fmt.Sprintf("%d clients", len(cfg.Clients))
 }
@@ -398,6 +408,16 @@ func progressPrinter(w io.Writer, tty bool) func(perf.Progress) {
 			fmt.Fprintln(w, report.Progress(p, false))
 		}
 	}
+}
+
+// parseFlagDuration is smp.ParseDuration for flags, without the bare number: a config
+// file's `duration: 3` is seconds as SMP has it, but on a command line `--duration 3`
+// is more often a slip (3 minutes? 3 seconds?), so it is refused with the likely fix.
+func parseFlagDuration(s string) (smp.Duration, error) {
+	if n, err := strconv.ParseFloat(s, 64); err == nil && n != 0 {
+		return 0, fmt.Errorf("%q has no unit: did you mean %ss (or %sm)?", s, s, s)
+	}
+	return smp.ParseDuration(s)
 }
 
 // writeFileAtomic writes through a temporary file so a failure leaves no half file.
