@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -22,13 +21,9 @@ func newProfileCmd() *cobra.Command {
 			if file == "" {
 				return badInput(errors.New("give -f FILE (a test config, YAML or JSON)"))
 			}
-			data, err := os.ReadFile(file)
+			cfg, err := decodeConfigFile(file)
 			if err != nil {
 				return badInput(err)
-			}
-			var cfg smp.TestConfig
-			if err := smp.DecodeStrict(data, &cfg); err != nil {
-				return badInput(fmt.Errorf("%s: %w", file, err))
 			}
 			if name == "" {
 				name = cfg.Name
@@ -40,7 +35,7 @@ func newProfileCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			p, what, err := c.ApplyProfile(cmd.Context(), name, desc, &cfg)
+			p, what, err := c.ApplyProfile(cmd.Context(), name, desc, cfg)
 			if err != nil {
 				return remoteErr(err)
 			}

@@ -51,6 +51,8 @@ type runFlags struct {
 	details     string
 	markdown    string
 	quiet       bool
+	scaleStages bool
+	dryRun      bool
 }
 
 func newRunCmd() *cobra.Command {
@@ -103,6 +105,8 @@ written.`,
 	fl.StringVar(&f.details, "details", "", "also write the full result (JSON) to this file; the SMP details_uri points at it")
 	fl.StringVar(&f.markdown, "markdown", "", "also write a Markdown summary here (for CI job summaries)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no live progress")
+	fl.BoolVar(&f.scaleStages, "scale-stages", false, "with --duration: scale the config's stages in proportion to fit the new duration")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "check the config and flags (every problem at once), say what would run, and exit")
 	fl.StringVar(&f.profile, "profile", "", "run this stored profile on the server (--duration, --warmup, --rate, --connections and --label override it)")
 	f.remote.add(cmd)
 	return cmd
@@ -136,6 +140,14 @@ func runTest(cmd *cobra.Command, f *runFlags) error {
 	}
 	if err := perf.Validate(cfg); err != nil {
 		return badInput(err)
+	}
+	if f.dryRun {
+		where := ""
+		if cfg.Agents != nil {
+			where = fmt.Sprintf(" on %d agents (a server run: meshperf profile apply -f, then run --profile)", cfg.Agents.Count)
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "ok: would run %s for %v%s\n", describe(cfg), cfg.Duration, where)
+		return nil
 	}
 
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
@@ -221,12 +233,9 @@ func verdict(res *smp.Result, interrupted bool) error {
 func buildConfig(cmd *cobra.Command, f *runFlags) (*smp.TestConfig, error) {
 	cfg := &smp.TestConfig{}
 	if f.file != "" {
-		data, err := os.ReadFile(f.file)
-		if err != nil {
+		var err error
+		if cfg, err = decodeConfigFile(f.file); err != nil {
 			return nil, err
-		}
-		if err := smp.DecodeStrict(data, cfg); err != nil {
-			return nil, fmt.Errorf("%s: %w", f.file, err)
 		}
 	} else {
 		if len(f.urls) == 0 {
@@ -242,6 +251,7 @@ func buildConfig(cmd *cobra.Command, f *runFlags) (*smp.TestConfig, error) {
 			errs.Add("--duration", 0, "%v", err)
 		}
 		cfg.Duration = d
+		stagesFit(cfg, f.scaleStages, &errs)
 	}
 	if changed("warmup") {
 		d, err := parseFlagDuration(f.warmup)
@@ -418,6 +428,28 @@ func parseFlagDuration(s string) (smp.Duration, error) {
 		return 0, fmt.Errorf("%q has no unit: did you mean %ss (or %sm)?", s, s, s)
 	}
 	return smp.ParseDuration(s)
+}
+
+// stagesFit checks stages against a --duration given on the command line. Stages are
+// part of the measured window, so a shorter test cannot hold them: say so with the two
+// ways out, or scale them when asked.
+func stagesFit(cfg *smp.TestConfig, scale bool, errs *smp.FieldErrors) {
+	to := cfg.Duration.D()
+	if to <= 0 {
+		return
+	}
+	for i := range cfg.Clients {
+		total := cfg.Clients[i].StagesDuration()
+		switch {
+		case total == 0:
+		case scale:
+			scaleStages(cfg, to)
+			return
+		case total > to:
+			errs.Add("--duration", 0, "%v is shorter than clients[%d].stages, which last %v (stages are part of the test's duration): add --scale-stages to shrink every stage in proportion, or give --duration %v or more", to, i, total, total)
+			return
+		}
+	}
 }
 
 // writeFileAtomic writes through a temporary file so a failure leaves no half file.
