@@ -14,7 +14,7 @@ import (
 	"github.com/meshperf/meshperf/smp"
 )
 
-// cliConfig is ~/.meshperf/config.yaml: the servers the CLI knows and which is current.
+// cliConfig is the CLI's config.yaml: the servers the CLI knows and which is current.
 // It holds tokens, so it is written with mode 0600.
 type cliConfig struct {
 	Current  string       `yaml:"current"`
@@ -27,17 +27,45 @@ type cliContext struct {
 	Token  string `yaml:"token"`
 }
 
+// cliConfigPath is where the CLI keeps its contexts: $MESHPERF_CONFIG, else
+// os.UserConfigDir()/meshperf/config.yaml (~/.config/meshperf on Linux, ~/Library/
+// Application Support/meshperf on macOS). It used to be ~/.meshperf/config.yaml, inside
+// the server's default --data-dir; see legacyCLIConfigPath.
 func cliConfigPath() string {
 	if p := os.Getenv("MESHPERF_CONFIG"); p != "" {
 		return p
 	}
-	home, _ := os.UserHomeDir()
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		home, _ := os.UserHomeDir()
+		dir = filepath.Join(home, ".config")
+	}
+	return filepath.Join(dir, "meshperf", "config.yaml")
+}
+
+// legacyCLIConfigPath is the old place, still read while the new one does not exist;
+// the next save (login, context use) writes the new place and leaves the old file be.
+func legacyCLIConfigPath() string {
+	if os.Getenv("MESHPERF_CONFIG") != "" {
+		return ""
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ""
+	}
 	return filepath.Join(home, ".meshperf", "config.yaml")
 }
 
 func loadCLIConfig() (*cliConfig, error) {
 	var c cliConfig
-	b, err := os.ReadFile(cliConfigPath())
+	path := cliConfigPath()
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		if old := legacyCLIConfigPath(); old != "" {
+			path = old
+			b, err = os.ReadFile(old)
+		}
+	}
 	if errors.Is(err, os.ErrNotExist) {
 		return &c, nil
 	}
@@ -45,7 +73,7 @@ func loadCLIConfig() (*cliConfig, error) {
 		return nil, err
 	}
 	if err := smp.DecodeStrict(b, &c); err != nil {
-		return nil, fmt.Errorf("%s: %w", cliConfigPath(), err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return &c, nil
 }
