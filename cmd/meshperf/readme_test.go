@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/meshperf/meshperf/bus"
 	"github.com/meshperf/meshperf/sampleapp"
 )
 
@@ -221,4 +222,37 @@ func runIn(t *testing.T, dir string, args ...string) run {
 		t.Fatal(err)
 	}
 	return run{out.String(), errb.String(), code}
+}
+
+// docs/architecture.md names packages that exist and every subject bus spells, and
+// the README points at it.
+func TestArchitectureDocStaysTrue(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join(repoRoot, "docs", "architecture.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := regexp.MustCompile("(?m)^\\| `([a-z0-9/]+)/?` \\|").FindAllStringSubmatch(string(doc), -1)
+	if len(rows) < 20 {
+		t.Fatalf("only %d packages in the table", len(rows))
+	}
+	for _, m := range rows {
+		if st, err := os.Stat(filepath.Join(repoRoot, m[1])); err != nil || !st.IsDir() {
+			t.Errorf("docs/architecture.md names %s, which does not exist", m[1])
+		}
+	}
+	assign, _ := bus.AssignSubject("RUN", "AGENT")
+	intervals, _ := bus.IntervalSubject("RUN")
+	for _, subject := range []string{bus.HeartbeatSubject(), assign, intervals, bus.RunsStream} {
+		s := strings.NewReplacer("RUN", "<run>", "AGENT", "<agent>").Replace(subject)
+		if subject == bus.RunsStream {
+			s = subject
+		}
+		if !strings.Contains(string(doc), s) {
+			t.Errorf("docs/architecture.md lacks %s", s)
+		}
+	}
+	readme, _ := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	if !strings.Contains(string(readme), "(docs/architecture.md)") || strings.Contains(string(readme), "ARCHITECTURE.md") {
+		t.Errorf("the README should point at docs/architecture.md only")
+	}
 }
