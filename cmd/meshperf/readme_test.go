@@ -146,7 +146,34 @@ func TestExamplesRun(t *testing.T) {
 		if r.code != 0 || !strings.Contains(r.stdout, "completed") {
 			t.Errorf("%s: exit %d\n%s%s", name, r.code, r.stdout, r.stderr)
 		}
+		if name == "http.yaml" {
+			summaryMatchesREADME(t, r.stdout)
+		}
 	}
+}
+
+var summaryRow = regexp.MustCompile(`(?m)^  ([a-z][a-z ]*?) \.{3,} `)
+
+// summaryMatchesREADME checks that the README's sample summary (the first plain block
+// of the Quick start) has the rows, in the order, that a real summary has: numbers
+// differ from machine to machine, the shape must not.
+func summaryMatchesREADME(t *testing.T, real string) {
+	t.Helper()
+	rows := func(s string) (out []string) {
+		for _, m := range summaryRow.FindAllStringSubmatch(s, -1) {
+			out = append(out, m[1])
+		}
+		return out
+	}
+	for _, b := range readmeBlocks(t) {
+		if b.section == "Quick start" && b.lang == "" {
+			if got, want := strings.Join(rows(real), ", "), strings.Join(rows(b.body), ", "); got != want || got == "" {
+				t.Errorf("the README's summary has rows %q; a real one has %q", want, got)
+			}
+			return
+		}
+	}
+	t.Errorf("no sample summary in the README's Quick start")
 }
 
 var durationFlag = regexp.MustCompile(`--duration \S+`)
