@@ -298,6 +298,11 @@ start-up)
 	n=${2:?number of clusters}
 	logf=${3:?log file}
 	mkdir -p "$(dirname "$logf")"
+	if alive "$logf.pid"; then
+		# an earlier make test's bring-up is still going: two would build the same binaries
+		log "clusters are already being brought up (pid $(cat "$logf.pid"), log: $logf)"
+		exit 0
+	fi
 	rm -f "$logf.rc"
 	log "bringing up $n clusters in the background (log: $logf); the first time this builds the control plane, 10-15 minutes"
 	# The exit status goes to LOG.rc for wait-up; nice keeps the tests that run meanwhile
@@ -307,6 +312,7 @@ start-up)
 		nice -n 10 "$0" up "$n" || rc=$?
 		echo "$rc" >"$logf.rc"
 	) >"$logf" 2>&1 </dev/null &
+	echo $! >"$logf.pid"
 	;;
 wait-up)
 	logf=${2:?log file}
