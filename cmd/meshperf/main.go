@@ -79,6 +79,7 @@ and results in the Service Mesh Performance (SMP) format.`,
 func refuseUnknownSubcommands(c *cobra.Command) {
 	if c.HasSubCommands() && !c.Runnable() {
 		c.Args = cobra.ArbitraryArgs
+		c.DisableFlagsInUseLine = true // it is a group: "meshperf result [command]"
 		c.RunE = func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return cmd.Help()
