@@ -195,6 +195,12 @@ func (c *Client) RunProfile(ctx context.Context, name string, overrides map[stri
 	return &r, c.do(ctx, "POST", "/api/v1/profiles/"+url.PathEscape(name)+"/runs", body, &r)
 }
 
+// Run returns a run: its state and, once finished, its result's id.
+func (c *Client) Run(ctx context.Context, id string) (*Run, error) {
+	var r Run
+	return &r, c.do(ctx, "GET", "/api/v1/runs/"+url.PathEscape(id), nil, &r)
+}
+
 // CancelRun asks the server to stop a run.
 func (c *Client) CancelRun(ctx context.Context, id string) error {
 	return c.do(ctx, "POST", "/api/v1/runs/"+id+"/cancel", nil, nil)

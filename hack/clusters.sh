@@ -10,6 +10,11 @@
 #   hack/clusters.sh stop-apiserver I  stop cluster cI's API server (tests of lost clusters)
 #   hack/clusters.sh start-apiserver I start it again, with the same flags and data
 #   hack/clusters.sh kubeconfig        print the path of the merged kubeconfig (contexts c1..cN)
+#   hack/clusters.sh start-up N LOG   `up N` in the background at low priority, output in LOG
+#   hack/clusters.sh wait-up LOG      wait for it, saying every 30 s what it is doing
+#
+# make test uses start-up/wait-up so that the first, slow build of the control plane
+# (10-15 minutes on 2 cores) overlaps the tests of the packages that need no cluster.
 #
 # State lives in $MESHPERF_CLUSTERS_DIR (default /tmp/meshperf-clusters). Every process
 # is stopped by its recorded PID. Cluster I's API server listens on 127.0.0.1:$((17440+I)).
@@ -48,7 +53,7 @@ ensure_tools() {
 	kwok="$cache/kwok-$kwok_version/kwok"
 	stages="$cache/kwok-$kwok_version/stages.yaml"
 	if [[ ! -x "$kwok" || ! -s "$stages" ]]; then
-		log "installing kwok $kwok_version"
+		log "installing kwok $kwok_version (go install; a cold build took ~3 min on 2 cores)"
 		mkdir -p "$(dirname "$kwok")"
 		(cd /tmp && GOBIN="$(dirname "$kwok")" GOFLAGS= go install "sigs.k8s.io/kwok/cmd/kwok@$kwok_version")
 		local src
@@ -288,6 +293,46 @@ start-apiserver)
 	;;
 kubeconfig)
 	echo "$state/kubeconfig"
+	;;
+start-up)
+	n=${2:?number of clusters}
+	logf=${3:?log file}
+	mkdir -p "$(dirname "$logf")"
+	if alive "$logf.pid"; then
+		# an earlier make test's bring-up is still going: two would build the same binaries
+		log "clusters are already being brought up (pid $(cat "$logf.pid"), log: $logf)"
+		exit 0
+	fi
+	rm -f "$logf.rc"
+	log "bringing up $n clusters in the background (log: $logf); the first time this builds the control plane, 10-15 minutes"
+	# The exit status goes to LOG.rc for wait-up; nice keeps the tests that run meanwhile
+	# ahead of the compiler on a small machine.
+	(
+		rc=0
+		nice -n 10 "$0" up "$n" || rc=$?
+		echo "$rc" >"$logf.rc"
+	) >"$logf" 2>&1 </dev/null &
+	echo $! >"$logf.pid"
+	;;
+wait-up)
+	logf=${2:?log file}
+	start=$SECONDS
+	next=$SECONDS
+	while [[ ! -s "$logf.rc" ]]; do
+		if [[ ! -f "$logf" ]]; then log "nothing to wait for: run start-up first"; exit 2; fi
+		if ((SECONDS >= next)); then
+			log "waiting for the clusters ($((SECONDS - start))s so far): $(tail -n 1 "$logf" 2>/dev/null)"
+			next=$((SECONDS + 30))
+		fi
+		sleep 2
+	done
+	rc=$(cat "$logf.rc")
+	if [[ $rc != 0 ]]; then
+		log "bringing the clusters up failed (exit $rc):"
+		cat "$logf" >&2
+		exit "$rc"
+	fi
+	log "clusters up after $((SECONDS - start))s of waiting"
 	;;
 *)
 	sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'

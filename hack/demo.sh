@@ -3,6 +3,10 @@
 # no setup) and the sample target, stores a demo profile, runs it through the API with
 # live progress, prints the summary and where to look, writes the SMP result, and
 # leaves the server running until Ctrl-C (DEMO_STAY=0 stops it right away).
+#
+# Environment: MESHPERF_DEMO_SERVER_PORT (default 9081) and MESHPERF_DEMO_TARGET_PORT
+# (default 18080) move the server and the sample target off ports already taken;
+# DEMO_STAY=0 stops at once. Needs curl (health checks).
 set -euo pipefail
 bin=${1:-bin/meshperf}
 out=demo-out

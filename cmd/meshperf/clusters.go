@@ -32,6 +32,7 @@ run them.`,
 	}
 	var rf remoteFlags
 	var output string
+	var listOut outputFlag
 	outFlag := func(c *cobra.Command) {
 		c.Flags().StringVarP(&output, "output", "o", "", "json for scripts")
 		rf.add(c)
@@ -122,17 +123,11 @@ run them.`,
 			if err != nil {
 				return remoteErr(err)
 			}
-			if output == "json" {
-				return writeJSONOut(cmd.OutOrStdout(), cs)
-			}
-			if len(cs) == 0 {
-				fmt.Fprintln(cmd.ErrOrStderr(), "no clusters; add some with: meshperf cluster add --kubeconfig FILE")
-				return nil
-			}
-			return clusterTable(cmd.OutOrStdout(), cs)
+			return writeList(cmd, &listOut, clusterTable, cs, nil)
 		},
 	}
-	outFlag(list)
+	listOut.add(list)
+	rf.add(list)
 
 	get := &cobra.Command{
 		Use: "get NAME", Short: "Show a connection and its nodes", Args: cobra.ExactArgs(1),
@@ -241,13 +236,12 @@ func ago(t *time.Time) string {
 	return time.Since(*t).Round(time.Second).String() + " ago"
 }
 
-func clusterTable(w io.Writer, cs []client.Cluster) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATE\tVERSION\tNODES\tLAST CHECK\tSERVER\tLAST ERROR")
-	for _, v := range cs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", v.Name, v.State, v.Version, v.NodeCount, ago(v.LastCheck), v.Server, shorten(v.LastError, 60))
-	}
-	return tw.Flush()
+var clusterTable = table[client.Cluster]{
+	columns: []string{"NAME", "STATE", "VERSION", "NODES", "LAST CHECK", "SERVER", "LAST ERROR"},
+	row: func(v client.Cluster) []string {
+		return []string{v.Name, v.State, v.Version, fmt.Sprint(v.NodeCount), ago(v.LastCheck), v.Server, shorten(v.LastError, 60)}
+	},
+	empty: "no clusters; add some with: meshperf cluster add --kubeconfig FILE",
 }
 
 func clusterDetail(w io.Writer, v *client.Cluster, output string) error {

@@ -67,9 +67,33 @@ and results in the Service Mesh Performance (SMP) format.`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return badInput(err) })
+	defer refuseUnknownSubcommands(root)
 	root.AddCommand(newRunCmd(), newTargetCmd(), newServerCmd(), newLoginCmd(), newContextCmd(),
 		newProfileCmd(), newResultCmd(), newCompareCmd(), newGateCmd(), newScheduleCmd(), newAgentCmd(), newClusterCmd(), newUserCmd(), newTokenCmd(), newVersionCmd())
 	return root
+}
+
+// refuseUnknownSubcommands makes `meshperf bogus` and `meshperf result bogus` bad input
+// (exit 2) like any other: left to cobra, the first exits 1 and the second prints the
+// group's help and exits 0, which a script would take for success.
+func refuseUnknownSubcommands(c *cobra.Command) {
+	if c.HasSubCommands() && !c.Runnable() {
+		c.Args = cobra.ArbitraryArgs
+		c.DisableFlagsInUseLine = true // it is a group: "meshperf result [command]"
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmd.Help()
+			}
+			msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+				msg += fmt.Sprintf("; did you mean %q?", s[0])
+			}
+			return badInput(fmt.Errorf("%s (see %s --help)", msg, cmd.CommandPath()))
+		}
+	}
+	for _, sub := range c.Commands() {
+		refuseUnknownSubcommands(sub)
+	}
 }
 
 func newVersionCmd() *cobra.Command {

@@ -50,6 +50,8 @@ type runFlags struct {
 	details     string
 	markdown    string
 	quiet       bool
+	scaleStages bool
+	dryRun      bool
 }
 
 func newRunCmd() *cobra.Command {
@@ -60,8 +62,12 @@ func newRunCmd() *cobra.Command {
 		Long: `Run one performance test from flags or from a config file (-f), show live progress,
 and print a summary. With -f, flags that are given override every client of the file.
 
-Exit codes: 0 the test ran; 1 it could not run; 2 bad input; 130 interrupted (Ctrl-C):
-the partial result, marked partial, is still printed and written.`,
+Durations take a unit (30s, 5m, 250ms); a bare number is refused.
+
+Exit codes: 0 the test ran and every threshold passed; 1 it could not run (or its
+result could not be written); 2 bad input; 3 the test ran and a threshold failed;
+130 interrupted (Ctrl-C): the partial result, marked partial, is still printed and
+written.`,
 		Example: `  meshperf run --url http://127.0.0.1:8080/echo --rate 1000 --duration 30s
   meshperf run --url http://127.0.0.1:8080/ -c 32 --duration 1m --engine vegeta
   meshperf run -f test.yaml --output smp --out result.smp.yaml
@@ -98,6 +104,8 @@ the partial result, marked partial, is still printed and written.`,
 	fl.StringVar(&f.details, "details", "", "also write the full result (JSON) to this file; the SMP details_uri points at it")
 	fl.StringVar(&f.markdown, "markdown", "", "also write a Markdown summary here (for CI job summaries)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no live progress")
+	fl.BoolVar(&f.scaleStages, "scale-stages", false, "with --duration: scale the config's stages in proportion to fit the new duration")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "check the config and flags (every problem at once), say what would run, and exit")
 	fl.StringVar(&f.profile, "profile", "", "run this stored profile on the server (--duration, --warmup, --rate, --connections and --label override it)")
 	f.remote.add(cmd)
 	return cmd
@@ -131,6 +139,14 @@ func runTest(cmd *cobra.Command, f *runFlags) error {
 	}
 	if err := perf.Validate(cfg); err != nil {
 		return badInput(err)
+	}
+	if f.dryRun {
+		where := ""
+		if cfg.Agents != nil {
+			where = fmt.Sprintf(" on %d agents (a server run: meshperf profile apply -f, then run --profile)", cfg.Agents.Count)
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "ok: would run %s for %v%s\n", describe(cfg), cfg.Duration, where)
+		return nil
 	}
 
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
@@ -212,138 +228,6 @@ func verdict(res *smp.Result, interrupted bool) error {
 	return nil
 }
 
-// buildConfig reads -f (if any) and applies the flags that were given.
-func buildConfig(cmd *cobra.Command, f *runFlags) (*smp.TestConfig, error) {
-	cfg := &smp.TestConfig{}
-	if f.file != "" {
-		data, err := os.ReadFile(f.file)
-		if err != nil {
-			return nil, err
-		}
-		if err := smp.DecodeStrict(data, cfg); err != nil {
-			return nil, fmt.Errorf("%s: %w", f.file, err)
-		}
-	} else {
-		if len(f.urls) == 0 {
-			return nil, errors.New("give --url (or -f with a config file)")
-		}
-		cfg.Clients = []smp.Client{{}}
-	}
-	var errs smp.FieldErrors
-	changed := cmd.Flags().Changed
-	if changed("duration") {
-		d, err := smp.ParseDuration(f.duration)
-		if err != nil {
-			errs.Add("--duration", 0, "%v", err)
-		}
-		cfg.Duration = d
-	}
-	if changed("warmup") {
-		d, err := smp.ParseDuration(f.warmup)
-		if err != nil {
-			errs.Add("--warmup", 0, "%v", err)
-		}
-		cfg.Warmup = d
-	}
-	if changed("name") {
-		cfg.Name = f.name
-	}
-	for _, l := range f.labels {
-		k, v, ok := strings.Cut(l, "=")
-		if !ok || k == "" {
-			errs.Add("--label", 0, "%q is not key=value", l)
-			continue
-		}
-		if cfg.Labels == nil {
-			cfg.Labels = map[string]string{}
-		}
-		cfg.Labels[k] = v
-	}
-	for _, th := range f.thresholds {
-		if _, err := perf.ParseThreshold(smp.Threshold{Expr: th}); err != nil {
-			errs.Add("--threshold", 0, "%v", err)
-			continue
-		}
-		cfg.Thresholds = append(cfg.Thresholds, smp.Threshold{Expr: th})
-	}
-	for i := range cfg.Clients {
-		c := &cfg.Clients[i]
-		if changed("url") {
-			c.EndpointURLs = f.urls
-		}
-		if changed("rate") {
-			c.RPS = f.rate
-		}
-		if changed("connections") {
-			c.Connections = f.connections
-		}
-		if changed("method") {
-			c.Method = f.method
-		}
-		if changed("body") {
-			c.Body = f.body
-		}
-		if changed("content-type") {
-			c.ContentType = f.contentType
-		}
-		if changed("engine") {
-			c.LoadGenerator = f.engine
-		}
-		if changed("protocol") {
-			p, err := smp.ParseProtocol(f.protocol)
-			if err != nil {
-				errs.Add("--protocol", 0, "%v", err)
-			}
-			c.Protocol = p
-		}
-		if changed("model") {
-			m, err := smp.ParseLoadModel(f.model)
-			if err != nil {
-				errs.Add("--model", 0, "%v", err)
-			}
-			c.Model = m
-		}
-		if changed("timeout") {
-			d, err := smp.ParseDuration(f.timeout)
-			if err != nil {
-				errs.Add("--timeout", 0, "%v", err)
-			}
-			c.Timeout = d
-		}
-		if f.http2 {
-			c.HTTPVersion = "2"
-		}
-		if changed("grpc-call") {
-			c.GRPC = &smp.GRPCOptions{Call: f.grpcCall}
-		}
-		if changed("payload-bytes") {
-			c.PayloadBytes = f.payload
-		}
-		if f.insecure {
-			c.InsecureSkipVerify = true
-		}
-		if changed("ca-cert") {
-			c.SSLCertificate = f.caCert
-		}
-		for _, h := range f.headers {
-			k, v, ok := strings.Cut(h, ":")
-			if !ok || strings.TrimSpace(k) == "" {
-				errs.Add("--header", 0, "%q is not \"Name: value\"", h)
-				continue
-			}
-			if c.Headers == nil {
-				c.Headers = map[string]string{}
-			}
-			c.Headers[strings.TrimSpace(k)] = strings.TrimSpace(v)
-		}
-	}
-	if err := errs.Err(); err != nil {
-		return nil, err
-	}
-	cfg.ApplyDefaults()
-	return cfg, nil
-}
-
 func outputFormat(f *runFlags) (string, error) {
 	format := f.output
 	if format == "" && f.out != "" {
@@ -380,7 +264,12 @@ func describe(cfg *smp.TestConfig) string {
 		if c.RPS > 0 {
 			rate = fmt.Sprintf("%d req/s", c.RPS)
 		}
-		return fmt.Sprintf("%s (%s, %s model, %s, %d connections)", strings.Join(c.EndpointURLs, ", "), c.LoadGenerator, c.Model, rate, c.Connections)
+		call := ""
+		if c.Protocol == smp.ProtocolGRPC && c.GRPC != nil {
+			// which RPC ran, not just "gRPC": health and echo measure different things
+			call = "gRPC " + map[string]string{smp.GRPCHealth: "grpc.health.v1.Health/Check", smp.GRPCEcho: "meshperf.echo.v1.Echo/Echo"}[c.GRPC.Call] + ", "
+		}
+		return fmt.Sprintf("%s (%s%s, %s model, %s, %d connections)", strings.Join(c.EndpointURLs, ", "), call, c.LoadGenerator, c.Model, rate, c.Connections)
 	}
 	return fmt.Sprintf("%d clients", len(cfg.Clients))
 }

@@ -33,14 +33,14 @@ func runRemote(cmd *cobra.Command, f *runFlags) error {
 	}
 	overrides := map[string]any{}
 	if changed("duration") {
-		d, err := smp.ParseDuration(f.duration)
+		d, err := parseFlagDuration(f.duration)
 		if err != nil {
 			return badInput(fmt.Errorf("--duration: %w", err))
 		}
 		overrides["duration"] = d.String()
 	}
 	if changed("warmup") {
-		d, err := smp.ParseDuration(f.warmup)
+		d, err := parseFlagDuration(f.warmup)
 		if err != nil {
 			return badInput(fmt.Errorf("--warmup: %w", err))
 		}

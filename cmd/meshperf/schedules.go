@@ -2,16 +2,18 @@ package main
 
 import (
 	"fmt"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/meshperf/meshperf/client"
 )
 
 func newScheduleCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "schedule", Short: "Run profiles on cron schedules (on a server)"}
 	var rf remoteFlags
 	var profile, cronSpec, missed, output string
+	var listOut outputFlag
 	create := &cobra.Command{
 		Use:   "create NAME --profile P --cron SPEC",
 		Short: "Run a profile on a schedule",
@@ -53,25 +55,23 @@ the firings that fell meanwhile: skip them (default) or run_once.`,
 			if err != nil {
 				return remoteErr(err)
 			}
-			if output == "json" {
-				return writeJSONOut(cmd.OutOrStdout(), ss)
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tCRON\tSTATE\tMISSED\tNEXT")
-			for _, s := range ss {
-				state, next := "active", "-"
-				if s.Paused {
-					state = "paused"
-				}
-				if len(s.Next) > 0 {
-					next = s.Next[0].Local().Format("2006-01-02 15:04:05")
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Name, s.Cron, state, s.Missed, next)
-			}
-			return tw.Flush()
+			return writeList(cmd, &listOut, table[client.Schedule]{
+				columns: []string{"NAME", "CRON", "STATE", "MISSED", "NEXT"},
+				row: func(s client.Schedule) []string {
+					state, next := "active", "-"
+					if s.Paused {
+						state = "paused"
+					}
+					if len(s.Next) > 0 {
+						next = s.Next[0].Local().Format("2006-01-02 15:04:05")
+					}
+					return []string{s.Name, s.Cron, state, s.Missed, next}
+				},
+				empty: "no schedules; create one with: meshperf schedule create NAME --profile P --cron SPEC",
+			}, ss, nil)
 		},
 	}
-	list.Flags().StringVarP(&output, "output", "o", "", "json for scripts")
+	listOut.add(list)
 	rf.add(list)
 
 	get := &cobra.Command{
@@ -92,12 +92,23 @@ the firings that fell meanwhile: skip them (default) or run_once.`,
 			for _, n := range s.Next {
 				fmt.Fprintf(cmd.OutOrStdout(), "  next   %s\n", n.Local().Format(time.RFC3339))
 			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "FIRED\tOUTCOME\tRUN\tSERVER")
-			for _, f := range s.History {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", f.FireTime.Local().Format("2006-01-02 15:04:05"), f.Outcome, f.RunID, f.Server)
-			}
-			return tw.Flush()
+			// The firing's outcome is only whether the run started; what became of the
+			// run (and its result, for `result get`) is the run's own record.
+			return writeTable(cmd.OutOrStdout(), []string{"FIRED", "OUTCOME", "RUN", "RUN STATE", "RESULT", "SERVER"}, len(s.History), func(i int) []string {
+				f := s.History[i]
+				state, result := "-", "-"
+				if f.RunID != "" {
+					if run, err := c.Run(cmd.Context(), f.RunID); err == nil {
+						state = run.Status
+						if run.ResultID != nil {
+							result = *run.ResultID
+						}
+					} else {
+						state = "unknown (" + err.Error() + ")"
+					}
+				}
+				return []string{f.FireTime.Local().Format("2006-01-02 15:04:05"), f.Outcome, orDash(f.RunID), state, result, f.Server}
+			})
 		},
 	}
 	get.Flags().StringVarP(&output, "output", "o", "", "json for scripts")

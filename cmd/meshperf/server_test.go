@@ -169,6 +169,16 @@ func TestServerCLIFlow(t *testing.T) {
 	if viaServer.code != 0 || !strings.Contains(viaServer.stdout, "CHANGE [95% CI]") || !strings.Contains(viaServer.stdout, "p99.9") || viaServer.stdout != local.stdout {
 		t.Errorf("result compare: %d\n%s\ncompare: %d\n%s%s", viaServer.code, viaServer.stdout, local.code, local.stdout, local.stderr)
 	}
+	// the 8 characters the tables and summaries print are enough
+	if r := meshperf(t, "result", "get", page.Items[0].ID[:8], "-o", "json"); r.code != 0 || !strings.Contains(r.stdout, page.Items[0].ID) {
+		t.Errorf("result get by prefix: %d %s", r.code, r.stderr)
+	}
+	if r := meshperf(t, "result", "list", "-o", "wide"); r.code != 2 || !strings.Contains(r.stderr, "want table or json") {
+		t.Errorf("list -o wide: %d %s", r.code, r.stderr)
+	}
+	if r := meshperf(t, "result", "list"); r.code != 0 || !strings.HasPrefix(r.stdout, "ID ") || strings.Count(r.stdout, "\n") != 4 {
+		t.Errorf("result list table: %d %q", r.code, r.stdout)
+	}
 	if r := meshperf(t, "profile", "delete", "cli"); r.code != 0 || !strings.Contains(r.stdout, "2 result(s) kept") {
 		t.Errorf("delete: %d %s", r.code, r.stdout)
 	}
@@ -189,8 +199,38 @@ func TestServerCLIFlow(t *testing.T) {
 	}
 	time.Sleep(2500 * time.Millisecond)
 	meshperf(t, "schedule", "pause", "often")
-	if r := meshperf(t, "schedule", "get", "often"); r.code != 0 || !strings.Contains(r.stdout, "started") || !strings.Contains(r.stdout, "paused: true") {
+	// a firing shows its run's final state and its result, which `result get` takes, as it
+	// takes the run id
+	var sched struct {
+		History []struct {
+			RunID string `json:"run_id"`
+		}
+	}
+	r = meshperf(t, "schedule", "get", "often", "-o", "json")
+	json.Unmarshal([]byte(r.stdout), &sched)
+	if len(sched.History) == 0 || sched.History[0].RunID == "" {
+		t.Fatalf("schedule history: %s %s", r.stdout, r.stderr)
+	}
+	firstRun := sched.History[0].RunID
+	waitRun(t, srv.url, firstRun, 20*time.Second)
+	r = meshperf(t, "schedule", "get", "often")
+	var firingLine string
+	for _, l := range strings.Split(r.stdout, "\n") {
+		if strings.Contains(l, firstRun) {
+			firingLine = l
+		}
+	}
+	if r.code != 0 || !strings.Contains(r.stdout, "paused: true") || !strings.Contains(firingLine, "started") ||
+		!strings.Contains(firingLine, "partial") && !strings.Contains(firingLine, "completed") && !strings.Contains(firingLine, "failed") {
 		t.Errorf("schedule get: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	fields := strings.Fields(firingLine)
+	resultID := fields[len(fields)-2]
+	if r := meshperf(t, "result", "get", resultID, "-o", "json"); r.code != 0 || !strings.Contains(r.stdout, resultID) {
+		t.Errorf("result get %s (from schedule get): %d %s", resultID, r.code, r.stderr)
+	}
+	if r := meshperf(t, "result", "get", firstRun, "-o", "json"); r.code != 0 || !strings.Contains(r.stdout, resultID) {
+		t.Errorf("result get RUN-ID: %d %s", r.code, r.stderr)
 	}
 	if r := meshperf(t, "schedule", "delete", "often"); r.code != 0 {
 		t.Errorf("schedule delete: %d %s", r.code, r.stderr)

@@ -312,6 +312,9 @@ func (a *API) storeError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, store.ErrConflict):
 		writeError(w, r, http.StatusConflict, "conflict", "already exists", nil)
 		return
+	case errors.As(err, new(*store.AmbiguousIDError)):
+		writeError(w, r, http.StatusBadRequest, "invalid", err.Error(), []smp.FieldError{{Path: "id", Msg: err.Error()}})
+		return
 	case errors.Is(err, store.ErrBadCursor):
 		writeError(w, r, http.StatusBadRequest, "invalid", "cursor: not a cursor this server made", []smp.FieldError{{Path: "cursor", Msg: "not valid"}})
 		return

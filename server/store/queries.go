@@ -430,7 +430,15 @@ func (s *Store) SaveResult(ctx context.Context, r *smp.Result, run *Run) (*Resul
 // GetResult returns a result row and the full result.
 func (s *Store) GetResult(ctx context.Context, id string) (*Result, *smp.Result, error) {
 	var row Result
-	if err := s.db.WithContext(ctx).First(&row, "id = ?", id).Error; err != nil {
+	err := s.db.WithContext(ctx).First(&row, "id = ?", id).Error
+	if tr(err) == ErrNotFound {
+		if full, rerr := s.resolveResultID(ctx, id); rerr == nil {
+			err = s.db.WithContext(ctx).First(&row, "id = ?", full).Error
+		} else {
+			err = rerr
+		}
+	}
+	if err != nil {
 		return nil, nil, tr(err)
 	}
 	var r smp.Result
