@@ -1,0 +1,161 @@
+package loadgen
+
+import (
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/meshperf/meshperf/smp"
+)
+
+// codeSlots covers HTTP status codes and gRPC codes; the last slot holds any other.
+const codeSlots = 600
+
+// maxShards bounds the tallies a collector keeps, whatever the number of workers.
+const maxShards = 16
+
+// A shard is one tally of a collector, shared by the workers whose index falls on it.
+// A live HDR histogram takes ~190 KB, so tallies are per shard, never per worker:
+// memory stays the same for 8 or 10,000 connections, and closing a second merges a
+// handful of histograms instead of three per connection (which, on one CPU, stalled
+// every worker's reads for tens of milliseconds each second).
+//
+// cur holds second curIdx, next anything later (requests that completed after a
+// boundary but before the collector closed the second); spare is the bucket the
+// collector swaps in, so it merges the closed second outside the lock.
+type shard struct {
+	mu        sync.Mutex
+	curIdx    int
+	cur, next *bucket
+	spare     *bucket
+	sent      int64 // every request that left, for missed-send accounting
+	closed    bool  // the collector finished: late records are dropped
+}
+
+type bucket struct {
+	requests, successes  int64
+	bytesSent, bytesRecv int64
+	waited               int64
+	codes                [codeSlots]int64
+	errs                 [numErrClasses]int64
+	lat, lag, genLag     *smp.Histogram
+}
+
+// newBucket allocates its histograms up front: allocating ~190 KB in the middle of a
+// request (as lazily made lag histograms did) starts GC cycles on the hot path. The
+// lag histograms exist only for paced load.
+func newBucket(paced bool) *bucket {
+	b := &bucket{lat: smp.NewHistogram()}
+	if paced {
+		b.lag, b.genLag = smp.NewHistogram(), smp.NewHistogram()
+	}
+	return b
+}
+
+func (b *bucket) reset() {
+	lat, lag, gen := b.lat, b.lag, b.genLag
+	for _, h := range []*smp.Histogram{lat, lag, gen} {
+		if h != nil {
+			h.Reset()
+		}
+	}
+	*b = bucket{lat: lat, lag: lag, genLag: gen}
+}
+
+// shardCount is the number of tallies for a process: enough that workers running on
+// different CPUs rarely meet on one lock, few enough that memory stays small.
+func shardCount() int {
+	return min(max(2*runtime.GOMAXPROCS(0), 1), maxShards)
+}
+
+// Recorder is one worker's handle on its collector's tallies: a few words, whatever
+// the number of workers.
+type Recorder struct {
+	sh    *shard
+	open  bool
+	start time.Time
+}
+
+// Record tallies one request. intended is when it was due (zero when unpaced), sent
+// when it left and done when it finished. ownLag is the part of the send lag the
+// generator caused itself (its timer woke late, or it was starved of CPU) while a
+// connection was free; negative when the engine cannot tell.
+//
+// In the open model latency runs from the intended instant, so time a request waited
+// for a busy connection counts (coordinated omission corrected), but the generator's
+// own lateness does not: the target is not to blame for it. That lateness is reported
+// as generator lag instead and decides whether the generator was saturated.
+// Otherwise latency runs from when the request left.
+func (r *Recorder) Record(intended, sent, done time.Time, ownLag time.Duration, o Outcome) {
+	sh := r.sh
+	if o.Skip {
+		sh.mu.Lock()
+		sh.sent++
+		sh.mu.Unlock()
+		return
+	}
+	paced := !intended.IsZero()
+	var lag time.Duration
+	latency := done.Sub(sent)
+	if paced {
+		lag = max(sent.Sub(intended), 0)
+		ownLag = min(ownLag, lag)
+		if r.open {
+			latency = done.Sub(intended) - max(ownLag, 0)
+		}
+	}
+	idx := int(done.Sub(r.start) / time.Second)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.closed {
+		return
+	}
+	b := sh.cur
+	if idx > sh.curIdx {
+		b = sh.next
+	}
+	sh.sent++
+	b.requests++
+	if o.Err != NoErr {
+		b.errs[o.Err]++
+	} else {
+		code := o.Code
+		if code < 0 || code >= codeSlots-1 {
+			code = codeSlots - 1
+		}
+		b.codes[code]++
+		if o.OK {
+			b.successes++
+		}
+	}
+	b.bytesSent += o.BytesSent
+	b.bytesRecv += o.BytesReceived
+	b.lat.Record(latency)
+	if paced && b.lag != nil {
+		b.lag.Record(lag)
+		if ownLag >= 0 {
+			b.genLag.Record(ownLag)
+			if lag-ownLag > waitedThreshold {
+				b.waited++
+			}
+		}
+	}
+}
+
+// rotate closes the shard's current second: it returns the bucket holding it, which
+// the caller merges without the lock and hands back with recycle.
+func (sh *shard) rotate() *bucket {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	b := sh.cur
+	sh.cur, sh.next, sh.spare = sh.next, sh.spare, nil
+	sh.curIdx++
+	return b
+}
+
+func (sh *shard) recycle(b *bucket) {
+	b.reset()
+	sh.mu.Lock()
+	sh.spare = b
+	sh.mu.Unlock()
+}
