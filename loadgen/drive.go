@@ -21,6 +21,12 @@ type Doer interface {
 	Close()
 }
 
+// cancelGrace is how long Drive waits, after a cancel, for workers still inside a
+// request: past it Drive returns and those workers finish (within their request
+// timeout) on their own, recording nothing. A cancel so stops any run within a second,
+// whatever its size or the target's speed.
+const cancelGrace = 300 * time.Millisecond
+
 // Drive runs a shard with one worker per connection, each owning a Doer from newDoer.
 //
 // Paced load (open, or closed at a rate) follows one schedule shared by all workers: a
@@ -30,20 +36,15 @@ type Doer interface {
 // Unpaced closed load has each worker send as soon as its previous request finished.
 // A slot still untaken endGrace after the schedule's end is abandoned (the backlog of
 // a stalled target is not sent after the window) and counted as a missed send.
+//
+// Doers are made by their worker before its first request (the first one up front, so
+// a config the engine cannot use fails the run at once): a worker that never sends
+// (10,000 connections at a low rate) costs a goroutine, not a client and its buffers.
 func Drive(ctx context.Context, s *Shard, col *Collector, newDoer func(worker int) (Doer, error)) error {
 	n := int(s.Client.Connections)
-	doers := make([]Doer, 0, n)
-	defer func() {
-		for _, d := range doers {
-			d.Close()
-		}
-	}()
-	for i := range n {
-		d, err := newDoer(i)
-		if err != nil {
-			return fmt.Errorf("setting up connection %d: %w", i, err)
-		}
-		doers = append(doers, d)
+	first, err := newDoer(0)
+	if err != nil {
+		return fmt.Errorf("setting up connection 0: %w", err)
 	}
 	sched := s.Schedule()
 	end := s.Start.Add(s.Total())
@@ -53,8 +54,17 @@ func Drive(ctx context.Context, s *Shard, col *Collector, newDoer func(worker in
 	for i := range n {
 		rec := col.NewRecorder()
 		wg.Add(1)
-		go func(d Doer, worker int) {
+		go func(worker int) {
 			defer wg.Done()
+			var d Doer
+			if worker == 0 {
+				d = first
+			}
+			defer func() {
+				if d != nil {
+					d.Close() // here, not in Drive: a worker may outlive Drive after a cancel
+				}
+			}()
 			timer := time.NewTimer(time.Hour)
 			timer.Stop()
 			defer timer.Stop()
@@ -99,6 +109,16 @@ func Drive(ctx context.Context, s *Shard, col *Collector, newDoer func(worker in
 					k = local
 					local += int64(n)
 				}
+				if d == nil {
+					nd, derr := newDoer(worker)
+					if derr != nil {
+						// The first doer worked, so this is the machine (files, memory).
+						rec.Record(intended, time.Now(), time.Now(), 0, Outcome{Err: ClassifyError(derr)})
+						freeAt = time.Now()
+						continue
+					}
+					d = nd
+				}
 				sent := time.Now()
 				o := d.Do(ctx, k, sent)
 				done := time.Now()
@@ -112,8 +132,20 @@ func Drive(ctx context.Context, s *Shard, col *Collector, newDoer func(worker in
 				rec.Record(intended, sent, done, own, o)
 				freeAt = done
 			}
-		}(doers[i], i)
+		}(i)
 	}
-	wg.Wait()
+	finished := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(finished)
+	}()
+	select {
+	case <-finished:
+	case <-ctx.Done():
+		select {
+		case <-finished:
+		case <-time.After(cancelGrace):
+		}
+	}
 	return nil
 }
