@@ -36,6 +36,9 @@ type Collector struct {
 	codeName func(int) string
 	open     bool
 
+	// stall measures the generator's own lost time (paced loads only).
+	stall *stallClock
+
 	mu     sync.Mutex
 	shards []*shard
 	nrecs  int
@@ -74,6 +77,9 @@ func NewCollector(s *Shard, sink Sink) *Collector {
 // Begin starts closing an interval at every whole second after the shard's start.
 func (c *Collector) Begin(ctx context.Context) {
 	c.cpu = processCPUSeconds()
+	if c.sched != nil {
+		c.stall = startStallClock()
+	}
 	c.ticker.Add(1)
 	go func() {
 		defer c.ticker.Done()
@@ -105,7 +111,7 @@ func (c *Collector) NewRecorder() *Recorder {
 	sh := c.shards[c.nrecs%len(c.shards)]
 	c.nrecs++
 	c.mu.Unlock()
-	return &Recorder{sh: sh, open: c.open, start: c.shard.Start}
+	return &Recorder{sh: sh, open: c.open, start: c.shard.Start, stall: c.stall}
 }
 
 // Finish closes the last interval(s), counting the requests that were due but never
@@ -114,6 +120,7 @@ func (c *Collector) NewRecorder() *Recorder {
 func (c *Collector) Finish() {
 	close(c.stop)
 	c.ticker.Wait()
+	c.stall.close()
 	now := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()

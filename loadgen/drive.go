@@ -85,6 +85,7 @@ func Drive(ctx context.Context, s *Shard, col *Collector, newDoer func(worker in
 				return
 			}
 			freeAt := time.Now()
+			var prevRead time.Duration // how long the last response waited to be read
 			local := int64(worker)
 			for {
 				var intended time.Time
@@ -113,7 +114,7 @@ func Drive(ctx context.Context, s *Shard, col *Collector, newDoer func(worker in
 					nd, derr := newDoer(worker)
 					if derr != nil {
 						// The first doer worked, so this is the machine (files, memory).
-						rec.Record(intended, time.Now(), time.Now(), 0, Outcome{Err: ClassifyError(derr)})
+						_ = rec.Record(intended, time.Now(), time.Now(), 0, Outcome{Err: ClassifyError(derr)})
 						freeAt = time.Now()
 						continue
 					}
@@ -127,9 +128,14 @@ func Drive(ctx context.Context, s *Shard, col *Collector, newDoer func(worker in
 				}
 				var own time.Duration
 				if sched != nil {
+					// Late with the connection free, plus the part of the wait for it that
+					// the previous response spent waiting to be read.
 					own = sent.Sub(later(intended, freeAt))
+					if freeAt.After(intended) {
+						own += min(prevRead, freeAt.Sub(intended))
+					}
 				}
-				rec.Record(intended, sent, done, own, o)
+				prevRead = rec.Record(intended, sent, done, own, o)
 				freeAt = done
 			}
 		}(i)

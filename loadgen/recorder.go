@@ -74,41 +74,53 @@ type Recorder struct {
 	sh    *shard
 	open  bool
 	start time.Time
+	stall *stallClock
 }
+
 
 // Record tallies one request. intended is when it was due (zero when unpaced), sent
 // when it left and done when it finished. ownLag is the part of the send lag the
-// generator caused itself (its timer woke late, or it was starved of CPU) while a
-// connection was free; negative when the engine cannot tell.
+// generator caused itself (its timer woke late, it was starved of CPU, or the previous
+// response on the connection waited to be read) rather than a busy connection;
+// negative when the engine cannot tell. It returns how long this response may have
+// waited to be read (see stallClock), for the connection's next request.
 //
-// In the open model latency runs from the intended instant, so time a request waited
-// for a busy connection counts (coordinated omission corrected), but the generator's
-// own lateness does not: the target is not to blame for it. That lateness is reported
-// as generator lag instead and decides whether the generator was saturated.
-// Otherwise latency runs from when the request left.
-func (r *Recorder) Record(intended, sent, done time.Time, ownLag time.Duration, o Outcome) {
+// In paced load the generator's own delays are charged to it, not to the target: its
+// lateness in sending, and the time this response waited to be read. Both are left
+// out of the latency and reported together as generator lag, which decides whether
+// the generator was saturated. In the open model latency runs from the intended instant, so time a
+// request waited for a busy connection counts (coordinated omission corrected);
+// otherwise latency runs from when the request left.
+func (r *Recorder) Record(intended, sent, done time.Time, ownLag time.Duration, o Outcome) (readDelay time.Duration) {
 	sh := r.sh
 	if o.Skip {
 		sh.mu.Lock()
 		sh.sent++
 		sh.mu.Unlock()
-		return
+		return 0
 	}
 	paced := !intended.IsZero()
-	var lag time.Duration
+	var lag, genLag time.Duration
 	latency := done.Sub(sent)
 	if paced {
 		lag = max(sent.Sub(intended), 0)
 		ownLag = min(ownLag, lag)
-		if r.open {
-			latency = done.Sub(intended) - max(ownLag, 0)
+		if ownLag >= 0 {
+			readDelay = r.stall.readDelay(sent, done)
+			genLag = ownLag + readDelay
 		}
+		if r.open {
+			latency = done.Sub(intended) - genLag
+		} else {
+			latency -= genLag - max(ownLag, 0)
+		}
+		latency = max(latency, 0)
 	}
 	idx := int(done.Sub(r.start) / time.Second)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if sh.closed {
-		return
+		return readDelay
 	}
 	b := sh.cur
 	if idx > sh.curIdx {
@@ -134,12 +146,13 @@ func (r *Recorder) Record(intended, sent, done time.Time, ownLag time.Duration, 
 	if paced && b.lag != nil {
 		b.lag.Record(lag)
 		if ownLag >= 0 {
-			b.genLag.Record(ownLag)
+			b.genLag.Record(genLag)
 			if lag-ownLag > waitedThreshold {
 				b.waited++
 			}
 		}
 	}
+	return readDelay
 }
 
 // rotate closes the shard's current second: it returns the bucket holding it, which
