@@ -114,7 +114,7 @@ func Drive(ctx context.Context, s *Shard, col *Collector, newDoer func(worker in
 					nd, derr := newDoer(worker)
 					if derr != nil {
 						// The first doer worked, so this is the machine (files, memory).
-						_ = rec.Record(intended, time.Now(), time.Now(), 0, Outcome{Err: ClassifyError(derr)})
+						_ = rec.Record(intended, time.Now(), time.Now(), 0, 0, Outcome{Err: ClassifyError(derr)})
 						freeAt = time.Now()
 						continue
 					}
@@ -126,16 +126,14 @@ func Drive(ctx context.Context, s *Shard, col *Collector, newDoer func(worker in
 				if ctx.Err() != nil && o.Err != NoErr {
 					o.Skip = true // cut short by cancellation, not the target's doing
 				}
-				var own time.Duration
+				var own, held time.Duration
 				if sched != nil {
-					// Late with the connection free, plus the part of the wait for it that
-					// the previous response spent waiting to be read.
 					own = sent.Sub(later(intended, freeAt))
 					if freeAt.After(intended) {
-						own += min(prevRead, freeAt.Sub(intended))
+						held = min(prevRead, freeAt.Sub(intended))
 					}
 				}
-				prevRead = rec.Record(intended, sent, done, own, o)
+				prevRead = rec.Record(intended, sent, done, own, held, o)
 				freeAt = done
 			}
 		}(i)

@@ -77,21 +77,22 @@ type Recorder struct {
 	stall *stallClock
 }
 
-
 // Record tallies one request. intended is when it was due (zero when unpaced), sent
-// when it left and done when it finished. ownLag is the part of the send lag the
-// generator caused itself (its timer woke late, it was starved of CPU, or the previous
-// response on the connection waited to be read) rather than a busy connection;
-// negative when the engine cannot tell. It returns how long this response may have
-// waited to be read (see stallClock), for the connection's next request.
+// when it left and done when it finished. ownLag is how late it left with a connection
+// free (its timer woke late, it was starved of CPU); negative when the engine cannot
+// tell. heldBack is the part of its wait for a busy connection that the connection's
+// previous response spent waiting to be read. It returns how long this response may
+// have waited to be read (see stallClock), the next request's heldBack.
 //
-// In paced load the generator's own delays are charged to it, not to the target: its
-// lateness in sending, and the time this response waited to be read. Both are left
-// out of the latency and reported together as generator lag, which decides whether
-// the generator was saturated. In the open model latency runs from the intended instant, so time a
-// request waited for a busy connection counts (coordinated omission corrected);
-// otherwise latency runs from when the request left.
-func (r *Recorder) Record(intended, sent, done time.Time, ownLag time.Duration, o Outcome) (readDelay time.Duration) {
+// In the open model latency runs from the intended instant, so time a request waited
+// for a busy connection counts (coordinated omission corrected), but the generator's
+// lateness in sending does not. Otherwise latency runs from when the request left.
+// Read delays stay in the latency — no client can tell exactly when a response
+// arrived, and a guess could put the latency below the target's own service time —
+// but they are the generator's: they add to generator lag, which decides whether the
+// run is flagged saturated, and the wait they caused is not counted as waiting for a
+// connection.
+func (r *Recorder) Record(intended, sent, done time.Time, ownLag, heldBack time.Duration, o Outcome) (readDelay time.Duration) {
 	sh := r.sh
 	if o.Skip {
 		sh.mu.Lock()
@@ -105,16 +106,14 @@ func (r *Recorder) Record(intended, sent, done time.Time, ownLag time.Duration, 
 	if paced {
 		lag = max(sent.Sub(intended), 0)
 		ownLag = min(ownLag, lag)
+		heldBack = min(max(heldBack, 0), lag-max(ownLag, 0))
 		if ownLag >= 0 {
 			readDelay = r.stall.readDelay(sent, done)
-			genLag = ownLag + readDelay
+			genLag = ownLag + heldBack + readDelay
 		}
 		if r.open {
-			latency = done.Sub(intended) - genLag
-		} else {
-			latency -= genLag - max(ownLag, 0)
+			latency = done.Sub(intended) - max(ownLag, 0)
 		}
-		latency = max(latency, 0)
 	}
 	idx := int(done.Sub(r.start) / time.Second)
 	sh.mu.Lock()
@@ -147,7 +146,7 @@ func (r *Recorder) Record(intended, sent, done time.Time, ownLag time.Duration, 
 		b.lag.Record(lag)
 		if ownLag >= 0 {
 			b.genLag.Record(genLag)
-			if lag-ownLag > waitedThreshold {
+			if lag-ownLag-heldBack > waitedThreshold {
 				b.waited++
 			}
 		}

@@ -14,7 +14,7 @@ import (
 // A generator starved of its only CPU reads responses late, and the stall clock sees
 // it: with GOMAXPROCS=1 and a goroutine spinning, a "response" (a line from another
 // process through a pipe, read through the network poller like a connection) waits for
-// the spinner's time slice. Record charges that wait to the generator: generator lag, not latency.
+// the spinner's time slice. Record charges that wait to the generator's lag.
 func TestStallClockChargesLateReads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	c := startStallClock()
@@ -61,7 +61,7 @@ func TestStallClockChargesLateReads(t *testing.T) {
 		}
 		arrived := later(time.Unix(0, ns), sent)
 		waited += done.Sub(arrived)
-		charged += rec.Record(sent, sent, done, 0, Outcome{Code: 200, OK: true})
+		charged += rec.Record(sent, sent, done, 0, 0, Outcome{Code: 200, OK: true})
 		sent = done
 	}
 	stop.Store(true)

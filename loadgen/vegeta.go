@@ -199,6 +199,6 @@ func (vegetaEngine) Run(ctx context.Context, s *Shard, col *Collector) error {
 		}
 		// Results arrive after the fact: the probe's last stall, if it ended within a
 		// moment of the response, still tells its read delay.
-		_ = rec.Record(intended, res.Timestamp, res.End(), own, o)
+		_ = rec.Record(intended, res.Timestamp, res.End(), own, 0, o)
 	}
 }
