@@ -15,16 +15,17 @@ import (
 )
 
 // serverViewTimeout bounds the whole cross-check: it never holds a result back long.
-const serverViewTimeout = 3 * time.Second
+const serverViewTimeout = 2 * time.Second
 
 // addServerView asks each plain-HTTP endpoint whether it is meshperf's target and,
 // when it is, puts the target's service time over the measured window beside the
 // client's figures (res.ServerView), warning when the client's p99 exceeds the
 // server's by more than a few network round trips explain. Endpoints that are not
-// meshperf's target are left alone. Call it after Summarize.
+// meshperf's target get one GET /stats/service and are left alone. Call it after
+// Summarize.
 func addServerView(ctx context.Context, res *smp.Result) {
-	if res.Config == nil || res.Summary.Latency.Count == 0 {
-		return
+	if res.Config == nil || res.Summary.Latency.Count == 0 || ctx.Err() != nil {
+		return // nothing to compare, or a cancelled run: its caller wants it back now
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), serverViewTimeout)
 	defer cancel()

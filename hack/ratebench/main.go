@@ -10,6 +10,9 @@
 //
 //	go run ./hack/ratebench -meshperf bin/meshperf -duration 3s -rates 5000,10000,20000
 //
+// -compare OLD adds another meshperf binary's engines to every case ("compare ..."),
+// for before/after tables measured side by side.
+//
 // Goals (issue 11): meshperf's p99 within 1.5x of fortio's runner or the run flagged
 // saturated naming the cause; RSS within 2x.
 package main
@@ -48,6 +51,7 @@ type tool struct {
 
 func main() {
 	meshperf := flag.String("meshperf", "bin/meshperf", "meshperf binary")
+	compare := flag.String("compare", "", "another meshperf binary (say, before a change) to run side by side")
 	duration := flag.Duration("duration", 3*time.Second, "each run's duration")
 	rounds := flag.Int("rounds", 1, "rounds (medians are reported)")
 	conns := flag.Int("connections", 64, "connections")
@@ -81,6 +85,13 @@ func main() {
 		}, parse: parseFortioref},
 		meshperfTool(*meshperf, "fortio", c, dur),
 		meshperfTool(*meshperf, "vegeta", c, dur),
+	}
+	if *compare != "" {
+		for _, e := range []string{"fortio", "vegeta"} {
+			t := meshperfTool(*compare, e, c, dur)
+			t.name = "compare " + e
+			tools = append(tools, t)
+		}
 	}
 	modes := []struct{ name, gomaxprocs string }{{"pinned", ""}, {"GOMAXPROCS=1", "1"}}
 
