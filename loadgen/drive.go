@@ -84,6 +84,18 @@ func Drive(ctx context.Context, s *Shard, col *Collector, newDoer func(worker in
 			if !wait(s.Start) {
 				return
 			}
+			// A worker makes its Doer once it has a slot to send, not before.
+			makeDoer := func() error {
+				if d != nil {
+					return nil
+				}
+				nd, err := newDoer(worker)
+				if err == nil {
+					d = nd
+				}
+				return err
+			}
+			var derr error
 			freeAt := time.Now()
 			var prevRead time.Duration // how long the last response waited to be read
 			local := int64(worker)
@@ -97,6 +109,7 @@ func Drive(ctx context.Context, s *Shard, col *Collector, newDoer func(worker in
 						return
 					}
 					intended = s.Start.Add(off)
+					derr = makeDoer() // while the slot is not due yet
 					if !wait(intended) {
 						return
 					}
@@ -109,16 +122,13 @@ func Drive(ctx context.Context, s *Shard, col *Collector, newDoer func(worker in
 					}
 					k = local
 					local += int64(n)
+					derr = makeDoer()
 				}
-				if d == nil {
-					nd, derr := newDoer(worker)
-					if derr != nil {
-						// The first doer worked, so this is the machine (files, memory).
-						_ = rec.Record(intended, time.Now(), time.Now(), 0, 0, Outcome{Err: ClassifyError(derr)})
-						freeAt = time.Now()
-						continue
-					}
-					d = nd
+				if derr != nil {
+					// The first doer worked, so this is the machine (files, memory).
+					_ = rec.Record(intended, time.Now(), time.Now(), 0, 0, Outcome{Err: ClassifyError(derr)})
+					freeAt = time.Now()
+					continue
 				}
 				sent := time.Now()
 				o := d.Do(ctx, k, sent)

@@ -2,7 +2,6 @@ package loadgen
 
 import (
 	"os"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -27,7 +26,6 @@ type stallClock struct {
 	stallLen atomic.Int64 // its length, ns
 
 	stop chan struct{}
-	done sync.WaitGroup
 }
 
 const (
@@ -44,9 +42,7 @@ func startStallClock() *stallClock {
 	}
 	c := &stallClock{stop: make(chan struct{})}
 	c.lastTick.Store(time.Now().UnixNano())
-	c.done.Add(2)
 	go func() { // reader: how long a ready descriptor waited for this process
-		defer c.done.Done()
 		defer r.Close()
 		buf := make([]byte, 64)
 		for {
@@ -60,7 +56,6 @@ func startStallClock() *stallClock {
 		}
 	}()
 	go func() { // writer: how late a timer fired
-		defer c.done.Done()
 		defer w.Close()
 		t := time.NewTicker(probeEvery)
 		defer t.Stop()
@@ -90,12 +85,13 @@ func (c *stallClock) stalled(end int64, d time.Duration) {
 	}
 }
 
+// close stops the probe without waiting for it: its goroutines end within a tick,
+// and a finishing run (a cancel must return promptly) has nothing to wait for.
 func (c *stallClock) close() {
 	if c == nil {
 		return
 	}
 	close(c.stop)
-	c.done.Wait()
 }
 
 // readDelay is how long a response read at done (the request left at sent) may have
