@@ -46,107 +46,19 @@ func Drive(ctx context.Context, s *Shard, col *Collector, newDoer func(worker in
 	if err != nil {
 		return fmt.Errorf("setting up connection 0: %w", err)
 	}
-	sched := s.Schedule()
-	end := s.Start.Add(s.Total())
-	lastTake := end.Add(endGrace)
-	var next atomic.Int64
+	p := &pace{ctx: ctx, s: s, sched: s.Schedule(), end: s.Start.Add(s.Total()), n: n, newDoer: newDoer}
+	p.lastTake = p.end.Add(endGrace)
 	var wg sync.WaitGroup
 	for i := range n {
-		rec := col.NewRecorder()
+		w := &worker{pace: p, id: i, rec: col.NewRecorder()}
+		if i == 0 {
+			w.d = first
+		}
 		wg.Add(1)
-		go func(worker int) {
+		go func() {
 			defer wg.Done()
-			var d Doer
-			if worker == 0 {
-				d = first
-			}
-			defer func() {
-				if d != nil {
-					d.Close() // here, not in Drive: a worker may outlive Drive after a cancel
-				}
-			}()
-			timer := time.NewTimer(time.Hour)
-			timer.Stop()
-			defer timer.Stop()
-			wait := func(until time.Time) bool {
-				dt := time.Until(until)
-				if dt <= 0 {
-					return ctx.Err() == nil
-				}
-				timer.Reset(dt)
-				select {
-				case <-ctx.Done():
-					return false
-				case <-timer.C:
-					return true
-				}
-			}
-			if !wait(s.Start) {
-				return
-			}
-			// A worker makes its Doer once it has a slot to send, not before.
-			makeDoer := func() error {
-				if d != nil {
-					return nil
-				}
-				nd, err := newDoer(worker)
-				if err == nil {
-					d = nd
-				}
-				return err
-			}
-			var derr error
-			freeAt := time.Now()
-			var prevRead time.Duration // how long the last response waited to be read
-			local := int64(worker)
-			for {
-				var intended time.Time
-				var k int64
-				if sched != nil {
-					k = next.Add(1) - 1
-					off, ok := sched.Offset(k)
-					if !ok {
-						return
-					}
-					intended = s.Start.Add(off)
-					derr = makeDoer() // while the slot is not due yet
-					if !wait(intended) {
-						return
-					}
-					if time.Now().After(lastTake) {
-						return
-					}
-				} else {
-					if ctx.Err() != nil || !time.Now().Before(end) {
-						return
-					}
-					k = local
-					local += int64(n)
-					derr = makeDoer()
-				}
-				if derr != nil {
-					// The first doer worked, so this is the machine (files, memory).
-					_ = rec.Record(intended, time.Now(), time.Now(), 0, 0, Outcome{Err: ClassifyError(derr)})
-					freeAt = time.Now()
-					continue
-				}
-				sent := time.Now()
-				o := d.Do(ctx, k, sent)
-				done := time.Now()
-				if ctx.Err() != nil && o.Err != NoErr {
-					o.Skip = true // cut short by cancellation, not the target's doing
-				}
-				var own, held time.Duration
-				if sched != nil {
-					own = sent.Sub(later(intended, freeAt))
-					if freeAt.After(intended) {
-						held = min(prevRead, freeAt.Sub(intended))
-					}
-				}
-				prevRead = rec.Record(intended, sent, done, own, held, o)
-				freeAt = done
-			}
-		}(i)
+			w.run()
+		}()
 	}
 	finished := make(chan struct{})
 	go func() {
@@ -162,4 +74,112 @@ func Drive(ctx context.Context, s *Shard, col *Collector, newDoer func(worker in
 		}
 	}
 	return nil
+}
+
+// pace is what a shard's workers share: the schedule and the next slot to take.
+type pace struct {
+	ctx           context.Context
+	s             *Shard
+	sched         *RateProfile // nil when unpaced
+	end, lastTake time.Time
+	n             int
+	next          atomic.Int64
+	newDoer       func(worker int) (Doer, error)
+}
+
+// worker is one connection: its Doer, made once it holds a slot, and its recorder.
+type worker struct {
+	*pace
+	id    int
+	d     Doer
+	rec   *Recorder
+	timer *time.Timer
+}
+
+func (w *worker) run() {
+	defer func() {
+		if w.d != nil {
+			w.d.Close() // here, not in Drive: a worker may outlive Drive after a cancel
+		}
+	}()
+	w.timer = time.NewTimer(time.Hour)
+	w.timer.Stop()
+	defer w.timer.Stop()
+	if !w.wait(w.s.Start) {
+		return
+	}
+	freeAt := time.Now()
+	var prevRead time.Duration // how long the last response waited to be read
+	local := int64(w.id)
+	for {
+		var intended time.Time
+		var k int64
+		var derr error
+		if w.sched != nil {
+			k = w.next.Add(1) - 1
+			off, ok := w.sched.Offset(k)
+			if !ok {
+				return
+			}
+			intended = w.s.Start.Add(off)
+			derr = w.makeDoer() // while the slot is not due yet
+			if !w.wait(intended) || time.Now().After(w.lastTake) {
+				return
+			}
+		} else {
+			if w.ctx.Err() != nil || !time.Now().Before(w.end) {
+				return
+			}
+			k = local
+			local += int64(w.n)
+			derr = w.makeDoer()
+		}
+		if derr != nil {
+			// The first doer worked, so this is the machine (files, memory).
+			_ = w.rec.Record(intended, time.Now(), time.Now(), 0, 0, Outcome{Err: ClassifyError(derr)})
+			freeAt = time.Now()
+			continue
+		}
+		sent := time.Now()
+		o := w.d.Do(w.ctx, k, sent)
+		done := time.Now()
+		if w.ctx.Err() != nil && o.Err != NoErr {
+			o.Skip = true // cut short by cancellation, not the target's doing
+		}
+		var own, held time.Duration
+		if w.sched != nil {
+			own = sent.Sub(later(intended, freeAt))
+			if freeAt.After(intended) {
+				held = min(prevRead, freeAt.Sub(intended))
+			}
+		}
+		prevRead = w.rec.Record(intended, sent, done, own, held, o)
+		freeAt = done
+	}
+}
+
+// wait sleeps until the instant, reporting false if the run was cancelled.
+func (w *worker) wait(until time.Time) bool {
+	dt := time.Until(until)
+	if dt <= 0 {
+		return w.ctx.Err() == nil
+	}
+	w.timer.Reset(dt)
+	select {
+	case <-w.ctx.Done():
+		return false
+	case <-w.timer.C:
+		return true
+	}
+}
+
+func (w *worker) makeDoer() error {
+	if w.d != nil {
+		return nil
+	}
+	d, err := w.newDoer(w.id)
+	if err == nil {
+		w.d = d
+	}
+	return err
 }
