@@ -21,7 +21,7 @@ import (
 // filled is a live histogram.
 const (
 	serviceViewKeep     = 15 * time.Minute
-	serviceViewMaxPaths = 64 // further paths are counted under "other"
+	serviceViewMaxPaths = 16 // further paths are counted under "other"
 )
 
 // ServiceView is the answer of GET /stats/service.
