@@ -5,7 +5,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 PKGS     := ./...
 
-.PHONY: all build test test-short clusters-up clusters-down bench bench-go bench-generators bench-dist demo lint fuzz clean eval-gate
+.PHONY: all build test test-short clusters-up clusters-down bench bench-go bench-generators bench-rate bench-dist demo lint fuzz clean eval-gate
 
 all: lint build test
 
@@ -59,7 +59,7 @@ clusters-down:
 	@./hack/clusters.sh down
 
 # Performance targets live here, as ratios against a peer in the same job.
-bench: bench-go bench-generators bench-dist
+bench: bench-go bench-generators bench-rate bench-dist
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS)
@@ -68,6 +68,12 @@ bench-go:
 # fortio command built from the same fortio version, one core each (see hack/genbench).
 bench-generators: build
 	$(GO) run ./hack/genbench -meshperf $(BIN)
+
+# The open model at fixed rates on one core: meshperf's engines against fortio's own
+# runner at 5k/10k/20k req/s, 64 connections, pinned and with GOMAXPROCS=1: p99, CPU per
+# request and RSS as ratios, 3 s per case (see hack/ratebench).
+bench-rate: build
+	$(GO) run ./hack/ratebench -meshperf $(BIN)
 
 # Distributed scaling: 1, 2 and 4 agent processes against one target, as ratios.
 bench-dist: build

@@ -21,16 +21,16 @@ func BenchmarkRecord(b *testing.B) {
 		}
 	})
 	b.Run("meshperf-unpaced", func(b *testing.B) {
-		r := &Recorder{cur: newBucket(), next: newBucket(), start: now}
+		r := &Recorder{sh: &shard{cur: newBucket(false), next: newBucket(false)}, start: now}
 		for i := range b.N {
-			r.Record(time.Time{}, now, now.Add(time.Duration(i%5000)*time.Microsecond), -1, o)
+			r.Record(time.Time{}, now, now.Add(time.Duration(i%5000)*time.Microsecond), -1, 0, o)
 		}
 	})
 	b.Run("meshperf-open", func(b *testing.B) {
-		r := &Recorder{open: true, cur: newBucket(), next: newBucket(), start: now}
+		r := &Recorder{open: true, sh: &shard{cur: newBucket(true), next: newBucket(true)}, start: now}
 		for i := range b.N {
 			sent := now.Add(time.Duration(i%7) * time.Microsecond)
-			r.Record(now, sent, sent.Add(time.Duration(i%5000)*time.Microsecond), time.Microsecond, o)
+			r.Record(now, sent, sent.Add(time.Duration(i%5000)*time.Microsecond), time.Microsecond, 0, o)
 		}
 	})
 }

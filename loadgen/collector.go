@@ -27,7 +27,8 @@ func (f SinkFunc) Interval(iv *smp.Interval) { f(iv) }
 const waitedThreshold = time.Millisecond
 
 // Collector turns the records of a shard's workers into one interval per second.
-// Each worker records into its own Recorder, so the hot path never contends.
+// Workers record into a few shared tallies (see shard), spread so that the hot path
+// rarely contends and memory does not grow with the number of workers.
 type Collector struct {
 	shard    *Shard
 	sink     Sink
@@ -35,8 +36,12 @@ type Collector struct {
 	codeName func(int) string
 	open     bool
 
+	// stall measures the generator's own lost time (paced loads only).
+	stall *stallClock
+
 	mu     sync.Mutex
-	recs   []*Recorder
+	shards []*shard
+	nrecs  int
 	next   int // index of the interval being filled
 	cpu    float64
 	stop   chan struct{}
@@ -54,6 +59,10 @@ func NewCollector(s *Shard, sink Sink) *Collector {
 	if sch := s.Schedule(); sch != nil {
 		c.sched = sch
 	}
+	for range shardCount() {
+		paced := c.sched != nil
+		c.shards = append(c.shards, &shard{cur: newBucket(paced), next: newBucket(paced), spare: newBucket(paced)})
+	}
 	switch s.Client.Protocol {
 	case smp.ProtocolGRPC:
 		c.codeName = grpcCodeName
@@ -68,6 +77,9 @@ func NewCollector(s *Shard, sink Sink) *Collector {
 // Begin starts closing an interval at every whole second after the shard's start.
 func (c *Collector) Begin(ctx context.Context) {
 	c.cpu = processCPUSeconds()
+	if c.sched != nil {
+		c.stall = startStallClock()
+	}
 	c.ticker.Add(1)
 	go func() {
 		defer c.ticker.Done()
@@ -93,13 +105,13 @@ func (c *Collector) boundary(i int) time.Time {
 	return c.shard.Start.Add(time.Duration(i) * time.Second)
 }
 
-// NewRecorder gives a worker its own recorder.
+// NewRecorder gives a worker its handle on the collector's tallies.
 func (c *Collector) NewRecorder() *Recorder {
-	r := &Recorder{open: c.open, start: c.shard.Start, cur: newBucket(), next: newBucket()}
 	c.mu.Lock()
-	c.recs = append(c.recs, r)
+	sh := c.shards[c.nrecs%len(c.shards)]
+	c.nrecs++
 	c.mu.Unlock()
-	return r
+	return &Recorder{sh: sh, open: c.open, start: c.shard.Start, stall: c.stall}
 }
 
 // Finish closes the last interval(s), counting the requests that were due but never
@@ -108,17 +120,18 @@ func (c *Collector) NewRecorder() *Recorder {
 func (c *Collector) Finish() {
 	close(c.stop)
 	c.ticker.Wait()
+	c.stall.close()
 	now := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var missed int64
 	var spill bool
 	var sent int64
-	for _, r := range c.recs {
-		r.mu.Lock()
-		sent += r.sent
-		spill = spill || r.next.requests > 0
-		r.mu.Unlock()
+	for _, sh := range c.shards {
+		sh.mu.Lock()
+		sent += sh.sent
+		spill = spill || sh.next.requests > 0
+		sh.mu.Unlock()
 	}
 	if c.sched != nil {
 		elapsed := now.Sub(c.shard.Start)
@@ -133,6 +146,11 @@ func (c *Collector) Finish() {
 		c.emitLocked(minTime(now, c.boundary(c.next+1)), 0, false)
 	}
 	c.emitLocked(now, missed, true)
+	for _, sh := range c.shards {
+		sh.mu.Lock()
+		sh.closed = true // a worker still finishing after a cancel records nothing
+		sh.mu.Unlock()
+	}
 }
 
 func minTime(a, b time.Time) time.Time {
@@ -162,9 +180,8 @@ func (c *Collector) emitLocked(end time.Time, missed int64, final bool) {
 	}
 	var codes [codeSlots]int64
 	var errs [numErrClasses]int64
-	for _, r := range c.recs {
-		r.mu.Lock()
-		b := r.cur
+	for _, sh := range c.shards {
+		b := sh.rotate()
 		iv.Requests += b.requests
 		iv.Successes += b.successes
 		iv.BytesSent += b.bytesSent
@@ -179,10 +196,7 @@ func (c *Collector) emitLocked(end time.Time, missed int64, final bool) {
 		iv.Latency.Merge(b.lat)
 		iv.SendLag.Merge(b.lag)
 		iv.GeneratorLag.Merge(b.genLag)
-		b.reset()
-		r.cur, r.next = r.next, b
-		r.curIdx++
-		r.mu.Unlock()
+		sh.recycle(b)
 	}
 	for code, n := range codes {
 		if n == 0 {
@@ -220,109 +234,6 @@ func (c *Collector) emitLocked(end time.Time, missed int64, final bool) {
 		return
 	}
 	c.sink.Interval(iv)
-}
-
-// codeSlots covers HTTP status codes and gRPC codes; the last slot holds any other.
-const codeSlots = 600
-
-// Recorder is one worker's tally. A request counts in the second in which it
-// completed: cur holds second curIdx, next anything later (requests that completed
-// after a boundary but before the collector closed the second).
-type Recorder struct {
-	mu        sync.Mutex
-	open      bool
-	start     time.Time
-	curIdx    int
-	cur, next *bucket
-	sent      int64 // every request that left, for missed-send accounting
-}
-
-type bucket struct {
-	requests, successes  int64
-	bytesSent, bytesRecv int64
-	waited               int64
-	codes                [codeSlots]int64
-	errs                 [numErrClasses]int64
-	lat, lag, genLag     *smp.Histogram
-}
-
-// newBucket allocates the latency histogram; the lag histograms (≈190 KB each) only
-// when a paced request needs them, since unpaced runs never do.
-func newBucket() *bucket { return &bucket{lat: smp.NewHistogram()} }
-
-func (b *bucket) reset() {
-	lat, lag, gen := b.lat, b.lag, b.genLag
-	for _, h := range []*smp.Histogram{lat, lag, gen} {
-		if h != nil {
-			h.Reset()
-		}
-	}
-	*b = bucket{lat: lat, lag: lag, genLag: gen}
-}
-
-// Record tallies one request. intended is when it was due (zero when unpaced), sent
-// when it left and done when it finished. ownLag is the part of the send lag the
-// generator caused itself (its timer woke late, or it was starved of CPU) while a
-// connection was free; negative when the engine cannot tell.
-//
-// In the open model latency runs from the intended instant, so time a request waited
-// for a busy connection counts (coordinated omission corrected), but the generator's
-// own lateness does not: the target is not to blame for it. That lateness is reported
-// as generator lag instead and decides whether the generator was saturated.
-// Otherwise latency runs from when the request left.
-func (r *Recorder) Record(intended, sent, done time.Time, ownLag time.Duration, o Outcome) {
-	if o.Skip {
-		r.mu.Lock()
-		r.sent++
-		r.mu.Unlock()
-		return
-	}
-	paced := !intended.IsZero()
-	var lag time.Duration
-	latency := done.Sub(sent)
-	if paced {
-		lag = max(sent.Sub(intended), 0)
-		ownLag = min(ownLag, lag)
-		if r.open {
-			latency = done.Sub(intended) - max(ownLag, 0)
-		}
-	}
-	idx := int(done.Sub(r.start) / time.Second)
-	r.mu.Lock()
-	b := r.cur
-	if idx > r.curIdx {
-		b = r.next
-	}
-	r.sent++
-	b.requests++
-	if o.Err != NoErr {
-		b.errs[o.Err]++
-	} else {
-		code := o.Code
-		if code < 0 || code >= codeSlots-1 {
-			code = codeSlots - 1
-		}
-		b.codes[code]++
-		if o.OK {
-			b.successes++
-		}
-	}
-	b.bytesSent += o.BytesSent
-	b.bytesRecv += o.BytesReceived
-	b.lat.Record(latency)
-	if paced {
-		if b.lag == nil {
-			b.lag, b.genLag = smp.NewHistogram(), smp.NewHistogram()
-		}
-		b.lag.Record(lag)
-		if ownLag >= 0 {
-			b.genLag.Record(ownLag)
-			if lag-ownLag > waitedThreshold {
-				b.waited++
-			}
-		}
-	}
-	r.mu.Unlock()
 }
 
 func later(a, b time.Time) time.Time {

@@ -21,6 +21,12 @@ type Doer interface {
 	Close()
 }
 
+// cancelGrace is how long Drive waits, after a cancel, for workers still inside a
+// request: past it Drive returns and those workers finish (within their request
+// timeout) on their own, recording nothing. A cancel so stops any run within a second,
+// whatever its size or the target's speed.
+const cancelGrace = 300 * time.Millisecond
+
 // Drive runs a shard with one worker per connection, each owning a Doer from newDoer.
 //
 // Paced load (open, or closed at a rate) follows one schedule shared by all workers: a
@@ -30,90 +36,150 @@ type Doer interface {
 // Unpaced closed load has each worker send as soon as its previous request finished.
 // A slot still untaken endGrace after the schedule's end is abandoned (the backlog of
 // a stalled target is not sent after the window) and counted as a missed send.
+//
+// Doers are made by their worker before its first request (the first one up front, so
+// a config the engine cannot use fails the run at once): a worker that never sends
+// (10,000 connections at a low rate) costs a goroutine, not a client and its buffers.
 func Drive(ctx context.Context, s *Shard, col *Collector, newDoer func(worker int) (Doer, error)) error {
 	n := int(s.Client.Connections)
-	doers := make([]Doer, 0, n)
-	defer func() {
-		for _, d := range doers {
-			d.Close()
-		}
-	}()
-	for i := range n {
-		d, err := newDoer(i)
-		if err != nil {
-			return fmt.Errorf("setting up connection %d: %w", i, err)
-		}
-		doers = append(doers, d)
+	first, err := newDoer(0)
+	if err != nil {
+		return fmt.Errorf("setting up connection 0: %w", err)
 	}
-	sched := s.Schedule()
-	end := s.Start.Add(s.Total())
-	lastTake := end.Add(endGrace)
-	var next atomic.Int64
+	p := &pace{ctx: ctx, s: s, sched: s.Schedule(), end: s.Start.Add(s.Total()), n: n, newDoer: newDoer}
+	p.lastTake = p.end.Add(endGrace)
 	var wg sync.WaitGroup
 	for i := range n {
-		rec := col.NewRecorder()
+		w := &worker{pace: p, id: i, rec: col.NewRecorder()}
+		if i == 0 {
+			w.d = first
+		}
 		wg.Add(1)
-		go func(d Doer, worker int) {
+		go func() {
 			defer wg.Done()
-			timer := time.NewTimer(time.Hour)
-			timer.Stop()
-			defer timer.Stop()
-			wait := func(until time.Time) bool {
-				dt := time.Until(until)
-				if dt <= 0 {
-					return ctx.Err() == nil
-				}
-				timer.Reset(dt)
-				select {
-				case <-ctx.Done():
-					return false
-				case <-timer.C:
-					return true
-				}
-			}
-			if !wait(s.Start) {
+			w.run()
+		}()
+	}
+	finished := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(finished)
+	}()
+	select {
+	case <-finished:
+	case <-ctx.Done():
+		select {
+		case <-finished:
+		case <-time.After(cancelGrace):
+		}
+	}
+	return nil
+}
+
+// pace is what a shard's workers share: the schedule and the next slot to take.
+type pace struct {
+	ctx           context.Context
+	s             *Shard
+	sched         *RateProfile // nil when unpaced
+	end, lastTake time.Time
+	n             int
+	next          atomic.Int64
+	newDoer       func(worker int) (Doer, error)
+}
+
+// worker is one connection: its Doer, made once it holds a slot, and its recorder.
+type worker struct {
+	*pace
+	id    int
+	d     Doer
+	rec   *Recorder
+	timer *time.Timer
+}
+
+func (w *worker) run() {
+	defer func() {
+		if w.d != nil {
+			w.d.Close() // here, not in Drive: a worker may outlive Drive after a cancel
+		}
+	}()
+	w.timer = time.NewTimer(time.Hour)
+	w.timer.Stop()
+	defer w.timer.Stop()
+	if !w.wait(w.s.Start) {
+		return
+	}
+	freeAt := time.Now()
+	var prevRead time.Duration // how long the last response waited to be read
+	local := int64(w.id)
+	for {
+		var intended time.Time
+		var k int64
+		var derr error
+		if w.sched != nil {
+			k = w.next.Add(1) - 1
+			off, ok := w.sched.Offset(k)
+			if !ok {
 				return
 			}
-			freeAt := time.Now()
-			local := int64(worker)
-			for {
-				var intended time.Time
-				var k int64
-				if sched != nil {
-					k = next.Add(1) - 1
-					off, ok := sched.Offset(k)
-					if !ok {
-						return
-					}
-					intended = s.Start.Add(off)
-					if !wait(intended) {
-						return
-					}
-					if time.Now().After(lastTake) {
-						return
-					}
-				} else {
-					if ctx.Err() != nil || !time.Now().Before(end) {
-						return
-					}
-					k = local
-					local += int64(n)
-				}
-				sent := time.Now()
-				o := d.Do(ctx, k, sent)
-				done := time.Now()
-				if ctx.Err() != nil && o.Err != NoErr {
-					o.Skip = true // cut short by cancellation, not the target's doing
-				}
-				var own time.Duration
-				if sched != nil {
-					own = sent.Sub(later(intended, freeAt))
-				}
-				rec.Record(intended, sent, done, own, o)
-				freeAt = done
+			intended = w.s.Start.Add(off)
+			derr = w.makeDoer() // while the slot is not due yet
+			if !w.wait(intended) || time.Now().After(w.lastTake) {
+				return
 			}
-		}(doers[i], i)
+		} else {
+			if w.ctx.Err() != nil || !time.Now().Before(w.end) {
+				return
+			}
+			k = local
+			local += int64(w.n)
+			derr = w.makeDoer()
+		}
+		if derr != nil {
+			// The first doer worked, so this is the machine (files, memory).
+			_ = w.rec.Record(intended, time.Now(), time.Now(), 0, 0, Outcome{Err: ClassifyError(derr)})
+			freeAt = time.Now()
+			continue
+		}
+		sent := time.Now()
+		o := w.d.Do(w.ctx, k, sent)
+		done := time.Now()
+		if w.ctx.Err() != nil && o.Err != NoErr {
+			o.Skip = true // cut short by cancellation, not the target's doing
+		}
+		var own, held time.Duration
+		if w.sched != nil {
+			own = sent.Sub(later(intended, freeAt))
+			if freeAt.After(intended) {
+				held = min(prevRead, freeAt.Sub(intended))
+			}
+		}
+		prevRead = w.rec.Record(intended, sent, done, own, held, o)
+		freeAt = done
 	}
-	wg.Wait()
-	return nil
+}
+
+// wait sleeps until the instant, reporting false if the run was cancelled.
+func (w *worker) wait(until time.Time) bool {
+	dt := time.Until(until)
+	if dt <= 0 {
+		return w.ctx.Err() == nil
+	}
+	w.timer.Reset(dt)
+	select {
+	case <-w.ctx.Done():
+		return false
+	case <-w.timer.C:
+		return true
+	}
+}
+
+func (w *worker) makeDoer() error {
+	if w.d != nil {
+		return nil
+	}
+	d, err := w.newDoer(w.id)
+	if err == nil {
+		w.d = d
+	}
+	return err
 }

@@ -1,9 +1,11 @@
 package loadgen
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"runtime/debug"
 	"sort"
@@ -77,15 +79,20 @@ func (e fortioEngine) Run(ctx context.Context, s *Shard, col *Collector) error {
 }
 
 // fortioHTTP holds one fortio client per endpoint URL for one worker.
+//
+// Bytes: with fortio's fast HTTP/1.1 client both directions are counted as on the
+// wire (request line, headers and body; status line, headers and body). Its HTTP/2
+// client (net/http) exposes neither the frames nor the compressed headers: there only
+// the bodies are counted.
 type fortioHTTP struct {
 	clients []fhttp.Fetcher
 	fast    bool
 	timeout time.Duration
-	sent    int64
+	sent    []int64 // bytes one request to clients[i] puts on the wire
 }
 
 func newFortioHTTP(c *smp.Client, worker int) (*fortioHTTP, error) {
-	d := &fortioHTTP{timeout: c.Timeout.D(), sent: int64(len(c.Body)), fast: c.HTTPVersion != "2"}
+	d := &fortioHTTP{timeout: c.Timeout.D(), fast: c.HTTPVersion != "2"}
 	for _, u := range c.EndpointURLs {
 		o := &fhttp.HTTPOptions{
 			HTTPReqTimeOut:    c.Timeout.D(),
@@ -120,25 +127,48 @@ func newFortioHTTP(c *smp.Client, worker int) (*fortioHTTP, error) {
 			return nil, fmt.Errorf("fortio client for %s: %v", u, err)
 		}
 		d.clients = append(d.clients, f)
+		sent := int64(len(c.Body))
+		if d.fast {
+			sent = fastRequestBytes(o, c.Headers)
+		}
+		d.sent = append(d.sent, sent)
 	}
 	return d, nil
 }
 
+// fastRequestBytes is the size of the request fortio's fast client writes, built the
+// way it builds it (fhttp.NewFastClient): request line, Host, the generated headers,
+// the blank line and the payload.
+func fastRequestBytes(o *fhttp.HTTPOptions, headers map[string]string) int64 {
+	u, err := url.Parse(o.URL)
+	if err != nil {
+		return int64(len(o.Payload))
+	}
+	host := u.Host
+	for k, v := range headers {
+		if strings.EqualFold(k, "Host") {
+			host = v
+		}
+	}
+	var hdr bytes.Buffer
+	_ = o.GenerateHeaders().Write(&hdr)
+	n := len(o.Method()+" "+u.RequestURI()+" HTTP/1.1\r\n") + len("Host: "+host+"\r\n") + hdr.Len() + len("\r\n") + len(o.Payload)
+	return int64(n)
+}
+
 func (d *fortioHTTP) Do(ctx context.Context, k int64, sent time.Time) Outcome {
-	code, size, hdr := d.clients[k%int64(len(d.clients))].StreamFetch(ctx)
+	i := k % int64(len(d.clients))
+	code, size, _ := d.clients[i].StreamFetch(ctx)
 	if code <= 0 {
 		// fortio reports every transport failure as -1; the elapsed time tells a timeout.
 		cls := ErrSocket
 		if time.Since(sent) >= d.timeout-d.timeout/100 {
 			cls = ErrTimeout
 		}
-		return Outcome{Err: cls, BytesSent: d.sent}
+		return Outcome{Err: cls, BytesSent: d.sent[i]}
 	}
-	body := size
-	if d.fast {
-		body = size - int64(hdr)
-	}
-	return Outcome{Code: code, OK: code >= 200 && code < 400, BytesSent: d.sent, BytesReceived: max(body, 0)}
+	// The fast client's size is everything it read (status line and headers too).
+	return Outcome{Code: code, OK: code >= 200 && code < 400, BytesSent: d.sent[i], BytesReceived: max(size, 0)}
 }
 
 func (d *fortioHTTP) Close() {

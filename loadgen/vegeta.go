@@ -153,7 +153,32 @@ func (vegetaEngine) Run(ctx context.Context, s *Shard, col *Collector) error {
 		}
 	}()
 	rec := col.NewRecorder()
-	for res := range results {
+	var cancelled <-chan time.Time
+	for {
+		var res *vegeta.Result
+		var more bool
+		select {
+		case res, more = <-results:
+		case <-ctx.Done():
+			if cancelled == nil {
+				// vegeta closes results only once every request in flight has ended,
+				// which against a stalled target is its timeout away: past the grace,
+				// let the attack drain by itself (and record nothing).
+				cancelled = time.After(cancelGrace)
+			}
+			select {
+			case res, more = <-results:
+			case <-cancelled:
+				go func() {
+					for range results {
+					}
+				}()
+				return nil
+			}
+		}
+		if !more {
+			return nil
+		}
 		var intended time.Time
 		own := time.Duration(-1)
 		if pacer.sched != nil {
@@ -172,7 +197,8 @@ func (vegetaEngine) Run(ctx context.Context, s *Shard, col *Collector) error {
 		default:
 			o.Err = ClassifyErrorText(res.Error)
 		}
-		rec.Record(intended, res.Timestamp, res.End(), own, o)
+		// Results arrive after the fact: the probe's last stall, if it ended within a
+		// moment of the response, still tells its read delay.
+		_ = rec.Record(intended, res.Timestamp, res.End(), own, 0, o)
 	}
-	return nil
 }

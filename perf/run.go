@@ -200,6 +200,7 @@ func Run(ctx context.Context, cfg *smp.TestConfig, opt Options) (*smp.Result, er
 	}
 	res.Environment = LocalEnvironment(opt.Version, cfg)
 	Summarize(res, plan, Usage{CPUSeconds: processCPU() - cpu0, SchedLatencyP99Ms: readSchedLatency().quantileSince(sched0, 0.99)})
+	addServerView(ctx, res)
 	EvaluateThresholds(res, cfg.Thresholds)
 	var abort *errThresholdAbort
 	if errors.As(context.Cause(ctx), &abort) {

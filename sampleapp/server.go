@@ -54,6 +54,9 @@ type Server struct {
 	start time.Time
 	stats stats
 	addrs Addrs
+	// service is the target's own service-time view (GET /stats/service).
+	service serviceTimes
+	wire    wireCounter
 
 	httpSrv, httpsSrv *http.Server
 	grpcSrv           *grpc.Server
@@ -83,7 +86,8 @@ func Start(cfg Config) (*Server, error) {
 		p.SetHTTP1(true)
 		p.SetUnencryptedHTTP2(true)
 		s.httpSrv = &http.Server{Handler: s, Protocols: &p, ReadHeaderTimeout: 10 * time.Second}
-		s.serve(func() error { return s.httpSrv.Serve(ln) })
+		counted := countingListener{Listener: ln, c: &s.wire}
+		s.serve(func() error { return s.httpSrv.Serve(counted) })
 	}
 	if cfg.HTTPSAddr != "" {
 		cert, pemBytes, err := selfSigned()
@@ -202,7 +206,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(s.Stats())
 		return
+	case "/stats/service":
+		s.serveServiceView(w, r)
+		return
 	}
+	began := time.Now()
 	in := s.cfg.Injection
 	if r.URL.RawQuery != "" {
 		var err error
@@ -230,6 +238,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(code)
 	_, _ = w.Write(body)
+	done := time.Now()
+	s.service.record(r.URL.Path, done, done.Sub(began))
 }
 
 func fill(n int) []byte {

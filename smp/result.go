@@ -62,6 +62,7 @@ type Result struct {
 	Thresholds []ThresholdResult `json:"thresholds,omitempty" yaml:"thresholds,omitempty"`
 
 	Generator   GeneratorReport `json:"generator" yaml:"generator"`
+	ServerView  []ServerView    `json:"server_view,omitempty" yaml:"server_view,omitempty"`
 	Environment Environment     `json:"environment" yaml:"environment"`
 	Warnings    []string        `json:"warnings,omitempty" yaml:"warnings,omitempty"`
 	DetailsURI  string          `json:"details_uri,omitempty" yaml:"details_uri,omitempty"`

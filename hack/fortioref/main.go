@@ -5,7 +5,9 @@
 //
 //	fortioref -c 16 -qps -1 -t 10s http://127.0.0.1:8080/
 //
-// It prints one JSON line: {"requests": N, "actual_qps": Q, "codes": {...}}.
+// It prints one JSON line: {"requests": N, "actual_qps": Q, "codes": {...}, "p50_ms": ..,
+// "p99_ms": .., "max_ms": ..} (latency as fortio's runner measures it: from when each
+// request actually left).
 package main
 
 import (
@@ -32,7 +34,8 @@ func main() {
 	}
 	flog.SetLogLevelQuiet(flog.Error)
 	o := fhttp.HTTPRunnerOptions{
-		RunnerOptions: periodic.RunnerOptions{QPS: *qps, NumThreads: *conns, Duration: *dur, Out: io.Discard},
+		RunnerOptions: periodic.RunnerOptions{QPS: *qps, NumThreads: *conns, Duration: *dur, Out: io.Discard,
+			Percentiles: []float64{50, 99}},
 	}
 	o.HTTPOptions.Init(flag.Arg(0))
 	res, err := fhttp.RunHTTPTest(&o)
@@ -40,9 +43,15 @@ func main() {
 		fmt.Fprintln(os.Stderr, "fortioref:", err)
 		os.Exit(1)
 	}
-	_ = json.NewEncoder(os.Stdout).Encode(map[string]any{
-		"requests":   res.DurationHistogram.Count,
+	h := res.DurationHistogram
+	out := map[string]any{
+		"requests":   h.Count,
 		"actual_qps": res.ActualQPS,
 		"codes":      res.RetCodes,
-	})
+		"max_ms":     h.Max * 1000,
+	}
+	for _, p := range h.Percentiles {
+		out[fmt.Sprintf("p%g_ms", p.Percentile)] = p.Value * 1000
+	}
+	_ = json.NewEncoder(os.Stdout).Encode(out)
 }

@@ -1,0 +1,277 @@
+// Command ratebench measures the open model at fixed rates: meshperf's fortio and
+// vegeta engines against fortio's own periodic runner (hack/fortioref), one target,
+// same rate and connections, as ratios of p99 latency, CPU per request and RSS.
+//
+// The target (`meshperf target`) is pinned to CPU 1 and every generator to CPU 0; each
+// case runs once with the generator free to use its Go default and once with
+// GOMAXPROCS=1, the way a pod with a one-CPU limit runs it. Tools run interleaved, in
+// one process, so a machine shared with other work loads all of them alike: read the
+// ratios, not the absolute figures.
+//
+//	go run ./hack/ratebench -meshperf bin/meshperf -duration 3s -rates 5000,10000,20000
+//
+// -compare OLD adds another meshperf binary's engines to every case ("compare ..."),
+// for before/after tables measured side by side.
+//
+// Goals (issue 11): meshperf's p99 within 1.5x of fortio's runner or the run flagged
+// saturated naming the cause; RSS within 2x.
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/meshperf/meshperf/hack/internal/harness"
+)
+
+type sample struct {
+	requests   int64
+	p99Ms      float64
+	cpuSeconds float64
+	rssMB      float64
+	anonMB     float64 // peak RssAnon: the process's own memory, without its binary's pages
+	saturated  string  // meshperf's verdict when it flagged the run, else ""
+}
+
+type tool struct {
+	name  string
+	args  func(url string, rate int) []string
+	parse func(out []byte) (sample, error)
+}
+
+func main() {
+	meshperf := flag.String("meshperf", "bin/meshperf", "meshperf binary")
+	compare := flag.String("compare", "", "another meshperf binary (say, before a change) to run side by side")
+	duration := flag.Duration("duration", 3*time.Second, "each run's duration")
+	rounds := flag.Int("rounds", 1, "rounds (medians are reported)")
+	conns := flag.Int("connections", 64, "connections")
+	ratesFlag := flag.String("rates", "5000,10000,20000", "rates to test (req/s)")
+	p99Goal := flag.Float64("p99-goal", 1.5, "max p99 ratio to fortio's runner unless meshperf flags saturation")
+	rssGoal := flag.Float64("rss-goal", 2, "max RSS ratio to fortio's runner")
+	flag.Parse()
+	var rates []int
+	for _, r := range strings.Split(*ratesFlag, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(r))
+		if err != nil || n <= 0 {
+			harness.Check(fmt.Errorf("-rates: %q is not a positive rate", r))
+		}
+		rates = append(rates, n)
+	}
+
+	tmp, err := os.MkdirTemp("", "ratebench")
+	harness.Check(err)
+	defer os.RemoveAll(tmp)
+	ref := filepath.Join(tmp, "fortioref")
+	build := exec.Command("go", "build", "-o", ref, "./hack/fortioref")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	harness.Check(build.Run())
+
+	url := startTarget(*meshperf)
+	dur := duration.String()
+	c := strconv.Itoa(*conns)
+	tools := []tool{
+		{name: "fortio runner", args: func(url string, rate int) []string {
+			return []string{ref, "-c", c, "-qps", strconv.Itoa(rate), "-t", dur, url}
+		}, parse: parseFortioref},
+		meshperfTool(*meshperf, "fortio", c, dur),
+		meshperfTool(*meshperf, "vegeta", c, dur),
+	}
+	if *compare != "" {
+		for _, e := range []string{"fortio", "vegeta"} {
+			t := meshperfTool(*compare, e, c, dur)
+			t.name = "compare " + e
+			tools = append(tools, t)
+		}
+	}
+	modes := []struct{ name, gomaxprocs string }{{"pinned", ""}, {"GOMAXPROCS=1", "1"}}
+
+	load, _ := os.ReadFile("/proc/loadavg")
+	fmt.Printf("Open model at fixed rates: %d connections, %v runs, generator on CPU 0, target on CPU 1, median of %d\n",
+		*conns, *duration, *rounds)
+	fmt.Printf("machine load average at start: %s", load)
+	fmt.Printf("\n%-13s %7s %-16s %9s %9s %7s %9s %7s %7s %7s %7s %7s  %s\n", "mode", "rate", "generator",
+		"req/s", "p99 ms", "ratio", "CPU µs/r", "ratio", "RSS MB", "ratio", "anon MB", "ratio", "verdict")
+	missed := 0
+	var notes []string
+	for _, m := range modes {
+		for _, rate := range rates {
+			results := make([][]sample, len(tools))
+			for range *rounds {
+				for i, t := range tools {
+					results[i] = append(results[i], measure(t, url, rate, m.gomaxprocs))
+				}
+			}
+			var base sample
+			for i, t := range tools {
+				s := medianSample(results[i])
+				if i == 0 {
+					base = s
+				}
+				cpuPerReq := s.cpuSeconds / float64(max(s.requests, 1)) * 1e6
+				baseCPU := base.cpuSeconds / float64(max(base.requests, 1)) * 1e6
+				verdict := ""
+				if i > 0 {
+					p99ok := s.p99Ms <= *p99Goal*base.p99Ms || s.saturated != ""
+					rssok := s.rssMB <= *rssGoal*base.rssMB
+					if !rssok {
+						notes = append(notes, fmt.Sprintf("%s %s at %d/s: RSS %.1fx (anonymous memory %.1fx)", m.name, t.name,
+							rate, s.rssMB/base.rssMB, s.anonMB/base.anonMB))
+					}
+					verdict = "MET"
+					if !p99ok || !rssok {
+						verdict = "MISSED"
+						missed++
+					}
+					if s.saturated != "" {
+						verdict += " (flagged saturated: " + s.saturated + ")"
+					}
+				}
+				fmt.Printf("%-13s %7d %-16s %9.0f %9.2f %6.2fx %9.1f %6.2fx %7.1f %6.2fx %7.1f %6.2fx  %s\n", m.name, rate, t.name,
+					float64(s.requests)/duration.Seconds(), s.p99Ms, s.p99Ms/base.p99Ms, cpuPerReq, cpuPerReq/baseCPU,
+					s.rssMB, s.rssMB/base.rssMB, s.anonMB, s.anonMB/base.anonMB, verdict)
+			}
+		}
+	}
+	fmt.Printf("\ngoals: p99 <= %.1fx fortio's runner or flagged saturated, RSS <= %.1fx: %d missed\n", *p99Goal, *rssGoal, missed)
+	for _, n := range notes {
+		fmt.Println("  RSS missed:", n)
+	}
+	harness.Cleanup()
+	if missed > 0 {
+		os.Exit(1)
+	}
+}
+
+// startTarget starts meshperf's target on CPU 1 and proves the server answering is the
+// process it started (not something already on the port): it must still be running
+// once the URL answers, and its request count must follow requests sent to it.
+func startTarget(meshperf string) string {
+	port := harness.FreePort()
+	tgt := exec.Command("taskset", "-c", "1", meshperf, "target", "--http-addr", "127.0.0.1:"+port,
+		"--grpc-addr", "", "--tcp-addr", "")
+	tgt.Stderr = os.Stderr
+	harness.Check(tgt.Start())
+	harness.OnExit(func() { _ = tgt.Process.Kill() })
+	url := "http://127.0.0.1:" + port + "/"
+	harness.WaitReady(url+"healthz", tgt) // fails unless the process answering is ours
+	return url
+}
+
+func meshperfTool(bin, engine, conns, dur string) tool {
+	return tool{
+		name: "meshperf " + engine,
+		args: func(url string, rate int) []string {
+			return []string{bin, "run", "--url", url, "-c", conns, "--duration", dur, "--rate", strconv.Itoa(rate),
+				"--model", "open", "--engine", engine, "-o", "json", "-q"}
+		},
+		parse: func(out []byte) (sample, error) {
+			var r struct {
+				Summary struct {
+					Requests int64
+					Latency  struct {
+						P99Ms float64 `json:"p99_ms"`
+					}
+				} `json:"summary"`
+				Generator struct {
+					Saturated bool
+					Reason    string
+				} `json:"generator"`
+			}
+			if err := json.Unmarshal(out, &r); err != nil {
+				return sample{}, err
+			}
+			s := sample{requests: r.Summary.Requests, p99Ms: r.Summary.Latency.P99Ms}
+			if r.Generator.Saturated {
+				s.saturated = firstClause(r.Generator.Reason)
+			}
+			return s, nil
+		},
+	}
+}
+
+func parseFortioref(out []byte) (sample, error) {
+	var r struct {
+		Requests int64
+		P99Ms    float64 `json:"p99_ms"`
+	}
+	err := json.Unmarshal(out, &r)
+	return sample{requests: r.Requests, p99Ms: r.P99Ms}, err
+}
+
+func firstClause(s string) string {
+	if i := strings.IndexAny(s, ";,"); i > 0 {
+		return s[:i]
+	}
+	return s
+}
+
+func measure(t tool, url string, rate int, gomaxprocs string) sample {
+	cmd := exec.Command("taskset", append([]string{"-c", "0"}, t.args(url, rate)...)...)
+	cmd.Env = os.Environ()
+	if gomaxprocs != "" {
+		cmd.Env = append(cmd.Env, "GOMAXPROCS="+gomaxprocs)
+	}
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = os.Stderr
+	harness.Check(cmd.Start())
+	anon := make(chan float64, 1)
+	stop := make(chan struct{})
+	go func() { anon <- peakAnonMB(cmd.Process.Pid, stop) }()
+	err := cmd.Wait()
+	close(stop)
+	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 3 {
+		err = nil // meshperf: a threshold failed; the figures stand
+	}
+	harness.Check(err)
+	s, err := t.parse(out.Bytes())
+	harness.Check(err)
+	ps := cmd.ProcessState
+	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
+		s.rssMB = float64(ru.Maxrss) / 1024
+	}
+	s.cpuSeconds = (ps.UserTime() + ps.SystemTime()).Seconds()
+	s.anonMB = <-anon
+	return s
+}
+
+// peakAnonMB samples the process's RssAnon (taskset execs the tool, so the pid is the
+// tool's) until stop: total RSS also counts the pages of the binary itself, which for
+// meshperf (one binary with server, Kubernetes clients and both engines) is ~40 MB
+// before it sends anything.
+func peakAnonMB(pid int, stop <-chan struct{}) float64 {
+	var peak float64
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
+			for _, line := range strings.Split(string(b), "\n") {
+				if f := strings.Fields(line); len(f) >= 2 && f[0] == "RssAnon:" {
+					if kb, err := strconv.ParseFloat(f[1], 64); err == nil {
+						peak = max(peak, kb/1024)
+					}
+				}
+			}
+		}
+		select {
+		case <-stop:
+			return peak
+		case <-t.C:
+		}
+	}
+}
+
+func medianSample(s []sample) sample {
+	sort.Slice(s, func(i, j int) bool { return s[i].p99Ms < s[j].p99Ms })
+	return s[len(s)/2]
+}
