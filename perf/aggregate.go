@@ -162,6 +162,7 @@ func compactInterval(iv *smp.Interval) {
 	iv.Latency.Compact()
 	iv.SendLag.Compact()
 	iv.GeneratorLag.Compact()
+	iv.SchedLatency.Compact()
 }
 
 // mergeInto adds src's counts and histograms to dst.

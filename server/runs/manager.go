@@ -375,20 +375,38 @@ func (m *Manager) recover(ctx context.Context, run *store.Run) error {
 	if err := json.Unmarshal([]byte(run.Config), &cfg); err != nil {
 		return m.st.FinishRun(ctx, run.ID, store.RunInterrupted, reason+"; config unreadable", nil)
 	}
+	thresholds, err := perf.CompileThresholds(cfg.Thresholds)
+	if err != nil {
+		return m.st.FinishRun(ctx, run.ID, store.RunInterrupted, reason+"; thresholds unreadable: "+err.Error(), nil)
+	}
 	start := ivs[0].Start
 	plan := perf.NewPlan(&cfg, start)
-	res := &smp.Result{
-		SMPVersion: smp.SMPVersion, ID: uuid.NewString(), TestID: cfg.ID, Name: cfg.Name, Labels: cfg.Labels,
-		Config: &cfg, Status: smp.StatusPartial, StatusReason: reason,
-		StartTime: start, MeasureStart: start.Add(plan.Warmup), Intervals: ivs,
-		Environment: perf.LocalEnvironment(m.opt.Version, &cfg),
+	end := perf.Ending{Plan: plan, Thresholds: thresholds, Status: smp.StatusPartial, Reason: reason,
+		Environment: perf.LocalEnvironment(m.opt.Version, &cfg)}
+	var placed struct {
+		Agents []string  `json:"agents"`
+		Start  time.Time `json:"start"`
 	}
+	if cfg.Agents != nil && json.Unmarshal([]byte(run.Placement), &placed) == nil && len(placed.Agents) > 0 {
+		// The load came from agents: the plan (sources agent/client) and the
+		// environment are theirs, not this server's.
+		if p, err := perf.SharesPlan(&cfg, placed.Agents, placed.Start); err == nil {
+			plan = p
+			end.Plan, end.Generators, end.Environment = p, placed.Agents, smp.Environment{ID: uuid.NewString()}
+			for _, g := range placed.Agents {
+				end.Environment.Generators = append(end.Environment.Generators, smp.GeneratorEnv{Name: g})
+			}
+		}
+	}
+	res := perf.NewResult(&cfg, plan)
+	res.Intervals = ivs
 	for _, iv := range ivs {
 		if iv.End.After(res.EndTime) {
 			res.EndTime = iv.End
 		}
 	}
-	perf.Summarize(res, plan, perf.Usage{})
+	// Summary, generator health and threshold verdicts as any finished run has them.
+	perf.Finish(res, end)
 	row, err := m.st.SaveResult(ctx, res, run)
 	if err != nil {
 		return err
