@@ -3,6 +3,7 @@ package perf
 import (
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/meshperf/meshperf/loadgen"
 	"github.com/meshperf/meshperf/smp"
@@ -18,10 +19,30 @@ type healthStamper struct {
 	cpu   float64
 	sched schedSnapshot
 	next  loadgen.Sink
+	// rebase moves the baseline to the schedule's start.
+	rebase *time.Timer
 }
 
-func newHealthStamper(name string, next loadgen.Sink) *healthStamper {
-	return &healthStamper{name: name, cpu: processCPU(), sched: readSchedLatency(), next: next}
+// newHealthStamper measures from start (the schedule's start, when the run's wall
+// clock starts too): what an agent spends waiting for the agreed instant is not part
+// of the run.
+func newHealthStamper(name string, start time.Time, next loadgen.Sink) *healthStamper {
+	h := &healthStamper{name: name, cpu: processCPU(), sched: readSchedLatency(), next: next}
+	if wait := time.Until(start); wait > 0 {
+		h.rebase = time.AfterFunc(wait, func() {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.cpu, h.sched = processCPU(), readSchedLatency()
+		})
+	}
+	return h
+}
+
+// stop ends the wait for the start (a run cancelled before it).
+func (h *healthStamper) stop() {
+	if h.rebase != nil {
+		h.rebase.Stop()
+	}
 }
 
 func (h *healthStamper) Interval(iv *smp.Interval) {

@@ -163,7 +163,9 @@ func Run(ctx context.Context, cfg *smp.TestConfig, opt Options) (*smp.Result, er
 	if opt.Sink != nil {
 		sink = teeSink{opt.Sink, agg}
 	}
-	sink = newHealthStamper(opt.Generator, sink)
+	health := newHealthStamper(opt.Generator, plan.Start, sink)
+	defer health.stop()
+	sink = health
 	errs := make([]error, len(plan.Shards))
 	var wg sync.WaitGroup
 	for i, sh := range plan.Shards {
