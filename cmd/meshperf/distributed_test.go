@@ -81,6 +81,15 @@ func TestDistributedAbortJudgesTheMergedRun(t *testing.T) {
 		t.Errorf("the unaborted run measured %d requests over %.1fs, want 1200 over 3s", res.Summary.Requests, res.Summary.DurationSeconds)
 	}
 
+	// At 1 req/s per agent the agents finish their last request well before the
+	// window ends: the window is still the asked one, and so is the rate.
+	slow := cfg("3s", map[string]any{"expr": "requests >= 1"})
+	slow["clients"] = []map[string]any{{"endpoint_urls": []string{tgt + "/slow"}, "rps": 2}}
+	res, _ = runOnAgents(t, srv.url, slow, 30*time.Second)
+	if s := res.Summary; s.DurationSeconds != 3 || s.Requests != 6 || s.ActualRPS != 2 || res.Status != smp.StatusCompleted {
+		t.Errorf("2 req/s on two agents: %s, measured %.3fs, %d requests, %.3f/s; want 3s, 6, 2/s", res.Status, s.DurationSeconds, s.Requests, s.ActualRPS)
+	}
+
 	res, took := runOnAgents(t, srv.url, cfg("20s", map[string]any{"expr": "rps >= 800", "abort_on_fail": true, "abort_after": "2s"}), 40*time.Second)
 	if res.Status != smp.StatusPartial || !strings.Contains(res.StatusReason, `threshold "rps >= 800" failed at 2s`) {
 		t.Errorf("merged breach: status %s (%s)", res.Status, res.StatusReason)

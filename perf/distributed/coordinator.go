@@ -199,7 +199,13 @@ func collect(ctx context.Context, o CoordinatorOptions, p Placement, prior []smp
 	}
 	agg.Flush()
 	res.Intervals = agg.Intervals()
-	res.EndTime = minTime(time.Now(), end)
+	// The measured window is the asked one unless the run was cut short: agents end
+	// their shard when its last request completes, long before the window ends at low
+	// rates.
+	res.EndTime = end
+	if ctx.Err() != nil || abort != nil || len(dropped) > 0 {
+		res.EndTime = minTime(time.Now(), end)
+	}
 	end2 := perf.Ending{Plan: plan, Thresholds: thresholds, Abort: abort, Generators: p.Agents,
 		Environment: generatorsEnvironment(p.Agents, envs)}
 	var notes []string
