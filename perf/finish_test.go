@@ -17,9 +17,16 @@ func TestLowRateKeepsTheAskedWindow(t *testing.T) {
 	srv := startTarget(t, sampleapp.Injection{})
 	for _, d := range []time.Duration{2 * time.Second, 4 * time.Second} {
 		cfg := config(d, smp.Client{RPS: 1, EndpointURLs: []string{srv.URL() + "/slow-rate"}})
-		res, err := perf.Run(context.Background(), cfg, perf.Options{})
+		var live []float64
+		res, err := perf.Run(context.Background(), cfg, perf.Options{OnProgress: func(p perf.Progress) { live = append(live, p.RPS) }})
 		if err != nil {
 			t.Fatal(err)
+		}
+		for _, r := range live {
+			if r != 0 && r != 1 { // a second holds 1 request (or none, when it completed in the next)
+				t.Errorf("%v at 1/s: live rates %v", d, live)
+				break
+			}
 		}
 		want := d.Seconds()
 		s := res.Summary
