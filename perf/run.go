@@ -28,19 +28,28 @@ const leadTime = 100 * time.Millisecond
 // Validate checks a config (after defaults) against the model and the engines, and
 // returns every problem at once.
 func Validate(cfg *smp.TestConfig) error {
+	_, err := validate(cfg)
+	return err
+}
+
+// validate checks a config and returns its thresholds, parsed once for the run.
+func validate(cfg *smp.TestConfig) (*Thresholds, error) {
 	var errs smp.FieldErrors
 	if err := cfg.Validate(); err != nil {
 		var fe smp.FieldErrors
 		if errors.As(err, &fe) {
 			errs = append(errs, fe...)
 		} else {
-			return err
+			return nil, err
 		}
 	}
 	loadgen.Check(cfg, &errs)
-	_, terrs := ParseThresholds(cfg.Thresholds)
+	checks, terrs := ParseThresholds(cfg.Thresholds)
 	errs = append(errs, terrs...)
-	return errs.Err()
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	return &Thresholds{checks: checks}, nil
 }
 
 // Plan is how a run is laid out: one shard per client, all starting together.
@@ -136,15 +145,12 @@ type Options struct {
 // result then holds everything measured so far and is marked partial. An error means
 // the test could not run (bad config: smp.FieldErrors; or no shard could start).
 func Run(ctx context.Context, cfg *smp.TestConfig, opt Options) (*smp.Result, error) {
-	if err := Validate(cfg); err != nil {
+	thresholds, err := validate(cfg)
+	if err != nil {
 		return nil, err
 	}
 	if cfg.Agents != nil {
 		return nil, smp.FieldErrors{{Path: "agents", Msg: "a run on agents goes through a server (meshperf profile apply, then run --profile); remove agents: to run here"}}
-	}
-	thresholds, err := CompileThresholds(cfg.Thresholds)
-	if err != nil {
-		return nil, err
 	}
 	if cfg.ID == "" {
 		cfg.ID = uuid.NewString()
