@@ -98,10 +98,14 @@ func generatorHealth(r *smp.Result, expected []string) smp.GeneratorReport {
 	names := append([]string(nil), expected...)
 	for i := range r.Intervals {
 		iv := &r.Intervals[i]
-		if _, ok := byGen[iv.Generator]; !ok && !contains(names, iv.Generator) {
-			names = append(names, iv.Generator)
+		gen := iv.Generator
+		if agent, _, ok := strings.Cut(iv.Source, "/"); gen == "" && ok && contains(expected, agent) {
+			gen = agent // an interval from before health was carried: its agent still counts
 		}
-		byGen[iv.Generator] = append(byGen[iv.Generator], iv)
+		if _, ok := byGen[gen]; !ok && !contains(names, gen) {
+			names = append(names, gen)
+		}
+		byGen[gen] = append(byGen[gen], iv)
 	}
 	sort.Strings(names)
 	wall := r.EndTime.Sub(r.StartTime).Seconds()
