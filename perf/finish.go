@@ -176,25 +176,24 @@ func healthOf(name string, ivs []*smp.Interval, wall float64) smp.GeneratorRepor
 		g.BehindP99Ms = float64(measured.GeneratorLag.Quantile(99)) / 1000
 		g.BehindMaxMs = float64(measured.GeneratorLag.Max()) / 1000
 	}
-	if !g.Measured {
-		return g // CPU and scheduling unknown: no verdict from them
-	}
-	g.CPUSeconds = round(cpu, 3)
-	if sched.Count() > 0 {
-		g.SchedLatencyP99Ms = round(float64(sched.Quantile(99))/1000, 3)
-	}
-	if wall > 0 {
-		g.CPUCores = round(cpu/wall, 3)
+	if g.Measured { // else CPU and scheduling are unknown: no verdict from them
+		g.CPUSeconds = round(cpu, 3)
+		if sched.Count() > 0 {
+			g.SchedLatencyP99Ms = round(float64(sched.Quantile(99))/1000, 3)
+		}
+		if wall > 0 {
+			g.CPUCores = round(cpu/wall, 3)
+		}
 	}
 	var reasons []string
 	lagMs := float64(SaturationLag) / float64(time.Millisecond)
 	if g.SchedLatencyP99Ms > lagMs {
 		reasons = append(reasons, fmt.Sprintf("its goroutines waited up to %.1f ms (p99) for a CPU, delaying sends and reads alike", g.SchedLatencyP99Ms))
 	}
-	if g.BehindP99Ms > lagMs {
+	if g.BehindP99Ms > lagMs { // from the requests' own timing: known either way
 		reasons = append(reasons, fmt.Sprintf("requests left up to %.1f ms late (p99 %.1f ms) with a connection free: the generator could not keep its schedule", g.BehindMaxMs, g.BehindP99Ms))
 	}
-	if g.UsableCores > 0 && g.CPUCores >= SaturationCPU*float64(g.UsableCores) {
+	if g.Measured && g.CPUCores >= SaturationCPU*float64(g.UsableCores) {
 		reasons = append(reasons, fmt.Sprintf("the generator used %.2f of %d usable cores", g.CPUCores, g.UsableCores))
 	}
 	if len(reasons) > 0 {
