@@ -128,6 +128,8 @@ type IntervalMsg struct {
 	ClockOffsetNs int64 `json:"clock_offset_ns,omitempty" yaml:"clock_offset_ns,omitempty"`
 	// Final marks the agent's last interval of the run.
 	Final bool `json:"final,omitempty" yaml:"final,omitempty"`
+	// Environment describes the agent's machine and engines (on the final message).
+	Environment *smp.Environment `json:"environment,omitempty" yaml:"environment,omitempty"`
 }
 
 // Encode marshals an envelope, stamping the schema version.

@@ -129,7 +129,10 @@ func (a *Aggregator) emitLocked(p *pendingSecond) {
 	if p.iv.Index > a.lastSecond() || a.onSecond == nil {
 		return
 	}
-	secs := p.iv.End.Sub(p.iv.Start).Seconds()
+	// The rate is over the second the schedule planned, not the interval's own end:
+	// at low rates a shard ends when its last request completes, and that sliver of
+	// a second would read as a bogus rate (1 request in 38 ms: "26/s" at 1 req/s).
+	secs := min(time.Second, a.total-time.Duration(p.iv.Index)*time.Second).Seconds()
 	pr := Progress{
 		Index: p.iv.Index, Elapsed: time.Duration(p.iv.Index+1) * time.Second, Total: a.total, Warmup: p.iv.Warmup,
 		Requests: p.iv.Requests, Failures: p.iv.Requests - p.iv.Successes, SoFar: a.soFar,
@@ -162,6 +165,7 @@ func compactInterval(iv *smp.Interval) {
 	iv.Latency.Compact()
 	iv.SendLag.Compact()
 	iv.GeneratorLag.Compact()
+	iv.SchedLatency.Compact()
 }
 
 // mergeInto adds src's counts and histograms to dst.

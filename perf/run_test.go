@@ -67,7 +67,7 @@ func TestWarmupIsExcluded(t *testing.T) {
 		t.Errorf("progress: %+v", seconds)
 	}
 	if res.Status != smp.StatusCompleted || res.Generator.Saturated || res.Latency.Count() != measured {
-		t.Errorf("status %s saturated %v histogram %d", res.Status, res.Generator.Saturated, res.Latency.Count())
+		t.Errorf("status %s saturated %v (%s) histogram %d", res.Status, res.Generator.Saturated, res.Generator.Reason, res.Latency.Count())
 	}
 }
 

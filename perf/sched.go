@@ -3,6 +3,8 @@ package perf
 import (
 	"math"
 	"runtime/metrics"
+
+	"github.com/meshperf/meshperf/smp"
 )
 
 // schedLatencyMetric is the Go runtime's distribution of how long runnable goroutines
@@ -53,4 +55,29 @@ func (s schedSnapshot) quantileSince(before schedSnapshot, q float64) float64 {
 		}
 	}
 	return 0
+}
+
+// histogramSince turns the scheduling latencies between an earlier snapshot and this
+// one into a histogram in µs (each bucket's upper bound), so that generators' and
+// intervals' latencies merge exactly.
+func (s schedSnapshot) histogramSince(before schedSnapshot) *smp.Histogram {
+	h := smp.NewHistogram()
+	if len(s.counts) == 0 {
+		return h
+	}
+	for i := range s.counts {
+		n := s.counts[i]
+		if len(before.counts) == len(s.counts) {
+			n -= before.counts[i]
+		}
+		if n == 0 {
+			continue
+		}
+		ub := s.buckets[i+1]
+		if math.IsInf(ub, 1) {
+			ub = s.buckets[i]
+		}
+		h.RecordMicrosN(int64(math.Ceil(ub*1e6)), int64(n))
+	}
+	return h
 }

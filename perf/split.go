@@ -3,6 +3,7 @@ package perf
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/meshperf/meshperf/smp"
 )
@@ -11,7 +12,8 @@ import (
 // rate, stage rates and connections are divided so that the shares add up to the
 // whole (the remainder goes to the first shares); a client keeps its endpoints, and
 // every client is named explicitly so that sources line up across shares. A client
-// whose share of a paced rate is zero is left out of that share.
+// whose share of a paced rate is zero is left out of that share. Shares carry no
+// thresholds.
 func Split(cfg *smp.TestConfig, n int) ([]*smp.TestConfig, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("cannot split a run among %d generators", n)
@@ -24,6 +26,10 @@ func Split(cfg *smp.TestConfig, n int) ([]*smp.TestConfig, error) {
 		}
 		c.Clients = nil
 		c.Agents = nil // a share runs on one generator
+		// A share is judged by no threshold: its figures are a part of the run's, and
+		// the coordinator judges the merged whole (an agent aborting on its own half
+		// of the rate would stop a healthy run).
+		c.Thresholds = nil
 		out[i] = c
 	}
 	for ci := range cfg.Clients {
@@ -82,4 +88,23 @@ func clone(cfg *smp.TestConfig) (*smp.TestConfig, error) {
 		return nil, err
 	}
 	return &c, nil
+}
+
+// SharesPlan is a distributed run's plan: one shard per agent and client of its share,
+// named agent/client as the agents name their intervals, so target rates add up to
+// the whole and every source lines up with what the agents sent.
+func SharesPlan(cfg *smp.TestConfig, agents []string, start time.Time) (*Plan, error) {
+	shares, err := Split(cfg, len(agents))
+	if err != nil {
+		return nil, err
+	}
+	p := NewPlan(cfg, start)
+	p.Shards = nil
+	for i, ag := range agents {
+		for _, sh := range NewPlan(shares[i], start).Shards {
+			sh.Source = ag + "/" + sh.Source
+			p.Shards = append(p.Shards, sh)
+		}
+	}
+	return p, nil
 }

@@ -18,6 +18,7 @@ func TestSplitAddsUpExactly(t *testing.T) {
 	}}
 	cfg.ApplyDefaults()
 	cfg.Agents = &smp.AgentPlacement{Count: 3}
+	cfg.Thresholds = []smp.Threshold{{Expr: "rps >= 950", AbortOnFail: true}}
 	shards, err := perf.Split(cfg, 3)
 	if err != nil {
 		t.Fatal(err)
@@ -26,6 +27,9 @@ func TestSplitAddsUpExactly(t *testing.T) {
 	stage := map[string]int64{}
 	conns := map[string]int32{}
 	for _, sh := range shards {
+		if len(sh.Thresholds) != 0 {
+			t.Errorf("a share carries thresholds %v: only the merged run may be judged", sh.Thresholds)
+		}
 		if err := perf.Validate(sh); err != nil || sh.Agents != nil {
 			t.Errorf("a shard does not validate or is still placed on agents: %v", err)
 		}

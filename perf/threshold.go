@@ -156,18 +156,82 @@ func ParseThresholds(ts []smp.Threshold) ([]*Check, smp.FieldErrors) {
 	return out, errs
 }
 
-// EvaluateThresholds checks every threshold of the config on the result's summary and
-// records the verdicts in the result. It reports whether all passed.
-func EvaluateThresholds(r *smp.Result, ts []smp.Threshold) bool {
-	checks, _ := ParseThresholds(ts) // validated before the run
-	r.Thresholds = r.Thresholds[:0]
+// Thresholds are a config's thresholds, parsed once and passed to whatever judges the
+// run: the abort watch while it runs and the verdicts when it is finished.
+type Thresholds struct{ checks []*Check }
+
+// CompileThresholds parses a config's thresholds; a bad one is an error naming its
+// field (thresholds[i]).
+func CompileThresholds(ts []smp.Threshold) (*Thresholds, error) {
+	checks, errs := ParseThresholds(ts)
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	return &Thresholds{checks: checks}, nil
+}
+
+// Aborting reports whether any threshold may abort the run while it runs.
+func (t *Thresholds) Aborting() bool {
+	for _, c := range t.all() {
+		if c.AbortOnFail {
+			return true
+		}
+	}
+	return false
+}
+
+func (t *Thresholds) all() []*Check {
+	if t == nil {
+		return nil
+	}
+	return t.checks
+}
+
+// Evaluate records every threshold's verdict on the result's summary, marking the one
+// that aborted the run (abort may be nil). It reports whether all passed.
+func (t *Thresholds) Evaluate(r *smp.Result, abort *ThresholdAbort) bool {
+	r.Thresholds = nil
 	all := true
-	for _, c := range checks {
+	for _, c := range t.all() {
 		tr := c.Eval(&r.Summary)
+		tr.Aborted = abort != nil && abort.Expr == c.Expr
 		all = all && tr.OK
 		r.Thresholds = append(r.Thresholds, tr)
 	}
 	return all
+}
+
+// WatchAbort calls stop (once) when an abort_on_fail threshold fails on the measured
+// seconds merged so far, once its abort_after has passed. The aggregator merges every
+// source, so a distributed run is judged on the whole, never on one agent's share.
+func (t *Thresholds) WatchAbort(agg *Aggregator, stop func(*ThresholdAbort)) {
+	var aborters []*Check
+	for _, c := range t.all() {
+		if c.AbortOnFail {
+			aborters = append(aborters, c)
+		}
+	}
+	if len(aborters) == 0 {
+		return
+	}
+	stopped := false
+	agg.OnMeasured(func(cum *smp.Interval, seconds int) {
+		if stopped {
+			return
+		}
+		elapsed := time.Duration(seconds) * time.Second
+		s := summaryOf(cum, elapsed.Seconds(), 0)
+		for _, c := range aborters {
+			if elapsed < c.AbortAfter.D() {
+				continue
+			}
+			if tr := c.Eval(&s); !tr.OK {
+				stopped = true
+				stop(&ThresholdAbort{Expr: c.Expr, Observed: tr.Observed, At: elapsed})
+				return
+			}
+		}
+	})
 }
 
 // ThresholdsPassed reports whether a result's recorded thresholds all passed.
@@ -190,12 +254,13 @@ func AbortedByThreshold(r *smp.Result) bool {
 	return false
 }
 
-// errThresholdAbort is the cause of a run stopped by an abort_on_fail threshold.
-type errThresholdAbort struct {
-	expr, observed string
-	at             time.Duration
+// ThresholdAbort is the cause of a run stopped by an abort_on_fail threshold: which
+// one, what it saw, and after how much of the measured window.
+type ThresholdAbort struct {
+	Expr, Observed string
+	At             time.Duration
 }
 
-func (e *errThresholdAbort) Error() string {
-	return fmt.Sprintf("threshold %q failed at %v of the measured window (observed %s) and aborts the run", e.expr, e.at.Round(time.Second), e.observed)
+func (e *ThresholdAbort) Error() string {
+	return fmt.Sprintf("threshold %q failed at %v of the measured window (observed %s) and aborted the run", e.Expr, e.At.Round(time.Second), e.Observed)
 }

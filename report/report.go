@@ -105,16 +105,12 @@ func Summary(w io.Writer, r *smp.Result, st Style) {
 		row("send lag", fmt.Sprintf("p50 %s  p99 %s  max %s", ms(g.SendLag.P50Ms), ms(g.SendLag.P99Ms), ms(g.SendLag.MaxMs)))
 	}
 	row("data", fmt.Sprintf("sent %s  received %s", bytesHuman(s.BytesSent), bytesHuman(s.BytesReceived)))
-	health := fmt.Sprintf("%.2f cores, scheduling p99 %s", g.CPUCores, ms(g.SchedLatencyP99Ms))
-	if g.Saturated {
-		health += ", " + st.paint("31", "SATURATED")
-	} else {
-		health += ", kept its schedule"
+	row("generator", generatorHealth(st, g))
+	if len(g.Generators) > 1 {
+		for _, ag := range g.Generators {
+			row("  "+ag.Name, generatorHealth(st, ag))
+		}
 	}
-	if g.MissedSends > 0 {
-		health += fmt.Sprintf(", %d missed sends", g.MissedSends)
-	}
-	row("generator", health)
 	if len(r.Sources) > 1 {
 		fmt.Fprintf(w, "\n  %-16s %10s %10s %8s %10s %10s\n", "source", "requests", "req/s", "success", "p50", "p99")
 		for _, src := range r.Sources {
@@ -318,4 +314,31 @@ func ResultMarkdown(w io.Writer, r *smp.Result) {
 	if r.Generator.Saturated {
 		fmt.Fprintf(w, "> ⚠️ generator saturated: %s\n\n", r.Generator.Reason)
 	}
+}
+
+// generatorHealth is one line on a generator (or all of them). Without recorded
+// health it says so: "kept its schedule" is a claim only the figures may make.
+func generatorHealth(st Style, g smp.GeneratorReport) string {
+	var health string
+	switch {
+	case !g.Measured && g.Saturated:
+		health = st.paint("31", "SATURATED") + " (CPU and scheduling unknown)"
+	case !g.Measured:
+		health = "generator health unknown (CPU and scheduling not recorded)"
+	default:
+		health = fmt.Sprintf("%.2f cores", g.CPUCores)
+		if g.UsableCores > 0 {
+			health += fmt.Sprintf(" of %d", g.UsableCores)
+		}
+		health += ", scheduling p99 " + ms(g.SchedLatencyP99Ms)
+		if g.Saturated {
+			health += ", " + st.paint("31", "SATURATED")
+		} else {
+			health += ", kept its schedule"
+		}
+	}
+	if g.MissedSends > 0 {
+		health += fmt.Sprintf(", %d missed sends", g.MissedSends)
+	}
+	return health
 }

@@ -59,3 +59,32 @@ func TestUnits(t *testing.T) {
 		t.Errorf("group %q bytes %q", group(1234567), bytesHuman(1536))
 	}
 }
+
+// "kept its schedule" is a claim only recorded health may make; a distributed run
+// shows a line per agent.
+func TestGeneratorHealthLine(t *testing.T) {
+	start := time.Date(2026, 11, 21, 6, 0, 0, 0, time.UTC)
+	base := smp.Result{Name: "h", Status: smp.StatusCompleted, StartTime: start, MeasureStart: start, EndTime: start.Add(2 * time.Second),
+		Config: &smp.TestConfig{Clients: []smp.Client{{LoadGenerator: "fortio", Protocol: smp.ProtocolHTTP, RPS: 10}}}}
+	summary := func(g smp.GeneratorReport) string {
+		r := base
+		r.Generator = g
+		var buf bytes.Buffer
+		Summary(&buf, &r, Style{})
+		return buf.String()
+	}
+	out := summary(smp.GeneratorReport{})
+	if !strings.Contains(out, "generator health unknown") || strings.Contains(out, "kept its schedule") {
+		t.Errorf("no recorded health:\n%s", out)
+	}
+	out = summary(smp.GeneratorReport{Measured: true, CPUCores: 0.2, UsableCores: 4, SchedLatencyP99Ms: 0.5,
+		Generators: []smp.GeneratorReport{
+			{Name: "eu-1", Measured: true, CPUCores: 0.1, UsableCores: 2},
+			{Name: "eu-2", Measured: true, Saturated: true, CPUCores: 0.98, UsableCores: 1, Reason: "x"},
+		}})
+	for _, want := range []string{"0.20 cores of 4, scheduling p99 500µs, kept its schedule", "eu-1", "0.10 cores of 2", "eu-2", "0.98 cores of 1", "SATURATED"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("per-agent health lacks %q:\n%s", want, out)
+		}
+	}
+}

@@ -89,6 +89,22 @@ func (h *Histogram) RecordMicros(us int64) {
 	}
 }
 
+// RecordMicrosN adds n values of us microseconds at once.
+func (h *Histogram) RecordMicrosN(us, n int64) {
+	if n <= 0 {
+		return
+	}
+	if us < 0 {
+		us = 0
+	} else if us > HistogramHighestUs {
+		us = HistogramHighestUs
+	}
+	_ = h.thaw().RecordValues(us, n) // cannot fail within range
+	if us > h.maxUs {
+		h.maxUs = us
+	}
+}
+
 // Record adds one duration.
 func (h *Histogram) Record(d time.Duration) { h.RecordMicros(d.Microseconds()) }
 

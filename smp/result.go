@@ -125,13 +125,28 @@ type Interval struct {
 	WaitedForConnection int64 `json:"waited_for_connection,omitempty" yaml:"waited_for_connection,omitempty"`
 	// MissedSends: requests due in this interval that never left (the run ended first).
 	MissedSends int64 `json:"missed_sends,omitempty" yaml:"missed_sends,omitempty"`
-	// CPUSeconds used by the generator process during the interval.
+	// CPUSeconds used by the generator process since the interval it sent before
+	// (each process's CPU is counted once: summing a generator's intervals gives its
+	// total).
 	CPUSeconds float64 `json:"cpu_seconds,omitempty" yaml:"cpu_seconds,omitempty"`
+	// Generator names the process that measured the interval (the agent; empty for a
+	// local run). SchedLatency and UsableCores describe that process over the same
+	// span as CPUSeconds: how long its runnable goroutines waited for a CPU (µs, from
+	// the Go runtime) and how many cores it could use (GOMAXPROCS).
+	Generator    string     `json:"generator,omitempty" yaml:"generator,omitempty"`
+	SchedLatency *Histogram `json:"sched_latency,omitempty" yaml:"sched_latency,omitempty"`
+	UsableCores  int        `json:"usable_cores,omitempty" yaml:"usable_cores,omitempty"`
 }
 
 // GeneratorReport says whether the load generator kept its schedule: numbers from an
 // overloaded generator measure the generator, not the target.
 type GeneratorReport struct {
+	// Name is the generator (agent) this report is about; empty for the run as a whole.
+	Name string `json:"name,omitempty" yaml:"name,omitempty"`
+	// Measured says the generator's health was recorded; without it nothing below
+	// about CPU or scheduling is known (results from before it was carried, or a
+	// generator that sent none).
+	Measured  bool `json:"measured,omitempty" yaml:"measured,omitempty"`
 	Saturated bool `json:"saturated" yaml:"saturated"`
 	// BehindMs is how far behind schedule the generator fell by its own fault (p99 and max).
 	BehindP99Ms float64        `json:"behind_p99_ms" yaml:"behind_p99_ms"`
@@ -145,9 +160,13 @@ type GeneratorReport struct {
 	// for a CPU (Go runtime metric). High values mean a CPU-starved generator.
 	SchedLatencyP99Ms float64 `json:"sched_latency_p99_ms" yaml:"sched_latency_p99_ms"`
 	CPUSeconds        float64 `json:"cpu_seconds" yaml:"cpu_seconds"`
-	// CPUCores is the average number of cores the generator process kept busy.
-	CPUCores float64 `json:"cpu_cores" yaml:"cpu_cores"`
-	Reason   string  `json:"reason,omitempty" yaml:"reason,omitempty"`
+	// CPUCores is the average number of cores the generator process kept busy, of
+	// UsableCores it could use.
+	CPUCores    float64 `json:"cpu_cores" yaml:"cpu_cores"`
+	UsableCores int     `json:"usable_cores,omitempty" yaml:"usable_cores,omitempty"`
+	Reason      string  `json:"reason,omitempty" yaml:"reason,omitempty"`
+	// Generators breaks the report down per generator (agent) of a distributed run.
+	Generators []GeneratorReport `json:"generators,omitempty" yaml:"generators,omitempty"`
 }
 
 // Environment describes where the load came from (and, when known, the cluster).
@@ -164,6 +183,25 @@ type Environment struct {
 	MeshperfVersion string            `json:"meshperf_version,omitempty" yaml:"meshperf_version,omitempty"`
 	Engines         map[string]string `json:"engines,omitempty" yaml:"engines,omitempty"`
 	Kubernetes      *KubernetesEnv    `json:"kubernetes,omitempty" yaml:"kubernetes,omitempty"`
+	// Generators describes each agent of a distributed run (the machine fields above
+	// then stay empty: the load did not come from the server's machine).
+	Generators []GeneratorEnv `json:"generators,omitempty" yaml:"generators,omitempty"`
+}
+
+// GeneratorEnv is one agent's machine and software.
+type GeneratorEnv struct {
+	Name            string            `json:"name" yaml:"name"`
+	Hostname        string            `json:"hostname,omitempty" yaml:"hostname,omitempty"`
+	OS              string            `json:"os,omitempty" yaml:"os,omitempty"`
+	Arch            string            `json:"arch,omitempty" yaml:"arch,omitempty"`
+	Kernel          string            `json:"kernel,omitempty" yaml:"kernel,omitempty"`
+	CPUModel        string            `json:"cpu_model,omitempty" yaml:"cpu_model,omitempty"`
+	CPUs            int               `json:"cpus,omitempty" yaml:"cpus,omitempty"`
+	UsableCores     int               `json:"usable_cores,omitempty" yaml:"usable_cores,omitempty"`
+	MemoryMB        int64             `json:"memory_mb,omitempty" yaml:"memory_mb,omitempty"`
+	GoVersion       string            `json:"go_version,omitempty" yaml:"go_version,omitempty"`
+	MeshperfVersion string            `json:"meshperf_version,omitempty" yaml:"meshperf_version,omitempty"`
+	Engines         map[string]string `json:"engines,omitempty" yaml:"engines,omitempty"`
 }
 
 // KubernetesEnv is the SMP EnvironmentConfig part meshperf records for cluster runs.

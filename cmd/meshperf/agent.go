@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"sort"
 	"strings"
 	"syscall"
@@ -21,6 +22,7 @@ import (
 func newAgentCmd() *cobra.Command {
 	var url, token, tokenFile, name, user string
 	var labels []string
+	var burnCPU bool
 	cmd := &cobra.Command{
 		Use:   "agent --nats URL --token T --name N [--labels k=v,...]",
 		Short: "Run a load-generating agent that announces itself to a server's broker",
@@ -59,6 +61,10 @@ after losing the broker. (Taking shards of runs arrives with distributed runs.)`
 				lbl[k] = v
 			}
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+			if burnCPU {
+				log.Warn("--burn-cpu: a goroutine spins for the agent's life (a starved generator, for tests)")
+				go spin()
+			}
 			a, err := distributed.ConnectAgent(distributed.AgentOptions{URL: url, User: user, Token: token, Name: name, Labels: lbl, Version: version, Logger: log})
 			if err != nil {
 				return err
@@ -77,6 +83,8 @@ after losing the broker. (Taking shards of runs arrives with distributed runs.)`
 	fl.StringVar(&name, "name", "", "agent name (default: the host name)")
 	fl.StringSliceVar(&labels, "labels", nil, "labels key=value, comma-separated")
 	fl.StringVar(&user, "user", bus.AgentUser, "broker user name (the embedded broker's agents user)")
+	fl.BoolVar(&burnCPU, "burn-cpu", false, "keep one core busy (tests: with GOMAXPROCS=1, a starved generator)")
+	_ = fl.MarkHidden("burn-cpu")
 
 	var rf remoteFlags
 	var output string
@@ -121,4 +129,14 @@ after losing the broker. (Taking shards of runs arrives with distributed runs.)`
 	cmd.AddCommand(list)
 	cmd.AddCommand(newAgentDeployCmds()...)
 	return cmd
+}
+
+// spin keeps a core busy forever: with GOMAXPROCS=1 it starves the agent's own
+// goroutines the way a generator sharing an overloaded machine is starved.
+func spin() {
+	for n := 0; ; n++ {
+		if n < 0 {
+			runtime.Gosched() // never reached: keeps the loop from being optimised away
+		}
+	}
 }

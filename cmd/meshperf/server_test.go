@@ -286,7 +286,8 @@ func TestKillAndRestartKeepsIntervals(t *testing.T) {
 			dbURL, dir := storetest.URL(t, kind)
 			addr := freeAddr(t)
 			srv := startServer(t, addr, dir, dbURL, "MESHPERF_ADMIN_TOKEN="+adminToken)
-			cfg := map[string]any{"duration": "20s", "clients": []map[string]any{{"endpoint_urls": []string{tgt + "/kill"}, "rps": 100}}}
+			cfg := map[string]any{"duration": "20s", "clients": []map[string]any{{"endpoint_urls": []string{tgt + "/kill"}, "rps": 100}},
+				"thresholds": []map[string]any{{"expr": "requests >= 100"}, {"expr": "p99 < 1us"}}}
 			var run struct{ ID string }
 			if code := api(t, "POST", srv.url+"/api/v1/runs", adminToken, map[string]any{"config": cfg}, &run); code != 202 {
 				t.Fatalf("run: %d", code)
@@ -312,7 +313,11 @@ func TestKillAndRestartKeepsIntervals(t *testing.T) {
 			if len(res.Intervals) < 3 || sum < 250 || res.Summary.Requests != sum || res.Status != smp.StatusPartial {
 				t.Errorf("kept %d intervals, %d requests (summary %d), status %s", len(res.Intervals), sum, res.Summary.Requests, res.Status)
 			}
-			t.Logf("%s: interrupted run kept %d intervals, %d requests; %s", kind, len(res.Intervals), sum, res.StatusReason)
+			// A recovered run is finished like any other: its thresholds judged.
+			if len(res.Thresholds) != 2 || !res.Thresholds[0].OK || res.Thresholds[1].OK || res.Thresholds[0].Observed == "" {
+				t.Errorf("recovered verdicts %+v", res.Thresholds)
+			}
+			t.Logf("%s: interrupted run kept %d intervals, %d requests; %s; thresholds %+v", kind, len(res.Intervals), sum, res.StatusReason, res.Thresholds)
 		})
 	}
 }

@@ -181,9 +181,9 @@ func (a *Agent) execute(ctx context.Context, as *bus.Assignment) {
 	}
 	out := newOutbox(a.js, subj, log)
 	offset := time.Duration(a.offset.Load())
-	send := func(iv smp.Interval, final bool) {
+	send := func(iv smp.Interval, final bool, machine *smp.Environment) {
 		env := &bus.Envelope{Kind: bus.KindInterval, Sender: a.opt.Name, Seq: a.seq.Add(1), Sent: time.Now(),
-			Interval: &bus.IntervalMsg{Run: as.Run, Agent: a.opt.Name, Interval: iv, ClockOffsetNs: int64(offset), Final: final}}
+			Interval: &bus.IntervalMsg{Run: as.Run, Agent: a.opt.Name, Interval: iv, ClockOffsetNs: int64(offset), Final: final, Environment: machine}}
 		data, err := bus.Encode(env)
 		if err != nil {
 			log.Error("encoding an interval", "err", err)
@@ -198,17 +198,19 @@ func (a *Agent) execute(ctx context.Context, as *bus.Assignment) {
 	sink := loadgen.SinkFunc(func(iv *smp.Interval) {
 		cp := *iv
 		cp.Source = a.opt.Name + "/" + iv.Source // per-agent sources in the merged result
-		send(cp, false)
+		send(cp, false, nil)
 	})
 	cfg := *as.Config
 	log.Info("shard assigned", "start_at", as.StartAt)
-	res, err := perf.Run(ctx, &cfg, perf.Options{Version: a.opt.Version, Sink: sink, StartAt: as.StartAt.Add(offset)})
+	res, err := perf.Run(ctx, &cfg, perf.Options{Version: a.opt.Version, Generator: a.opt.Name, Sink: sink, StartAt: as.StartAt.Add(offset)})
+	machine := perf.LocalEnvironment(a.opt.Version, &cfg)
 	if err != nil {
 		log.Error("the shard could not run", "err", err)
 	} else {
 		log.Info("shard done", "status", res.Status, "requests", res.Summary.Requests)
+		machine = res.Environment
 	}
-	send(smp.Interval{Source: a.opt.Name}, true)
+	send(smp.Interval{Source: a.opt.Name}, true, &machine)
 	out.close(60 * time.Second)
 }
 

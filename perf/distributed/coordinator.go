@@ -106,7 +106,7 @@ func Resume(ctx context.Context, o CoordinatorOptions, p Placement, prior []smp.
 }
 
 func collect(ctx context.Context, o CoordinatorOptions, p Placement, prior []smp.Interval) (*smp.Result, error) {
-	shares, err := perf.Split(o.Config, len(p.Agents))
+	plan, err := perf.SharesPlan(o.Config, p.Agents, p.Start)
 	if err != nil {
 		return nil, err
 	}
@@ -120,14 +120,27 @@ func collect(ctx context.Context, o CoordinatorOptions, p Placement, prior []smp
 	if err != nil {
 		return nil, fmt.Errorf("reading the run's stream: %w", err)
 	}
+	thresholds, err := perf.CompileThresholds(o.Config.Thresholds)
+	if err != nil {
+		return nil, err
+	}
 	start := p.Start
-	plan := sharesPlan(o.Config, shares, p.Agents, start)
 	agg := perf.NewAggregator(plan.Sources(), plan.Total(), o.OnProgress)
+	// Abort thresholds are judged here, on every agent's seconds merged: a share alone
+	// carries no thresholds. A breach cancels every agent.
+	var abort *perf.ThresholdAbort
+	thresholds.WatchAbort(agg, func(a *perf.ThresholdAbort) {
+		abort = a
+		o.Logger.Warn("abort threshold failed on the merged figures; cancelling every agent", "run", o.RunID, "threshold", a.Expr, "observed", a.Observed, "at", a.At)
+		for _, ag := range p.Agents {
+			o.cancel(ag, a.Error())
+		}
+	})
 	for i := range prior {
 		agg.Interval(&prior[i])
 	}
-	res := &smp.Result{SMPVersion: smp.SMPVersion, ID: uuid.NewString(), TestID: o.Config.ID, Name: o.Config.Name,
-		Labels: o.Config.Labels, Config: o.Config, StartTime: start, MeasureStart: start.Add(plan.Warmup)}
+	res := perf.NewResult(o.Config, plan)
+	envs := map[string]*smp.Environment{}
 	lastHeard := map[string]time.Time{}
 	finals := map[string]bool{}
 	dropped := map[string]time.Time{}
@@ -141,7 +154,7 @@ func collect(ctx context.Context, o CoordinatorOptions, p Placement, prior []smp
 		if ctx.Err() != nil {
 			for _, ag := range p.Agents {
 				if !finals[ag] {
-					o.cancel(ag)
+					o.cancel(ag, "the run was cancelled")
 				}
 			}
 			break
@@ -163,6 +176,7 @@ func collect(ctx context.Context, o CoordinatorOptions, p Placement, prior []smp
 			lastHeard[env.Sender] = time.Now()
 			if env.Interval.Final {
 				finals[env.Sender] = true
+				envs[env.Sender] = env.Interval.Environment
 				continue
 			}
 			iv := env.Interval.Interval
@@ -185,11 +199,18 @@ func collect(ctx context.Context, o CoordinatorOptions, p Placement, prior []smp
 	}
 	agg.Flush()
 	res.Intervals = agg.Intervals()
-	res.EndTime = minTime(time.Now(), end)
-	res.Status = smp.StatusCompleted
+	// The measured window is the asked one unless the run was cut short: agents end
+	// their shard when its last request completes, long before the window ends at low
+	// rates.
+	res.EndTime = end
+	if ctx.Err() != nil || abort != nil || len(dropped) > 0 {
+		res.EndTime = minTime(time.Now(), end)
+	}
+	end2 := perf.Ending{Plan: plan, Thresholds: thresholds, Abort: abort, Generators: p.Agents,
+		Environment: generatorsEnvironment(p.Agents, envs)}
 	var notes []string
 	if len(dropped) > 0 {
-		res.Status = smp.StatusPartial
+		end2.Status = smp.StatusPartial
 		names := make([]string, 0, len(dropped))
 		for ag := range dropped {
 			names = append(names, ag)
@@ -199,17 +220,19 @@ func collect(ctx context.Context, o CoordinatorOptions, p Placement, prior []smp
 			notes = append(notes, fmt.Sprintf("agent %s went silent at %s (%.1fs into the run)", ag,
 				dropped[ag].UTC().Format(time.RFC3339), dropped[ag].Sub(start).Seconds()))
 		}
-		res.StatusReason = strings.Join(notes, "; ")
+		end2.Reason = strings.Join(notes, "; ")
 	}
 	if ctx.Err() != nil {
-		res.Status = smp.StatusPartial
-		res.StatusReason = strings.TrimPrefix(res.StatusReason+"; stopped: "+context.Cause(ctx).Error(), "; ")
+		end2.Status = smp.StatusPartial
+		end2.Reason = strings.TrimPrefix(end2.Reason+"; stopped: "+context.Cause(ctx).Error(), "; ")
 	}
 	if rejected > 0 {
-		res.Warnings = append(res.Warnings, fmt.Sprintf("%d foreign or malformed messages on the run's stream were refused", rejected))
+		end2.Warnings = append(end2.Warnings, fmt.Sprintf("%d foreign or malformed messages on the run's stream were refused", rejected))
 	}
-	res.Environment = perf.LocalEnvironment(o.Version, o.Config)
-	perf.Summarize(res, plan, perf.Usage{})
+	perf.Finish(res, end2)
+	if abort != nil && len(notes) > 0 {
+		res.StatusReason += "; " + strings.Join(notes, "; ")
+	}
 	for i := range res.Sources {
 		ag, _, _ := strings.Cut(res.Sources[i].Source, "/")
 		if t, ok := dropped[ag]; ok {
@@ -217,8 +240,22 @@ func collect(ctx context.Context, o CoordinatorOptions, p Placement, prior []smp
 			res.Sources[i].DropNotes = fmt.Sprintf("silent from %.1fs into the run", t.Sub(start).Seconds())
 		}
 	}
-	perf.EvaluateThresholds(res, o.Config.Thresholds)
 	return res, nil
+}
+
+// generatorsEnvironment describes the agents that generated the load, as each said in
+// its final message (an agent lost before it is named, nothing more).
+func generatorsEnvironment(agents []string, envs map[string]*smp.Environment) smp.Environment {
+	out := smp.Environment{ID: uuid.NewString()}
+	for _, ag := range agents {
+		g := smp.GeneratorEnv{Name: ag}
+		if e := envs[ag]; e != nil {
+			g = smp.GeneratorEnv{Name: ag, Hostname: e.Hostname, OS: e.OS, Arch: e.Arch, Kernel: e.Kernel, CPUModel: e.CPUModel,
+				CPUs: e.CPUs, MemoryMB: e.MemoryMB, GoVersion: e.GoVersion, MeshperfVersion: e.MeshperfVersion, Engines: e.Engines}
+		}
+		out.Generators = append(out.Generators, g)
+	}
+	return out
 }
 
 func later(a, b time.Time) time.Time {
@@ -228,28 +265,14 @@ func later(a, b time.Time) time.Time {
 	return b
 }
 
-func (o CoordinatorOptions) cancel(agent string) {
+func (o CoordinatorOptions) cancel(agent, reason string) {
 	env := &bus.Envelope{Kind: bus.KindCancel, Sender: "server", Seq: uint64(time.Now().UnixNano()), Sent: time.Now(),
-		Cancel: &bus.Cancel{Run: o.RunID, Reason: "the run was cancelled"}}
+		Cancel: &bus.Cancel{Run: o.RunID, Reason: reason}}
 	if data, err := bus.Encode(env); err == nil {
 		if to, err := bus.AssignSubject(o.RunID, agent); err == nil {
 			_ = o.NC.Publish(to, data)
 		}
 	}
-}
-
-// sharesPlan is the run's plan with one shard per agent and client of its share, named
-// agent/client as the agents name their intervals: target rates add up to the whole.
-func sharesPlan(cfg *smp.TestConfig, shares []*smp.TestConfig, agents []string, start time.Time) *perf.Plan {
-	p := perf.NewPlan(cfg, start)
-	p.Shards = nil
-	for i, ag := range agents {
-		for _, sh := range perf.NewPlan(shares[i], start).Shards {
-			sh.Source = ag + "/" + sh.Source
-			p.Shards = append(p.Shards, sh)
-		}
-	}
-	return p
 }
 
 func isAgent(agents []string, name string) bool {

@@ -484,20 +484,11 @@ func (m *Manager) cancelNow(parent context.Context, run *store.Run, cfg *smp.Tes
 		m.publish(run.ID, Event{Type: "end", Data: map[string]string{"status": store.RunCancelled}}, true)
 		return
 	}
-	start := ivs[0].Start
-	plan := perf.NewPlan(cfg, start)
-	res := &smp.Result{
-		SMPVersion: smp.SMPVersion, ID: uuid.NewString(), TestID: cfg.ID, Name: cfg.Name, Labels: cfg.Labels,
-		Config: cfg, Status: smp.StatusPartial, StatusReason: reason,
-		StartTime: start, MeasureStart: start.Add(plan.Warmup), Intervals: ivs,
-		Environment: perf.LocalEnvironment(m.opt.Version, cfg),
+	res, err := m.storedResult(run, cfg, ivs, reason)
+	if err != nil {
+		m.fail(ctx, run, err)
+		return
 	}
-	for _, iv := range ivs {
-		if iv.End.After(res.EndTime) {
-			res.EndTime = iv.End
-		}
-	}
-	perf.Summarize(res, plan, perf.Usage{})
 	m.finish(ctx, run, res, store.RunCancelled, reason)
 }
 
@@ -524,6 +515,44 @@ func (m *Manager) fail(ctx context.Context, run *store.Run, err error) {
 
 // recover turns a run a dead process left running into an interrupted run whose
 // result holds every interval that was stored.
+// storedResult finishes a partial result from the intervals stored for a run that
+// ended without its own result (interrupted, or cancelled while its load lingered),
+// through the same perf.Finish as every other result: summary, generator health and
+// threshold verdicts included. A distributed run's plan and generators are its agents'.
+func (m *Manager) storedResult(run *store.Run, cfg *smp.TestConfig, ivs []smp.Interval, reason string) (*smp.Result, error) {
+	thresholds, err := perf.CompileThresholds(cfg.Thresholds)
+	if err != nil {
+		return nil, fmt.Errorf("thresholds unreadable: %w", err)
+	}
+	plan := perf.NewPlan(cfg, ivs[0].Start)
+	end := perf.Ending{Plan: plan, Thresholds: thresholds, Status: smp.StatusPartial, Reason: reason,
+		Environment: perf.LocalEnvironment(m.opt.Version, cfg)}
+	var placed struct {
+		Agents []string  `json:"agents"`
+		Start  time.Time `json:"start"`
+	}
+	if cfg.Agents != nil && json.Unmarshal([]byte(run.Placement), &placed) == nil && len(placed.Agents) > 0 {
+		// The load came from agents: the plan (sources agent/client) and the
+		// environment are theirs, not this server's.
+		if p, err := perf.SharesPlan(cfg, placed.Agents, placed.Start); err == nil {
+			plan = p
+			end.Plan, end.Generators, end.Environment = p, placed.Agents, smp.Environment{ID: uuid.NewString()}
+			for _, g := range placed.Agents {
+				end.Environment.Generators = append(end.Environment.Generators, smp.GeneratorEnv{Name: g})
+			}
+		}
+	}
+	res := perf.NewResult(cfg, plan)
+	res.Intervals = ivs
+	for _, iv := range ivs {
+		if iv.End.After(res.EndTime) {
+			res.EndTime = iv.End
+		}
+	}
+	perf.Finish(res, end)
+	return res, nil
+}
+
 func (m *Manager) recover(ctx context.Context, run *store.Run) error {
 	ivs, err := m.st.Intervals(ctx, run.ID)
 	if err != nil {
@@ -537,20 +566,10 @@ func (m *Manager) recover(ctx context.Context, run *store.Run) error {
 	if err := json.Unmarshal([]byte(run.Config), &cfg); err != nil {
 		return m.st.FinishRun(ctx, run.ID, store.RunInterrupted, reason+"; config unreadable", nil)
 	}
-	start := ivs[0].Start
-	plan := perf.NewPlan(&cfg, start)
-	res := &smp.Result{
-		SMPVersion: smp.SMPVersion, ID: uuid.NewString(), TestID: cfg.ID, Name: cfg.Name, Labels: cfg.Labels,
-		Config: &cfg, Status: smp.StatusPartial, StatusReason: reason,
-		StartTime: start, MeasureStart: start.Add(plan.Warmup), Intervals: ivs,
-		Environment: perf.LocalEnvironment(m.opt.Version, &cfg),
+	res, err := m.storedResult(run, &cfg, ivs, reason)
+	if err != nil {
+		return m.st.FinishRun(ctx, run.ID, store.RunInterrupted, reason+"; "+err.Error(), nil)
 	}
-	for _, iv := range ivs {
-		if iv.End.After(res.EndTime) {
-			res.EndTime = iv.End
-		}
-	}
-	perf.Summarize(res, plan, perf.Usage{})
 	row, err := m.st.SaveResult(ctx, res, run)
 	if err != nil {
 		return err
