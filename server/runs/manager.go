@@ -138,14 +138,12 @@ const pollQueue = 2 * time.Second
 // runs that never started, and starts the workers. They stop when ctx is cancelled;
 // Wait waits for them.
 func (m *Manager) Start(ctx context.Context) error {
-	unfinished, err := m.st.UnfinishedRuns(ctx, m.opt.Owner)
+	// Queued runs stay in the store, however many: the workers take them one by one.
+	unfinished, err := m.st.RunningRuns(ctx, m.opt.Owner)
 	if err != nil {
 		return fmt.Errorf("looking for unfinished runs: %w", err)
 	}
 	for _, r := range unfinished {
-		if r.Status == store.RunQueued {
-			continue // the workers take queued runs from the store
-		}
 		if r.Placement != "" && m.opt.Distributed != nil {
 			// A distributed run goes on without us: its agents keep streaming to
 			// JetStream. Pick the collection up again.
