@@ -128,7 +128,7 @@ func TestConnectionCap(t *testing.T) {
 
 // An event stream outlives the write timeout: it lifts the deadline for itself.
 func TestEventStreamsOutliveTheWriteTimeout(t *testing.T) {
-	addr, _, token := serveAPI(t, HTTPLimits{WriteTimeout: time.Second})
+	addr, _, token := serveAPI(t, HTTPLimits{ReadTimeout: time.Second, WriteTimeout: time.Second})
 	tgt, err := sampleapp.Start(sampleapp.Config{HTTPAddr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)

@@ -54,24 +54,6 @@ type Options struct {
 	MaxQueuedPerUser int
 }
 
-// TargetChecker names the endpoints of a config the server may not load.
-type TargetChecker interface {
-	Check(ctx context.Context, cfg *smp.TestConfig) smp.FieldErrors
-}
-
-// Queue limits.
-const (
-	DefaultMaxQueued        = 1000
-	DefaultMaxQueuedPerUser = 100
-)
-
-// ErrQueueFull is returned by Submit when a queue limit is reached; the API answers 429.
-type ErrQueueFull struct {
-	Msg string
-}
-
-func (e *ErrQueueFull) Error() string { return e.Msg }
-
 // ClusterEnvironments describes connected clusters for results.
 type ClusterEnvironments interface {
 	// Environment returns a connected cluster's SMP environment, or why it cannot.
@@ -130,22 +112,16 @@ func New(st *store.Store, opt Options) *Manager {
 	return &Manager{st: st, opt: opt, log: opt.Logger, wake: make(chan struct{}, 1), active: map[string]*active{}}
 }
 
-// pollQueue is how often an idle worker looks for queued runs without being woken
-// (runs another replica queued, or left by a previous process).
-const pollQueue = 2 * time.Second
-
 // Start recovers what a previous process of this owner left unfinished, re-queues
 // runs that never started, and starts the workers. They stop when ctx is cancelled;
 // Wait waits for them.
 func (m *Manager) Start(ctx context.Context) error {
-	unfinished, err := m.st.UnfinishedRuns(ctx, m.opt.Owner)
+	// Queued runs stay in the store, however many: the workers take them one by one.
+	unfinished, err := m.st.RunningRuns(ctx, m.opt.Owner)
 	if err != nil {
 		return fmt.Errorf("looking for unfinished runs: %w", err)
 	}
 	for _, r := range unfinished {
-		if r.Status == store.RunQueued {
-			continue // the workers take queued runs from the store
-		}
 		if r.Placement != "" && m.opt.Distributed != nil {
 			// A distributed run goes on without us: its agents keep streaming to
 			// JetStream. Pick the collection up again.
@@ -169,37 +145,6 @@ func (m *Manager) Start(ctx context.Context) error {
 	}
 	m.poke()
 	return nil
-}
-
-// work executes queued runs, oldest first, until ctx ends.
-func (m *Manager) work(ctx context.Context) {
-	tick := time.NewTicker(pollQueue)
-	defer tick.Stop()
-	for ctx.Err() == nil {
-		id, err := m.st.NextQueuedRun(ctx)
-		switch {
-		case err == nil:
-			if m.execute(ctx, id) {
-				m.poke() // there may be more: let an idle worker look too
-				continue
-			}
-		case !errors.Is(err, store.ErrNotFound) && ctx.Err() == nil:
-			m.log.Warn("looking for queued runs", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-		case <-m.wake:
-		case <-tick.C:
-		}
-	}
-}
-
-// poke wakes one idle worker.
-func (m *Manager) poke() {
-	select {
-	case m.wake <- struct{}{}:
-	default:
-	}
 }
 
 // Wait waits for the workers after Start's ctx is cancelled.
@@ -406,43 +351,10 @@ func (m *Manager) runActive(parent context.Context, run *store.Run, do runFunc) 
 		}
 	}
 	progress := func(p perf.Progress) { m.publish(id, Event{Type: "progress", Data: p}, false) }
-	sink := storeSink{m: m, id: id, closed: new(atomic.Bool)}
-	type outcome struct {
-		res *smp.Result
-		err error
+	res, abandoned, err := m.runLoad(ctx, parent, run, &cfg, do, progress)
+	if abandoned {
+		return
 	}
-	done := make(chan outcome, 1)
-	go func() {
-		res, err := do(ctx, &cfg, sink, progress)
-		done <- outcome{res, err}
-	}()
-	var out outcome
-	select {
-	case out = <-done:
-	case <-ctx.Done():
-		select {
-		case out = <-done:
-		case <-time.After(CancelGrace):
-			if !errors.Is(context.Cause(ctx), ErrCancelled) {
-				out = <-done // shutting down: wait, the next start recovers the run
-				break
-			}
-			// The load sends nothing new once cancelled, but a worker waiting on a
-			// slow target's answer holds on until its request times out (minutes
-			// with a long timeout, and for thousands of connections). The user asked
-			// to stop: the run ends now with what was stored, and this worker waits
-			// for the stragglers before taking the next run, so runs never overlap.
-			sink.closed.Store(true)
-			m.cancelNow(parent, run, &cfg)
-			m.mu.Lock()
-			delete(m.active, id)
-			m.mu.Unlock()
-			<-done
-			log.Info("the load of a cancelled run has wound down")
-			return
-		}
-	}
-	res, err := out.res, out.err
 	if err != nil {
 		m.fail(parent, run, err)
 		return
@@ -462,34 +374,6 @@ func (m *Manager) runActive(parent context.Context, run *store.Run, do runFunc) 
 	}
 	m.finish(context.WithoutCancel(parent), run, res, status, res.StatusReason)
 	log.Info("run finished", "status", status, "requests", res.Summary.Requests)
-}
-
-// CancelGrace is how long a cancelled run's load has to stop by itself before the run
-// is ended without it.
-const CancelGrace = 500 * time.Millisecond
-
-// cancelNow ends a cancelled run whose load has not stopped yet: its result holds the
-// intervals stored so far.
-func (m *Manager) cancelNow(parent context.Context, run *store.Run, cfg *smp.TestConfig) {
-	ctx := context.WithoutCancel(parent)
-	reason := ErrCancelled.Error()
-	ivs, err := m.st.Intervals(ctx, run.ID)
-	if err != nil || len(ivs) == 0 {
-		if err != nil {
-			m.log.Warn("reading a cancelled run's intervals", "run", run.ID, "err", err)
-		}
-		if err := m.st.FinishRun(ctx, run.ID, store.RunCancelled, reason+"; nothing was measured", nil); err != nil {
-			m.log.Error("finishing a run", "run", run.ID, "err", err)
-		}
-		m.publish(run.ID, Event{Type: "end", Data: map[string]string{"status": store.RunCancelled}}, true)
-		return
-	}
-	res, err := m.storedResult(run, cfg, ivs, reason)
-	if err != nil {
-		m.fail(ctx, run, err)
-		return
-	}
-	m.finish(ctx, run, res, store.RunCancelled, reason)
 }
 
 func (m *Manager) finish(ctx context.Context, run *store.Run, res *smp.Result, status, reason string) {

@@ -312,6 +312,15 @@ func (s *Store) ClaimRun(ctx context.Context, id, owner string) (bool, error) {
 	return res.RowsAffected == 1, res.Error
 }
 
+// RunningRuns lists runs left running by owner (or by no owner): what a restarted
+// instance recovers. Queued runs are not loaded: the workers take them one by one.
+func (s *Store) RunningRuns(ctx context.Context, owner string) ([]Run, error) {
+	var rs []Run
+	err := s.db.WithContext(ctx).Where("status = ? AND (owner = ? OR owner = '')", RunRunning, owner).
+		Order("created_at").Find(&rs).Error
+	return rs, err
+}
+
 // NextQueuedRun is the oldest queued run's id, or ErrNotFound.
 func (s *Store) NextQueuedRun(ctx context.Context) (string, error) {
 	var ids []string
