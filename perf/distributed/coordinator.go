@@ -110,7 +110,7 @@ func collect(ctx context.Context, o CoordinatorOptions, p Placement, prior []smp
 	if err != nil {
 		return nil, err
 	}
-	subj, err := bus.IntervalSubject(o.RunID)
+	subj, err := bus.RunIntervals(o.RunID)
 	if err != nil {
 		return nil, err
 	}
@@ -151,10 +151,10 @@ func collect(ctx context.Context, o CoordinatorOptions, p Placement, prior []smp
 			return nil, fmt.Errorf("reading the run's stream: %w", err)
 		}
 		for m := range batch.Messages() {
-			env, derr := bus.Decode(m.Data())
-			if derr != nil || env.Kind != bus.KindInterval || env.Interval.Run != o.RunID || !isAgent(p.Agents, env.Sender) {
+			env, why := acceptInterval(m.Subject(), m.Data(), o.RunID, p.Agents)
+			if why != "" {
 				rejected++
-				o.Logger.Warn("refused a message on the run's stream", "run", o.RunID, "err", derr)
+				o.Logger.Warn("refused a message on the run's stream", "run", o.RunID, "subject", m.Subject(), "why", why)
 				continue
 			}
 			if !dedup.Fresh(env) {
@@ -205,9 +205,6 @@ func collect(ctx context.Context, o CoordinatorOptions, p Placement, prior []smp
 		res.Status = smp.StatusPartial
 		res.StatusReason = strings.TrimPrefix(res.StatusReason+"; stopped: "+context.Cause(ctx).Error(), "; ")
 	}
-	if rejected > 0 {
-		res.Warnings = append(res.Warnings, fmt.Sprintf("%d foreign or malformed messages on the run's stream were refused", rejected))
-	}
 	res.Environment = perf.LocalEnvironment(o.Version, o.Config)
 	perf.Summarize(res, plan, perf.Usage{})
 	for i := range res.Sources {
@@ -216,6 +213,9 @@ func collect(ctx context.Context, o CoordinatorOptions, p Placement, prior []smp
 			res.Sources[i].Dropped, res.Sources[i].LastSeen = true, t
 			res.Sources[i].DropNotes = fmt.Sprintf("silent from %.1fs into the run", t.Sub(start).Seconds())
 		}
+	}
+	if rejected > 0 { // after Summarize, which sets the warnings
+		res.Warnings = append(res.Warnings, fmt.Sprintf("%d messages on the run's stream were refused (from agents not assigned the run, speaking as another agent, or malformed)", rejected))
 	}
 	perf.EvaluateThresholds(res, o.Config.Thresholds)
 	return res, nil
@@ -250,6 +250,29 @@ func sharesPlan(cfg *smp.TestConfig, shares []*smp.TestConfig, agents []string, 
 		}
 	}
 	return p
+}
+
+// acceptInterval decodes a message of the run's stream and says why it is refused
+// ("" if accepted). The subject names the agent that published it (the broker lets
+// each agent publish only on its own): the body must agree, and the agent must be one
+// the run was assigned to.
+func acceptInterval(subject string, data []byte, run string, agents []string) (*bus.Envelope, string) {
+	from := bus.IntervalSender(subject)
+	if !isAgent(agents, from) {
+		return nil, fmt.Sprintf("agent %q was not assigned this run", from)
+	}
+	env, err := bus.Decode(data)
+	switch {
+	case err != nil:
+		return nil, err.Error()
+	case env.Kind != bus.KindInterval:
+		return nil, "a " + env.Kind + " message"
+	case env.Sender != from || env.Interval.Agent != from:
+		return nil, fmt.Sprintf("published by %s as %s", from, env.Sender)
+	case env.Interval.Run != run:
+		return nil, fmt.Sprintf("an interval of run %q", env.Interval.Run)
+	}
+	return env, ""
 }
 
 func isAgent(agents []string, name string) bool {

@@ -22,6 +22,7 @@ import (
 	metaac "k8s.io/client-go/applyconfigurations/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/meshperf/meshperf/bus"
 	"github.com/meshperf/meshperf/smp"
 )
 
@@ -45,6 +46,10 @@ type Spec struct {
 	// BrokerUser and AgentToken are the broker credentials (kept in a Secret).
 	BrokerUser string
 	AgentToken string
+	// AgentNamePrefix, when set, names each replica prefix:pod-name, the names its
+	// credential (AgentToken, issued for the prefix) proves; the broker user is then
+	// the agent's name.
+	AgentNamePrefix string
 }
 
 func (s Spec) labels() map[string]string {
@@ -115,9 +120,13 @@ func deployment(s Spec, lbl map[string]string) *appsac.DeploymentApplyConfigurat
 	// A changed credential must restart the agents: the pod template carries its hash.
 	sum := sha256.Sum256([]byte(s.BrokerUser + "\x00" + s.AgentToken + "\x00" + s.BrokerURL))
 	selector := map[string]string{"app.kubernetes.io/name": Name, ClusterLabel: s.Cluster}
+	name := "$(POD_NAME)"
+	if s.AgentNamePrefix != "" {
+		name = s.AgentNamePrefix + bus.AgentCredentialPrefixSep + name
+	}
 	args := []string{"agent", "--nats", s.BrokerURL, "--token-file", tokenPath + "/token",
-		"--name", "$(POD_NAME)", "--labels", ClusterLabel + "=" + s.Cluster + ",node=$(NODE_NAME)"}
-	if s.BrokerUser != "" {
+		"--name", name, "--labels", ClusterLabel + "=" + s.Cluster + ",node=$(NODE_NAME)"}
+	if s.BrokerUser != "" && s.AgentNamePrefix == "" {
 		args = append(args, "--user", s.BrokerUser)
 	}
 	container := coreac.Container().WithName("agent").WithImage(s.Image).WithArgs(args...).
