@@ -44,7 +44,7 @@ the broker.`,
 				token = strings.TrimSpace(string(b))
 			}
 			if url == "" {
-				return badInput(errors.New("give --nats (and the agent token: --token-file, --token or MESHPERF_AGENT_TOKEN)"))
+				return badInput(errors.New("give --nats (and this agent's credential: --token-file, --token or MESHPERF_AGENT_TOKEN)"))
 			}
 			if name == "" {
 				name, _ = os.Hostname()
