@@ -68,6 +68,17 @@ type Config struct {
 	Out io.Writer
 	// Ready, if set, receives the bound address once the server listens.
 	Ready func(addr string)
+	// Subsystems run in the server's group beside its own (MeshSync, adapters,
+	// metrics...): each runs until its context ends; one returning stops the server.
+	Subsystems []Subsystem
+}
+
+// Subsystem is one more part of the server's run group.
+type Subsystem struct {
+	Name string
+	// Run works until ctx ends; returning earlier (error or not) stops the server,
+	// and an error is what the server's Run returns.
+	Run func(ctx context.Context) error
 }
 
 // Run serves until ctx is cancelled, then shuts down gracefully.
@@ -207,6 +218,17 @@ func Run(ctx context.Context, cfg Config) error {
 	addLoop(&g, workCtx, func(ctx context.Context) error { sched.Run(ctx); return nil })
 	addLoop(&g, workCtx, func(ctx context.Context) error { conns.Run(ctx); return nil })
 	addLoop(&g, workCtx, reg.Run)
+	for _, sub := range cfg.Subsystems {
+		addLoop(&g, workCtx, func(ctx context.Context) error {
+			if err := sub.Run(ctx); err != nil {
+				return fmt.Errorf("%s: %w", sub.Name, err)
+			}
+			if ctx.Err() == nil {
+				return fmt.Errorf("%s stopped", sub.Name)
+			}
+			return nil
+		})
+	}
 	{ // The broker: losing it for good stops the server (nothing distributed works).
 		stop := make(chan struct{})
 		g.Add(func() error {
