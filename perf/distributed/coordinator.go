@@ -153,8 +153,9 @@ func collect(ctx context.Context, o CoordinatorOptions, p Placement, prior []smp
 		for m := range batch.Messages() {
 			env, why := acceptInterval(m.Subject(), m.Data(), o.RunID, p.Agents)
 			if why != "" {
-				rejected++
-				o.Logger.Warn("refused a message on the run's stream", "run", o.RunID, "subject", m.Subject(), "why", why)
+				if rejected++; rejected <= 10 { // the result's warning counts the rest
+					o.Logger.Warn("refused a message on the run's stream", "run", o.RunID, "subject", m.Subject(), "why", why)
+				}
 				continue
 			}
 			if !dedup.Fresh(env) {

@@ -43,7 +43,8 @@ type Spec struct {
 	Replicas  int32
 	Image     string
 	BrokerURL string
-	// BrokerUser and AgentToken are the broker credentials (kept in a Secret).
+	// AgentToken is the agents' broker credential (kept in a Secret); BrokerUser is
+	// kept beside it for agents of older versions.
 	BrokerUser string
 	AgentToken string
 	// AgentNamePrefix, when set, names each replica prefix:pod-name, the names its
@@ -126,9 +127,7 @@ func deployment(s Spec, lbl map[string]string) *appsac.DeploymentApplyConfigurat
 	}
 	args := []string{"agent", "--nats", s.BrokerURL, "--token-file", tokenPath + "/token",
 		"--name", name, "--labels", ClusterLabel + "=" + s.Cluster + ",node=$(NODE_NAME)"}
-	if s.BrokerUser != "" && s.AgentNamePrefix == "" {
-		args = append(args, "--user", s.BrokerUser)
-	}
+	// No --user: an agent's broker user is its own name, proven by its credential.
 	container := coreac.Container().WithName("agent").WithImage(s.Image).WithArgs(args...).
 		WithEnv(
 			coreac.EnvVar().WithName("POD_NAME").WithValueFrom(coreac.EnvVarSource().WithFieldRef(coreac.ObjectFieldSelector().WithFieldPath("metadata.name"))),

@@ -40,6 +40,7 @@ type Registry struct {
 	boots    map[string]string // agent -> the boot id of its current process
 	dedup    bus.Dedup
 	rejected atomic.Int64
+	lastWarn atomic.Int64 // unix ns of the last refusal logged
 	opt      Options
 	sub      *nats.Subscription
 }
@@ -103,9 +104,16 @@ func (r *Registry) forgetSilent(now time.Time) {
 	}
 }
 
+// refuse counts a refused heartbeat and logs it, at most once a second: a flood
+// must not become a flood of log lines.
 func (r *Registry) refuse(why string, args ...any) {
-	r.rejected.Add(1)
-	r.opt.Logger.Warn("refused a heartbeat: "+why, args...)
+	n := r.rejected.Add(1)
+	now := time.Now().UnixNano()
+	last := r.lastWarn.Load()
+	if now-last < int64(time.Second) || !r.lastWarn.CompareAndSwap(last, now) {
+		return
+	}
+	r.opt.Logger.Warn("refused a heartbeat: "+why, append(args, "refused_so_far", n)...)
 }
 
 // handle takes a heartbeat. The subject names the agent (the broker lets each agent
