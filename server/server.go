@@ -115,7 +115,7 @@ func Run(ctx context.Context, cfg Config) error {
 		log.Info("generated the secret key that seals cluster credentials; back it up, and give every replica the same one", "file", keyFile)
 	}
 	if cfg.AgentToken != "" {
-		return errors.New("the shared agent token (MESHPERF_AGENT_TOKEN, --agent-token-file) is no longer accepted: " +
+		return errors.New("the shared agent token (--agent-token-file) is no longer accepted: " +
 			"every agent now proves its own name with its own credential; issue them with `meshperf agent credential create NAME` " +
 			"(or redeploy agents into clusters, which issues theirs) and remove the shared token")
 	}

@@ -53,7 +53,8 @@ Every flag falls back to an environment variable MESHPERF_<FLAG> (dashes as unde
 				}
 				cfg.AdminToken = strings.TrimSpace(string(b))
 			}
-			cfg.AgentToken = os.Getenv("MESHPERF_AGENT_TOKEN")
+			// MESHPERF_AGENT_TOKEN is now an agent's own credential (meshperf agent reads
+			// it), so the server ignores it; the old --agent-token-file is refused.
 			if agentTokenFile != "" {
 				b, err := os.ReadFile(agentTokenFile)
 				if err != nil {
@@ -71,6 +72,9 @@ Every flag falls back to an environment variable MESHPERF_<FLAG> (dashes as unde
 				return badInput(fmt.Errorf("--log-format must be text or json"))
 			}
 			cfg.Logger = slog.New(h)
+			if os.Getenv("MESHPERF_AGENT_TOKEN") != "" {
+				cfg.Logger.Warn("MESHPERF_AGENT_TOKEN is ignored by the server: agents have their own credentials (meshperf agent credential create NAME)")
+			}
 			cfg.Version = version
 			cfg.Out = cmd.ErrOrStderr()
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)

@@ -362,8 +362,10 @@ func TestServerIssuesAgentCredentials(t *testing.T) {
 	if r := meshperf(t, "agent", "credential", "create", "a.b", "--server", srv.url, "--token", adminToken); r.code == 0 || !strings.Contains(r.stderr, "name") {
 		t.Errorf("a bad name: exit %d %s", r.code, r.stderr)
 	}
-	old := exec.Command(bin, "server", "--addr", freeAddr(t), "--data-dir", t.TempDir(), "--nats-addr", "127.0.0.1:0")
-	old.Env = append(os.Environ(), "MESHPERF_ADMIN_TOKEN="+adminToken, "MESHPERF_AGENT_TOKEN=the-old-shared-token-0123")
+	oldToken := filepath.Join(t.TempDir(), "agent.token")
+	os.WriteFile(oldToken, []byte("the-old-shared-token-0123\n"), 0o600)
+	old := exec.Command(bin, "server", "--addr", freeAddr(t), "--data-dir", t.TempDir(), "--nats-addr", "127.0.0.1:0", "--agent-token-file", oldToken)
+	old.Env = append(os.Environ(), "MESHPERF_ADMIN_TOKEN="+adminToken)
 	out, err := old.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "meshperf agent credential create") {
 		t.Errorf("a server given the old shared token: %v\n%s", err, out)
