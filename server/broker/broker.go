@@ -34,7 +34,7 @@ type Config struct {
 	// agent can connect).
 	Credentials *Credentials
 	// Stream is the intervals stream's name (default RUNS) and Subjects its subjects
-	// (default meshperf.v1.runs.*.intervals); tests on a shared NATS change both.
+	// (default meshperf.v1.runs.*.intervals.*); tests on a shared NATS change both.
 	Stream   string
 	Subjects []string
 	// StreamMaxBytes bounds the stream (default bus.RunsMaxBytes).
