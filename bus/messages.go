@@ -10,6 +10,8 @@
 package bus
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -27,8 +29,38 @@ const maxMessageBytes = 4 << 20
 // Subjects (see ARCHITECTURE.md). Tokens are checked so a name cannot inject wildcards.
 const subjectPrefix = "meshperf.v1."
 
-// HeartbeatSubject is where agents announce themselves.
-func HeartbeatSubject() string { return subjectPrefix + "agents.heartbeat" }
+// HeartbeatSubject is where one agent announces itself: the agent's name is in the
+// subject, and the broker lets each agent publish only on its own, so the subject
+// proves who sent a heartbeat.
+func HeartbeatSubject(agent string) (string, error) {
+	if err := CheckToken("agent", agent); err != nil {
+		return "", err
+	}
+	return subjectPrefix + "agents." + agent + ".heartbeat", nil
+}
+
+// AllHeartbeats is the wildcard the server listens on.
+func AllHeartbeats() string { return subjectPrefix + "agents.*.heartbeat" }
+
+// HeartbeatSender is the agent a heartbeat subject names ("" if it is not one).
+func HeartbeatSender(subject string) string {
+	t := strings.Split(subject, ".")
+	if len(t) != 5 || subjectPrefix != t[0]+"."+t[1]+"." || t[2] != "agents" || t[4] != "heartbeat" {
+		return ""
+	}
+	return t[3]
+}
+
+// AgentInbox is the only prefix an agent's inboxes (request replies, JetStream acks)
+// may use: the server answers a heartbeat only below it, so a caller cannot choose
+// where the server publishes.
+func AgentInbox(agent string) string { return subjectPrefix + "inbox." + agent }
+
+// IsAgentInbox reports whether reply is one of agent's inboxes.
+func IsAgentInbox(agent, reply string) bool {
+	rest, ok := strings.CutPrefix(reply, AgentInbox(agent)+".")
+	return ok && rest != "" && !strings.ContainsAny(rest, "*> \t\r\n")
+}
 
 // AssignSubject carries a run's assignments and cancels to one agent.
 func AssignSubject(run, agent string) (string, error) {
@@ -44,12 +76,34 @@ func AssignSubject(run, agent string) (string, error) {
 // AgentAssignments is the wildcard of every run's assignments to one agent.
 func AgentAssignments(agent string) string { return subjectPrefix + "runs.*.assign." + agent }
 
-// IntervalSubject carries a run's intervals (JetStream stream RUNS).
-func IntervalSubject(run string) (string, error) {
+// IntervalSubject carries one agent's intervals of a run (JetStream stream RUNS): the
+// agent's name is in the subject and the broker lets each agent publish only on its
+// own, so the subject proves the sender.
+func IntervalSubject(run, agent string) (string, error) {
 	if err := CheckToken("run", run); err != nil {
 		return "", err
 	}
-	return subjectPrefix + "runs." + run + ".intervals", nil
+	if err := CheckToken("agent", agent); err != nil {
+		return "", err
+	}
+	return subjectPrefix + "runs." + run + ".intervals." + agent, nil
+}
+
+// RunIntervals is the wildcard of every agent's intervals of a run.
+func RunIntervals(run string) (string, error) {
+	if err := CheckToken("run", run); err != nil {
+		return "", err
+	}
+	return subjectPrefix + "runs." + run + ".intervals.*", nil
+}
+
+// IntervalSender is the agent an interval subject names ("" if it is not one).
+func IntervalSender(subject string) string {
+	t := strings.Split(subject, ".")
+	if len(t) != 6 || subjectPrefix != t[0]+"."+t[1]+"." || t[2] != "runs" || t[4] != "intervals" {
+		return ""
+	}
+	return t[5]
 }
 
 func CheckToken(what, s string) error {
@@ -70,11 +124,14 @@ const (
 // Envelope is what travels: a kind, the schema version, the sender and its sequence,
 // and one body.
 type Envelope struct {
-	Version int       `json:"v" yaml:"v"`
-	Kind    string    `json:"kind" yaml:"kind"`
-	Sender  string    `json:"sender" yaml:"sender"`
-	Seq     uint64    `json:"seq" yaml:"seq"`
-	Sent    time.Time `json:"sent" yaml:"sent"`
+	Version int    `json:"v" yaml:"v"`
+	Kind    string `json:"kind" yaml:"kind"`
+	Sender  string `json:"sender" yaml:"sender"`
+	// Boot names the sender's process (random per start): sequences count per boot,
+	// so a restarted agent starting again from 1 is not taken for a replay.
+	Boot string    `json:"boot,omitempty" yaml:"boot,omitempty"`
+	Seq  uint64    `json:"seq" yaml:"seq"`
+	Sent time.Time `json:"sent" yaml:"sent"`
 
 	Heartbeat *Heartbeat   `json:"heartbeat,omitempty" yaml:"heartbeat,omitempty"`
 	Assign    *Assignment  `json:"assign,omitempty" yaml:"assign,omitempty"`
@@ -155,6 +212,9 @@ func Decode(data []byte) (*Envelope, error) {
 	if e.Sender == "" || e.Seq == 0 {
 		return nil, fmt.Errorf("sender and seq (from 1) are required")
 	}
+	if (e.Kind == KindHeartbeat || e.Kind == KindInterval) && (e.Boot == "" || len(e.Boot) > 64) {
+		return nil, fmt.Errorf("boot: an agent's message needs its process's boot id (1 to 64 characters)")
+	}
 	bodies := 0
 	for _, present := range []bool{e.Heartbeat != nil, e.Assign != nil, e.Cancel != nil, e.Interval != nil} {
 		if present {
@@ -183,18 +243,41 @@ func Decode(data []byte) (*Envelope, error) {
 	return &e, nil
 }
 
-// Dedup remembers the highest sequence seen per sender, so a replayed or redelivered
-// message is recognised. It is not safe for concurrent use.
-type Dedup struct{ last map[string]uint64 }
+// Dedup remembers the highest sequence seen per sender process (sender and boot), so
+// a replayed or redelivered message is recognised while a restarted sender, counting
+// again from 1 under a new boot id, is not. It is not safe for concurrent use.
+type Dedup struct{ last map[dedupKey]uint64 }
+
+type dedupKey struct{ sender, boot string }
 
 // Fresh reports whether e is new (and records it); false for a repeat or an older one.
 func (d *Dedup) Fresh(e *Envelope) bool {
 	if d.last == nil {
-		d.last = map[string]uint64{}
+		d.last = map[dedupKey]uint64{}
 	}
-	if e.Seq <= d.last[e.Sender] {
+	k := dedupKey{e.Sender, e.Boot}
+	if e.Seq <= d.last[k] {
 		return false
 	}
-	d.last[e.Sender] = e.Seq
+	d.last[k] = e.Seq
 	return true
+}
+
+// Forget drops what is remembered of sender (every boot): a sender that is gone costs
+// no memory.
+func (d *Dedup) Forget(sender string) {
+	for k := range d.last {
+		if k.sender == sender {
+			delete(d.last, k)
+		}
+	}
+}
+
+// NewBoot returns a random boot id for this process.
+func NewBoot() string {
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		panic("crypto/rand failed: " + err.Error())
+	}
+	return hex.EncodeToString(b)
 }

@@ -66,8 +66,13 @@ func TestWarmupIsExcluded(t *testing.T) {
 	if len(seconds) != 3 || !seconds[0].Warmup || seconds[1].Warmup {
 		t.Errorf("progress: %+v", seconds)
 	}
-	if res.Status != smp.StatusCompleted || res.Generator.Saturated || res.Latency.Count() != measured {
-		t.Errorf("status %s saturated %v (%s) histogram %d", res.Status, res.Generator.Saturated, res.Generator.Reason, res.Latency.Count())
+	if res.Status != smp.StatusCompleted || res.Latency.Count() != measured {
+		t.Errorf("status %s histogram %d", res.Status, res.Latency.Count())
+	}
+	// Whether the generator kept up is a measurement of the machine (a loaded CI box
+	// delays it rightly flagged), not of warm-up accounting: logged, not asserted.
+	if res.Generator.Saturated {
+		t.Logf("generator flagged saturated: %s", res.Generator.Reason)
 	}
 }
 

@@ -1,6 +1,7 @@
 // Package server is the composition root of meshperf's management backend: it opens
-// the store, bootstraps the first admin, starts the run manager and serves the API,
-// and shuts all of it down gracefully.
+// the store, bootstraps the first admin, and runs its subsystems (API, broker, agent
+// registry, run manager, scheduler, connection checks) as one group that stops
+// together and gracefully.
 package server
 
 import (
@@ -16,9 +17,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/oklog/run"
 	"golang.org/x/net/netutil"
 
-	"github.com/meshperf/meshperf/bus"
 	"github.com/meshperf/meshperf/server/agents"
 	"github.com/meshperf/meshperf/server/api"
 	"github.com/meshperf/meshperf/server/auth"
@@ -41,11 +42,15 @@ type Config struct {
 	AnonymousRead  bool
 	AllowedTargets []string
 	// NATSAddr is where the embedded broker listens for agents; NATSURL uses an
-	// external NATS instead. AgentToken authenticates agents (generated into the data
-	// directory when empty).
-	NATSAddr   string
-	NATSURL    string
+	// external NATS instead.
+	NATSAddr string
+	NATSURL  string
+	// AgentToken is the former shared agent token: set, it is refused with the way
+	// to per-agent credentials.
 	AgentToken string
+	// AgentKeyFile holds the key agents' credentials are issued under (default
+	// DataDir/agent-credentials.key, generated on first start; replicas share it).
+	AgentKeyFile string
 	// InstanceID names this server in the runs it executes (default: the host name and
 	// listen address); a restarted instance recovers its interrupted runs.
 	InstanceID string
@@ -72,6 +77,17 @@ type Config struct {
 	Out io.Writer
 	// Ready, if set, receives the bound address once the server listens.
 	Ready func(addr string)
+	// Subsystems run in the server's group beside its own (MeshSync, adapters,
+	// metrics...): each runs until its context ends; one returning stops the server.
+	Subsystems []Subsystem
+}
+
+// Subsystem is one more part of the server's run group.
+type Subsystem struct {
+	Name string
+	// Run works until ctx ends; returning earlier (error or not) stops the server,
+	// and an error is what the server's Run returns.
+	Run func(ctx context.Context) error
 }
 
 // Run serves until ctx is cancelled, then shuts down gracefully.
@@ -107,19 +123,26 @@ func Run(ctx context.Context, cfg Config) error {
 	if created {
 		log.Info("generated the secret key that seals cluster credentials; back it up, and give every replica the same one", "file", keyFile)
 	}
+	if cfg.AgentToken != "" {
+		return errors.New("the shared agent token (--agent-token-file) is no longer accepted: " +
+			"every agent now proves its own name with its own credential; issue them with `meshperf agent credential create NAME` " +
+			"(or redeploy agents into clusters, which issues theirs) and remove the shared token")
+	}
 	bcfg := broker.Config{ExternalURL: cfg.NATSURL, Addr: cfg.NATSAddr, StoreDir: filepath.Join(cfg.DataDir, "nats")}
+	var creds *broker.Credentials
 	if cfg.NATSURL == "" {
-		if bcfg.AgentToken, err = agentToken(cfg, log); err != nil {
+		if creds, err = agentCredentials(cfg, log); err != nil {
 			return err
 		}
+		bcfg.Credentials = creds
 	}
 	brk, err := broker.Start(ctx, bcfg)
 	if err != nil {
 		return err
 	}
-	defer brk.Close()
+	defer brk.Close() // after every subsystem has stopped: runs cancel their agents on the way out
 	log.Info("broker ready", "agents_connect_to", brk.URL, "embedded", cfg.NATSURL == "")
-	reg, err := agents.Listen(brk.NC, log)
+	reg, err := agents.Listen(brk.NC, agents.Options{Logger: log})
 	if err != nil {
 		return fmt.Errorf("listening for agents: %w", err)
 	}
@@ -128,13 +151,22 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	defer ln.Close()
 	if cfg.InstanceID == "" {
 		host, _ := os.Hostname()
 		cfg.InstanceID = host + "@" + ln.Addr().String()
 	}
+	agentDefaults := connections.AgentDefaults{BrokerEndpoint: cfg.AgentBrokerURL, Image: cfg.AgentImage}
+	if creds != nil {
+		// Each cluster's agents share one credential for the names under the cluster's
+		// prefix (cluster:pod), so replicas come and go without the server's help.
+		agentDefaults.Credential = func(cluster string) (string, error) { return creds.Issue(cluster, true) }
+	}
+	conns := connections.New(st, connections.Options{Box: box, CheckInterval: cfg.ClusterCheckInterval, Logger: log, Agents: agentDefaults})
+	// Runs outlive the request that started them: their context ends only when the
+	// group stops, not with ctx's values or deadline.
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
-	conns := connections.New(st, connections.Options{Box: box, CheckInterval: cfg.ClusterCheckInterval, Logger: log,
-		Agents: connections.AgentDefaults{BrokerEndpoint: cfg.AgentBrokerURL, BrokerUser: bus.AgentUser, AgentToken: bcfg.AgentToken, Image: cfg.AgentImage}})
+	defer stopWork()
 	ropt := runs.Options{Owner: cfg.InstanceID, Concurrency: cfg.Concurrency, Version: cfg.Version, Logger: log,
 		Distributed: &agents.Distributor{Registry: reg, NC: brk.NC, Stream: brk.Stream, Version: cfg.Version, Logger: log},
 		Clusters:    conns, MaxQueued: cfg.MaxQueuedRuns, MaxQueuedPerUser: cfg.MaxQueuedRunsPerUser}
@@ -143,44 +175,104 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	mgr := runs.New(st, ropt)
 	if err := mgr.Start(workCtx); err != nil {
-		stopWork()
-		ln.Close()
 		return err
 	}
 	sched := schedule.New(st, mgr, cfg.InstanceID, log)
-	schedDone := make(chan struct{})
-	go func() { defer close(schedDone); sched.Run(workCtx) }()
-	checksDone := make(chan struct{})
-	go func() { defer close(checksDone); conns.Run(workCtx) }()
+	var issue func(string, bool) (string, error)
+	if creds != nil {
+		issue = creds.Issue
+	}
 	a := api.New(st, mgr, api.Options{AnonymousRead: cfg.AnonymousRead, Targets: policy, Logger: log, Agents: reg, Clusters: conns,
-		MaxRunConnections: cfg.MaxRunConnections})
+		IssueAgentCredential: issue, MaxRunConnections: cfg.MaxRunConnections})
 	srv := newHTTPServer(a.Handler(), cfg.HTTP)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(limitListener(ln, cfg.HTTP)) }()
+
+	// The subsystems run as one group (the shape of Prometheus's cmd/prometheus): the
+	// first to stop, for whatever reason, stops all the others, and the group returns
+	// once every one has. A new subsystem is one more actor.
+	var g run.Group
+	{ // The caller's context: a signal or a test ending the server.
+		stop := make(chan struct{})
+		g.Add(func() error {
+			select {
+			case <-ctx.Done():
+			case <-stop:
+			}
+			return nil
+		}, func(error) { close(stop) })
+	}
+	{ // The HTTP API. Shutting down stops new requests at once; open event streams end
+		// with the runs, which the run manager's actor stops next.
+		shutDone := make(chan struct{})
+		g.Add(func() error {
+			if err := srv.Serve(limitListener(ln, cfg.HTTP)); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("serving the API: %w", err)
+			}
+			<-shutDone
+			return nil
+		}, func(error) {
+			go func() {
+				defer close(shutDone)
+				shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				if err := srv.Shutdown(shutCtx); errors.Is(err, context.DeadlineExceeded) {
+					_ = srv.Close()
+				}
+			}()
+		})
+	}
+	{ // The run manager: running runs stop; their intervals are stored and the next
+		// start recovers them.
+		g.Add(func() error {
+			<-workCtx.Done()
+			mgr.Wait()
+			return nil
+		}, func(error) { stopWork() })
+	}
+	addLoop(&g, workCtx, func(ctx context.Context) error { sched.Run(ctx); return nil })
+	addLoop(&g, workCtx, func(ctx context.Context) error { conns.Run(ctx); return nil })
+	addLoop(&g, workCtx, reg.Run)
+	for _, sub := range cfg.Subsystems {
+		addLoop(&g, workCtx, func(ctx context.Context) error {
+			if err := sub.Run(ctx); err != nil {
+				return fmt.Errorf("%s: %w", sub.Name, err)
+			}
+			if ctx.Err() == nil {
+				return fmt.Errorf("%s stopped", sub.Name)
+			}
+			return nil
+		})
+	}
+	{ // The broker: losing it for good stops the server (nothing distributed works).
+		stop := make(chan struct{})
+		g.Add(func() error {
+			select {
+			case <-brk.Done():
+				return errors.New("the connection to the broker closed")
+			case <-stop:
+				return nil
+			}
+		}, func(error) { close(stop) })
+	}
 	log.Info("meshperf server listening", "addr", ln.Addr().String(), "instance", cfg.InstanceID, "anonymous_read", cfg.AnonymousRead)
 	if cfg.Ready != nil {
 		cfg.Ready(ln.Addr().String())
 	}
-	select {
-	case <-ctx.Done():
-	case err := <-errc:
-		stopWork()
-		<-schedDone
-		<-checksDone
-		return err
+	err = g.Run()
+	log.Info("stopped", "cause", errOrSignal(err))
+	return err
+}
+
+// addLoop adds a subsystem that runs until its context ends.
+func addLoop(g *run.Group, parent context.Context, loop func(context.Context) error) {
+	ctx, cancel := context.WithCancel(parent)
+	g.Add(func() error { return loop(ctx) }, func(error) { cancel() })
+}
+
+func errOrSignal(err error) string {
+	if err == nil {
+		return "asked to stop"
 	}
-	log.Info("shutting down")
-	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	err = srv.Shutdown(shutCtx) // stops new requests; open event streams end with the runs
-	stopWork()                  // running runs stop; their intervals are stored and the next start recovers them
-	mgr.Wait()
-	<-schedDone
-	<-checksDone
-	if errors.Is(err, context.DeadlineExceeded) {
-		_ = srv.Close()
-	}
-	return nil
+	return err.Error()
 }
 
 // HTTPLimits keep slow or idle clients from holding the API's connections forever.
@@ -236,25 +328,26 @@ func where(cfg Config) string {
 	return filepath.Join(cfg.DataDir, "meshperf.db")
 }
 
-// agentToken is the configured agent token, or the one kept in the data directory
-// (generated there, mode 0600, on first start). It is never logged.
-func agentToken(cfg Config, log *slog.Logger) (string, error) {
-	if t := strings.TrimSpace(cfg.AgentToken); t != "" {
-		return t, nil
+// agentCredentials loads the key that agents' credentials are issued under (generated
+// into the data directory, mode 0600, on first start; replicas share the file). It
+// is never logged.
+func agentCredentials(cfg Config, log *slog.Logger) (*broker.Credentials, error) {
+	path := cfg.AgentKeyFile
+	if path == "" {
+		path = filepath.Join(cfg.DataDir, "agent-credentials.key")
 	}
-	path := filepath.Join(cfg.DataDir, "agent.token")
-	if b, err := os.ReadFile(path); err == nil {
-		return strings.TrimSpace(string(b)), nil
+	creds, created, err := broker.LoadOrCreateCredentials(path)
+	if err != nil {
+		return nil, fmt.Errorf("the agent credential key: %w", err)
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return "", err
+	if created {
+		log.Info("generated the key agents' credentials are issued under; replicas share it, and replacing it revokes every credential", "file", path)
 	}
-	t := auth.NewToken()
-	if err := os.WriteFile(path, []byte(t+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("saving the agent token: %w", err)
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, "agent.token")); err == nil {
+		log.Warn("the shared agent token in the data directory is no longer used: agents need their own credentials (meshperf agent credential create NAME)",
+			"file", filepath.Join(cfg.DataDir, "agent.token"))
 	}
-	log.Info("generated the agent token", "file", path)
-	return t, nil
+	return creds, nil
 }
 
 // bootstrapAdmin creates the first admin on an empty database, with the configured

@@ -15,23 +15,25 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/meshperf/meshperf/bus"
 	"github.com/meshperf/meshperf/perf/distributed"
 )
 
 func newAgentCmd() *cobra.Command {
-	var url, token, tokenFile, name, user string
+	var url, token, tokenFile, name string
 	var labels []string
 	var burnCPU bool
 	cmd := &cobra.Command{
-		Use:   "agent --nats URL --token T --name N [--labels k=v,...]",
+		Use:   "agent --nats URL --token-file F --name N [--labels k=v,...]",
 		Short: "Run a load-generating agent that announces itself to a server's broker",
-		Long: `Run an agent: it connects to the server's broker with the agent token (MESHPERF_AGENT_TOKEN,
---token-file or --token), announces itself every 2 s with its labels, cores, engines and
-version, and estimates its clock offset against the server. It reconnects by itself
-after losing the broker. (Taking shards of runs arrives with distributed runs.)`,
-		Example: `  meshperf agent --nats nats://127.0.0.1:4223 --token-file ~/.meshperf/agent.token --name eu-1 --labels region=eu,cluster=c1`,
-		Args:    cobra.NoArgs,
+		Long: `Run an agent: it connects to the server's broker as its name, proven by its own credential
+(MESHPERF_AGENT_TOKEN, --token-file or --token; an admin issues it with
+'meshperf agent credential create NAME'), announces itself every 2 s with its labels,
+cores, engines and version, estimates its clock offset against the server, and runs
+the shards of distributed runs it is assigned. It reconnects by itself after losing
+the broker.`,
+		Example: `  meshperf agent credential create eu-1 > eu-1.credential     # as an admin
+  meshperf agent --nats nats://127.0.0.1:4223 --token-file eu-1.credential --name eu-1 --labels region=eu`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if token == "" {
 				token = os.Getenv("MESHPERF_AGENT_TOKEN")
@@ -44,10 +46,7 @@ after losing the broker. (Taking shards of runs arrives with distributed runs.)`
 				token = strings.TrimSpace(string(b))
 			}
 			if url == "" {
-				return badInput(errors.New("give --nats (and the agent token: --token-file, --token or MESHPERF_AGENT_TOKEN)"))
-			}
-			if token == "" {
-				user = "" // an external NATS that takes no credentials, or has them in the URL
+				return badInput(errors.New("give --nats (and this agent's credential: --token-file, --token or MESHPERF_AGENT_TOKEN)"))
 			}
 			if name == "" {
 				name, _ = os.Hostname()
@@ -65,7 +64,7 @@ after losing the broker. (Taking shards of runs arrives with distributed runs.)`
 				log.Warn("--burn-cpu: a goroutine spins for the agent's life (a starved generator, for tests)")
 				go spin()
 			}
-			a, err := distributed.ConnectAgent(distributed.AgentOptions{URL: url, User: user, Token: token, Name: name, Labels: lbl, Version: version, Logger: log})
+			a, err := distributed.ConnectAgent(distributed.AgentOptions{URL: url, Credential: token, Name: name, Labels: lbl, Version: version, Logger: log})
 			if err != nil {
 				return err
 			}
@@ -78,11 +77,10 @@ after losing the broker. (Taking shards of runs arrives with distributed runs.)`
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&url, "nats", "", "the server's broker, e.g. nats://127.0.0.1:4223")
-	fl.StringVar(&token, "token", "", "agent token (prefer --token-file or MESHPERF_AGENT_TOKEN: flags show in process lists)")
-	fl.StringVar(&tokenFile, "token-file", "", "file holding the agent token")
-	fl.StringVar(&name, "name", "", "agent name (default: the host name)")
+	fl.StringVar(&token, "token", "", "this agent's credential (prefer --token-file or MESHPERF_AGENT_TOKEN: flags show in process lists)")
+	fl.StringVar(&tokenFile, "token-file", "", "file holding this agent's credential")
+	fl.StringVar(&name, "name", "", "agent name, the one its credential proves (default: the host name)")
 	fl.StringSliceVar(&labels, "labels", nil, "labels key=value, comma-separated")
-	fl.StringVar(&user, "user", bus.AgentUser, "broker user name (the embedded broker's agents user)")
 	fl.BoolVar(&burnCPU, "burn-cpu", false, "keep one core busy (tests: with GOMAXPROCS=1, a starved generator)")
 	_ = fl.MarkHidden("burn-cpu")
 
@@ -128,6 +126,7 @@ after losing the broker. (Taking shards of runs arrives with distributed runs.)`
 	rf.add(list)
 	cmd.AddCommand(list)
 	cmd.AddCommand(newAgentDeployCmds()...)
+	cmd.AddCommand(newAgentCredentialCmd())
 	return cmd
 }
 
@@ -139,4 +138,43 @@ func spin() {
 			runtime.Gosched() // never reached: keeps the loop from being optimised away
 		}
 	}
+}
+
+func newAgentCredentialCmd() *cobra.Command {
+	cred := &cobra.Command{Use: "credential", Short: "Issue agents' broker credentials (admin)"}
+	var rf remoteFlags
+	var prefix bool
+	var output string
+	create := &cobra.Command{
+		Use:   "create NAME",
+		Short: "Issue the credential an agent called NAME connects with (printed once)",
+		Long: `Issue an agent's own broker credential: the agent connects as NAME and may then only
+announce itself, read its own assignments and publish its own intervals. With --prefix,
+the credential is for every agent called NAME:<anything> (replicas of one deployment).
+The credential is printed once and stored nowhere; replacing the server's
+agent-credentials.key revokes every credential.`,
+		Example: `  meshperf agent credential create eu-1 > eu-1.credential
+  meshperf agent credential create pool --prefix   # agents pool:1, pool:2, ...`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := rf.client()
+			if err != nil {
+				return err
+			}
+			got, err := c.CreateAgentCredential(cmd.Context(), args[0], prefix)
+			if err != nil {
+				return remoteErr(err)
+			}
+			if output == "json" {
+				return writeJSONOut(cmd.OutOrStdout(), got)
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), got.Credential)
+			return nil
+		},
+	}
+	create.Flags().BoolVar(&prefix, "prefix", false, "for every agent named NAME:<anything>")
+	create.Flags().StringVarP(&output, "output", "o", "", "json for scripts")
+	rf.add(create)
+	cred.AddCommand(create)
+	return cred
 }

@@ -29,26 +29,6 @@ func runOnAgents(t *testing.T, serverURL string, cfg map[string]any, limit time.
 	return fetchResult(t, serverURL, st.ResultID), took
 }
 
-// waitAgents waits until the server knows n live agents.
-func waitAgents(t *testing.T, serverURL string, n int) {
-	t.Helper()
-	var alive int
-	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		var as struct{ Items []struct{ Alive bool } }
-		api(t, "GET", serverURL+"/api/v1/agents", adminToken, nil, &as)
-		alive = 0
-		for _, a := range as.Items {
-			if a.Alive {
-				alive++
-			}
-		}
-		if alive >= n {
-			return
-		}
-	}
-	t.Fatalf("%d agents alive, want %d", alive, n)
-}
-
 func perAgent(res *smp.Result) map[string]int64 {
 	out := map[string]int64{}
 	for _, s := range res.Sources {
@@ -66,8 +46,7 @@ func TestDistributedAbortJudgesTheMergedRun(t *testing.T) {
 	tgt := startTarget(t)
 	dir := t.TempDir()
 	srv := startServer(t, freeAddr(t), dir, "", "MESHPERF_ADMIN_TOKEN="+adminToken)
-	startAgents(t, brokerURL(t, srv), dir, []string{"--labels", "pool=abort"}, "ab-1", "ab-2")
-	waitAgents(t, srv.url, 2)
+	startAgents(t, brokerURL(t, srv), srv.url, []string{"--labels", "pool=abort"}, "ab-1", "ab-2")
 	cfg := func(d string, th map[string]any) map[string]any {
 		return map[string]any{"duration": d, "agents": map[string]any{"count": 2, "selector": map[string]string{"pool": "abort"}},
 			"clients":    []map[string]any{{"endpoint_urls": []string{tgt + "/abort"}, "rps": 400}},
@@ -119,9 +98,8 @@ func TestDistributedRunFlagsAStarvedAgent(t *testing.T) {
 	dir := t.TempDir()
 	srv := startServer(t, freeAddr(t), dir, "", "MESHPERF_ADMIN_TOKEN="+adminToken)
 	nats := brokerURL(t, srv)
-	startAgents(t, nats, dir, []string{"--labels", "healthy=yes,mixed=yes"}, "fit-a")
-	startAgents(t, nats, dir, []string{"--labels", "healthy=yes"}, "fit-b")
-	waitAgents(t, srv.url, 2)
+	startAgents(t, nats, srv.url, []string{"--labels", "healthy=yes,mixed=yes"}, "fit-a")
+	startAgents(t, nats, srv.url, []string{"--labels", "healthy=yes"}, "fit-b")
 	cfg := func(sel string) map[string]any {
 		return map[string]any{"duration": "3s", "agents": map[string]any{"count": 2, "selector": map[string]string{sel: "yes"}},
 			"clients": []map[string]any{{"endpoint_urls": []string{tgt + "/health"}, "rps": 100}}}
@@ -162,13 +140,13 @@ func TestDistributedRunFlagsAStarvedAgent(t *testing.T) {
 	}
 
 	starved := exec.Command(bin, "agent", "--nats", nats, "--name", "starved-c", "--labels", "mixed=yes",
-		"--token-file", dir+"/agent.token", "--burn-cpu")
+		"--token-file", credentialFile(t, srv.url, "starved-c"), "--burn-cpu")
 	starved.Env = append(os.Environ(), "GOMAXPROCS=1")
 	if err := starved.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { starved.Process.Kill(); starved.Wait() })
-	waitAgents(t, srv.url, 3)
+	waitAgents(t, srv.url, "fit-a", "fit-b", "starved-c")
 
 	lag = watchMachineLag()
 	res, _ = runOnAgents(t, srv.url, cfg("mixed"), 30*time.Second)

@@ -268,8 +268,9 @@ func TestArchitectureDocStaysTrue(t *testing.T) {
 		}
 	}
 	assign, _ := bus.AssignSubject("RUN", "AGENT")
-	intervals, _ := bus.IntervalSubject("RUN")
-	for _, subject := range []string{bus.HeartbeatSubject(), assign, intervals, bus.RunsStream} {
+	intervals, _ := bus.IntervalSubject("RUN", "AGENT")
+	heartbeat, _ := bus.HeartbeatSubject("AGENT")
+	for _, subject := range []string{heartbeat, bus.AgentInbox("AGENT"), assign, intervals, bus.RunsStream} {
 		s := strings.NewReplacer("RUN", "<run>", "AGENT", "<agent>").Replace(subject)
 		if subject == bus.RunsStream {
 			s = subject

@@ -53,7 +53,8 @@ Every flag falls back to an environment variable MESHPERF_<FLAG> (dashes as unde
 				}
 				cfg.AdminToken = strings.TrimSpace(string(b))
 			}
-			cfg.AgentToken = os.Getenv("MESHPERF_AGENT_TOKEN")
+			// MESHPERF_AGENT_TOKEN is now an agent's own credential (meshperf agent reads
+			// it), so the server ignores it; the old --agent-token-file is refused.
 			if agentTokenFile != "" {
 				b, err := os.ReadFile(agentTokenFile)
 				if err != nil {
@@ -71,6 +72,9 @@ Every flag falls back to an environment variable MESHPERF_<FLAG> (dashes as unde
 				return badInput(fmt.Errorf("--log-format must be text or json"))
 			}
 			cfg.Logger = slog.New(h)
+			if os.Getenv("MESHPERF_AGENT_TOKEN") != "" {
+				cfg.Logger.Warn("MESHPERF_AGENT_TOKEN is ignored by the server: agents have their own credentials (meshperf agent credential create NAME)")
+			}
 			cfg.Version = version
 			cfg.Out = cmd.ErrOrStderr()
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -99,7 +103,9 @@ Every flag falls back to an environment variable MESHPERF_<FLAG> (dashes as unde
 	fl.DurationVar(&cfg.ClusterCheckInterval, "cluster-check-interval", 30*time.Second, "how often cluster connections are health-checked")
 	fl.StringVar(&cfg.AgentBrokerURL, "agent-broker-url", "", "broker URL agents deployed into clusters use (else each cluster's meshperf-broker Service)")
 	fl.StringVar(&cfg.AgentImage, "agent-image", "ghcr.io/meshperf/meshperf:"+imageTag(), "image of agents deployed into clusters")
-	fl.StringVar(&agentTokenFile, "agent-token-file", "", "file with the agents' token (else MESHPERF_AGENT_TOKEN, else generated into --data-dir/agent.token)")
+	fl.StringVar(&cfg.AgentKeyFile, "agent-key-file", "", "key agents' credentials are issued under (default --data-dir/agent-credentials.key, generated on first start; replicas share it; replacing it revokes every credential)")
+	fl.StringVar(&agentTokenFile, "agent-token-file", "", "no longer accepted: agents have their own credentials (meshperf agent credential create NAME)")
+	_ = fl.MarkHidden("agent-token-file")
 	return cmd
 }
 

@@ -18,7 +18,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/meshperf/meshperf/bus"
 	"github.com/meshperf/meshperf/server/storetest"
 	"github.com/meshperf/meshperf/smp"
 )
@@ -381,29 +380,44 @@ func TestScheduleFiresOnceAcrossTwoServers(t *testing.T) {
 	}
 }
 
-// The server's embedded broker admits agents with the generated agent token (kept in
-// the data directory, mode 0600) and the token is never in the logs.
-func TestServerBrokerAgentToken(t *testing.T) {
+// The server's embedded broker admits an agent only as the name its credential
+// (issued by an admin with the CLI) proves; the key credentials are issued under is
+// kept in the data directory, mode 0600; no credential is in the logs; the former
+// shared agent token is refused with the way forward.
+func TestServerIssuesAgentCredentials(t *testing.T) {
 	dir := t.TempDir()
 	srv := startServer(t, freeAddr(t), dir, "", "MESHPERF_ADMIN_TOKEN="+adminToken)
-	st, err := os.Stat(filepath.Join(dir, "agent.token"))
+	st, err := os.Stat(filepath.Join(dir, "agent-credentials.key"))
 	if err != nil || st.Mode().Perm() != 0o600 {
-		t.Fatalf("agent token file: %v %v", st, err)
+		t.Fatalf("agent credential key file: %v %v", st, err)
 	}
-	tok, _ := os.ReadFile(filepath.Join(dir, "agent.token"))
-	token := strings.TrimSpace(string(tok))
-	logs := srv.logs.String()
-	if strings.Contains(logs, token) {
-		t.Errorf("the agent token is in the logs")
+	r := meshperf(t, "agent", "credential", "create", "lab-1", "--server", srv.url, "--token", adminToken)
+	cred := strings.TrimSpace(r.stdout)
+	if r.code != 0 || cred == "" {
+		t.Fatalf("credential create: exit %d %s", r.code, r.stderr)
+	}
+	if strings.Contains(srv.logs.String(), cred) {
+		t.Errorf("the credential is in the logs")
 	}
 	url := brokerURL(t, srv)
-	nc, err := nats.Connect(url, nats.UserInfo(bus.AgentUser, token))
+	nc, err := nats.Connect(url, nats.UserInfo("lab-1", cred))
 	if err != nil {
-		t.Fatalf("an agent could not connect to %s: %v", url, err)
+		t.Fatalf("lab-1 could not connect to %s: %v", url, err)
 	}
 	nc.Close()
-	if _, err := nats.Connect(url, nats.UserInfo(bus.AgentUser, "mpt_not-the-token-000")); err == nil {
-		t.Errorf("a wrong agent token connected")
+	if _, err := nats.Connect(url, nats.UserInfo("lab-2", cred)); err == nil {
+		t.Errorf("lab-1's credential connected as lab-2")
+	}
+	if r := meshperf(t, "agent", "credential", "create", "a.b", "--server", srv.url, "--token", adminToken); r.code == 0 || !strings.Contains(r.stderr, "name") {
+		t.Errorf("a bad name: exit %d %s", r.code, r.stderr)
+	}
+	oldToken := filepath.Join(t.TempDir(), "agent.token")
+	os.WriteFile(oldToken, []byte("the-old-shared-token-0123\n"), 0o600)
+	old := exec.Command(bin, "server", "--addr", freeAddr(t), "--data-dir", t.TempDir(), "--nats-addr", "127.0.0.1:0", "--agent-token-file", oldToken)
+	old.Env = append(os.Environ(), "MESHPERF_ADMIN_TOKEN="+adminToken)
+	out, err := old.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "meshperf agent credential create") {
+		t.Errorf("a server given the old shared token: %v\n%s", err, out)
 	}
 }
 
@@ -412,7 +426,7 @@ func TestAgentAnnouncesItself(t *testing.T) {
 	dir := t.TempDir()
 	srv := startServer(t, freeAddr(t), dir, "", "MESHPERF_ADMIN_TOKEN="+adminToken)
 	natsURL := brokerURL(t, srv)
-	ag := exec.Command(bin, "agent", "--nats", natsURL, "--token-file", filepath.Join(dir, "agent.token"), "--name", "lab-1",
+	ag := exec.Command(bin, "agent", "--nats", natsURL, "--token-file", credentialFile(t, srv.url, "lab-1"), "--name", "lab-1",
 		"--labels", "region=eu,cluster=c1")
 	agLogs := &syncBuffer{}
 	ag.Stderr = agLogs
@@ -420,7 +434,7 @@ func TestAgentAnnouncesItself(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ag.Process.Kill(); ag.Wait() })
-	time.Sleep(2500 * time.Millisecond)
+	waitAgents(t, srv.url, "lab-1")
 	r := meshperf(t, "agent", "list", "--server", srv.url, "--token", adminToken, "-o", "json")
 	var list []struct {
 		Name   string
@@ -431,7 +445,7 @@ func TestAgentAnnouncesItself(t *testing.T) {
 		list[0].Labels["cluster"] != "c1" {
 		t.Fatalf("agent list: %v %s\nagent: %s", err, r.stdout, agLogs.String())
 	}
-	if r := meshperf(t, "agent", "--nats", natsURL, "--token", "wrong-token-00000000", "--name", "x"); r.code != 1 {
+	if r := meshperf(t, "agent", "--nats", natsURL, "--token", "wrong-token-00000000", "--name", "lab-1"); r.code != 1 {
 		t.Errorf("a wrong agent token: exit %d %s", r.code, r.stderr)
 	}
 }
@@ -444,8 +458,7 @@ func TestDistributedRunOnTwoAgents(t *testing.T) {
 	tgt := startTarget(t)
 	dir := t.TempDir()
 	srv := startServer(t, freeAddr(t), dir, "", "MESHPERF_ADMIN_TOKEN="+adminToken)
-	startAgents(t, brokerURL(t, srv), dir, []string{"--labels", "cluster=c1"}, "c1-a", "c1-b")
-	time.Sleep(1500 * time.Millisecond) // heartbeats
+	startAgents(t, brokerURL(t, srv), srv.url, []string{"--labels", "cluster=c1"}, "c1-a", "c1-b")
 	t.Setenv("MESHPERF_CONFIG", filepath.Join(t.TempDir(), "config.yaml"))
 	meshperf(t, "login", "--server", srv.url, "--token", adminToken)
 	prof := filepath.Join(t.TempDir(), "dist.yaml")
@@ -496,15 +509,14 @@ func TestDistributedRunSurvivesAKilledAgent(t *testing.T) {
 	tgt := startTarget(t)
 	dir := t.TempDir()
 	srv := startServer(t, freeAddr(t), dir, "", "MESHPERF_ADMIN_TOKEN="+adminToken)
-	procs := startAgents(t, brokerURL(t, srv), dir, nil, "k1", "k2", "k3")
-	time.Sleep(1500 * time.Millisecond)
+	procs := startAgents(t, brokerURL(t, srv), srv.url, nil, "k1", "k2", "k3")
 	cfg := map[string]any{"duration": "10s", "agents": map[string]any{"count": 3},
 		"clients": []map[string]any{{"endpoint_urls": []string{tgt + "/kill9"}, "rps": 3000, "connections": 16}}}
 	var run struct{ ID string }
 	if code := api(t, "POST", srv.url+"/api/v1/runs", adminToken, map[string]any{"config": cfg}, &run); code != 202 {
 		t.Fatalf("run: %d", code)
 	}
-	time.Sleep(2*time.Second + 5*time.Second) // the 2 s lead, then 5 s of load
+	waitTargetSaw(t, tgt, "/kill9", 15000, 30*time.Second) // about 5 s of load
 	procs["k2"].Process.Kill()
 	got := waitRun(t, srv.url, run.ID, 40*time.Second)
 	if got.Status != "partial" || got.ResultID == "" {
@@ -563,18 +575,16 @@ func TestDistributedRunSurvivesAServerRestart(t *testing.T) {
 		return nil
 	}
 	srv := start()
-	startAgents(t, "nats://"+natsAddr, dir, nil, "r1", "r2")
-	time.Sleep(1500 * time.Millisecond)
+	startAgents(t, "nats://"+natsAddr, srv.url, nil, "r1", "r2")
 	cfg := map[string]any{"duration": "12s", "agents": map[string]any{"count": 2},
 		"clients": []map[string]any{{"endpoint_urls": []string{tgt + "/restart"}, "rps": 200}}}
 	var run struct{ ID string }
 	if code := api(t, "POST", srv.url+"/api/v1/runs", adminToken, map[string]any{"config": cfg}, &run); code != 202 {
 		t.Fatalf("run: %d", code)
 	}
-	time.Sleep(2*time.Second + 5*time.Second)
-	srv.cmd.Process.Kill() // kill -9, mid-run
+	waitTargetSaw(t, tgt, "/restart", 1000, 30*time.Second) // about 5 s of load
+	srv.cmd.Process.Kill()                                  // kill -9, mid-run
 	srv.cmd.Wait()
-	time.Sleep(time.Second)
 	srv = start()
 	got := waitRun(t, srv.url, run.ID, 40*time.Second)
 	var stats struct {
@@ -622,7 +632,7 @@ func TestDistributedRunOnExternalNATS(t *testing.T) {
 	}
 	suffix := strconv.FormatInt(time.Now().UnixNano()%1_000_000, 10)
 	startAgents(t, "nats://127.0.0.1:4222", "", []string{"--labels", "via=external-" + suffix}, "x1-"+suffix, "x2-"+suffix)
-	time.Sleep(2500 * time.Millisecond)
+	waitAgents(t, url, "x1-"+suffix, "x2-"+suffix)
 	cfg := map[string]any{"duration": "3s", "agents": map[string]any{"count": 2, "selector": map[string]string{"via": "external-" + suffix}},
 		"clients": []map[string]any{{"endpoint_urls": []string{tgt + "/external"}, "rps": 100}}}
 	var run struct{ ID string }
@@ -647,8 +657,7 @@ func TestDistributedRunThreeAgents3000(t *testing.T) {
 	tgt := startTarget(t)
 	dir := t.TempDir()
 	srv := startServer(t, freeAddr(t), dir, "", "MESHPERF_ADMIN_TOKEN="+adminToken)
-	startAgents(t, brokerURL(t, srv), dir, nil, "t1", "t2", "t3")
-	time.Sleep(1500 * time.Millisecond)
+	startAgents(t, brokerURL(t, srv), srv.url, nil, "t1", "t2", "t3")
 	t.Setenv("MESHPERF_CONFIG", filepath.Join(t.TempDir(), "config.yaml"))
 	meshperf(t, "login", "--server", srv.url, "--token", adminToken)
 	prof := filepath.Join(t.TempDir(), "p.yaml")
@@ -695,14 +704,16 @@ func brokerURL(t *testing.T, srv *serverProc) string {
 	return strings.Fields(logs[i+len("agents_connect_to="):])[0]
 }
 
-// startAgents runs agent processes against a server's broker (token from dataDir).
-func startAgents(t *testing.T, natsURL, dataDir string, extra []string, names ...string) map[string]*exec.Cmd {
+// startAgents runs agent processes against a server's broker, each with its own
+// credential issued by serverURL ("" for an external NATS that takes none), and
+// waits until the server sees them all alive.
+func startAgents(t *testing.T, natsURL, serverURL string, extra []string, names ...string) map[string]*exec.Cmd {
 	t.Helper()
 	procs := map[string]*exec.Cmd{}
 	for _, name := range names {
 		args := append([]string{"agent", "--nats", natsURL, "--name", name}, extra...)
-		if dataDir != "" {
-			args = append(args, "--token-file", filepath.Join(dataDir, "agent.token"))
+		if serverURL != "" {
+			args = append(args, "--token-file", credentialFile(t, serverURL, name))
 		}
 		ag := exec.Command(bin, args...)
 		if err := ag.Start(); err != nil {
@@ -711,7 +722,74 @@ func startAgents(t *testing.T, natsURL, dataDir string, extra []string, names ..
 		procs[name] = ag
 		t.Cleanup(func() { ag.Process.Kill(); ag.Wait() })
 	}
+	if serverURL != "" {
+		waitAgents(t, serverURL, names...)
+	}
 	return procs
+}
+
+// credentialFile issues name's credential through the API and keeps it in a file.
+func credentialFile(t *testing.T, serverURL, name string) string {
+	t.Helper()
+	var got struct{ Credential string }
+	if code := api(t, "POST", serverURL+"/api/v1/agents/credentials", adminToken, map[string]any{"name": name}, &got); code != 201 || got.Credential == "" {
+		t.Fatalf("issuing %s's credential: %d", name, code)
+	}
+	path := filepath.Join(t.TempDir(), name+".credential")
+	if err := os.WriteFile(path, []byte(got.Credential+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// waitAgents waits (at most 15 s) until the server lists every one of names alive.
+func waitAgents(t *testing.T, serverURL string, names ...string) {
+	t.Helper()
+	var list struct {
+		Items []struct {
+			Name  string
+			Alive bool
+		}
+	}
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		api(t, "GET", serverURL+"/api/v1/agents", adminToken, nil, &list)
+		alive := map[string]bool{}
+		for _, a := range list.Items {
+			alive[a.Name] = a.Alive
+		}
+		missing := 0
+		for _, n := range names {
+			if !alive[n] {
+				missing++
+			}
+		}
+		if missing == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %v not alive after 15 s: %+v", missing, names, list.Items)
+		}
+	}
+}
+
+// waitTargetSaw waits until the sample target has served at least n requests on path.
+func waitTargetSaw(t *testing.T, tgt, path string, n int64, within time.Duration) {
+	t.Helper()
+	for deadline := time.Now().Add(within); ; time.Sleep(100 * time.Millisecond) {
+		var stats struct {
+			ByPath map[string]int64 `json:"by_path"`
+		}
+		if resp, err := http.Get(tgt + "/stats"); err == nil {
+			json.NewDecoder(resp.Body).Decode(&stats)
+			resp.Body.Close()
+		}
+		if stats.ByPath[path] >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the target saw %d requests on %s after %v, want %d", stats.ByPath[path], path, within, n)
+		}
+	}
 }
 
 type runState struct {

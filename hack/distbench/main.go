@@ -48,7 +48,13 @@ func main() {
 	harness.WaitReady("http://127.0.0.1:"+tport+"/healthz", tgt)
 	harness.WaitReady("http://127.0.0.1:"+sport+"/readyz", srv)
 	for i := 1; i <= 4; i++ {
-		start(nil, "agent", "--nats", "nats://127.0.0.1:"+nport, "--token-file", filepath.Join(dir, "agent.token"), "--name", fmt.Sprintf("a%d", i))
+		// Each agent its own credential, issued by the server (an admin's CLI call).
+		name := fmt.Sprintf("a%d", i)
+		cred, err := exec.Command(*bin, "agent", "credential", "create", name, "--server", "http://127.0.0.1:"+sport, "--token", token).Output()
+		harness.Check(err)
+		credFile := filepath.Join(dir, name+".credential")
+		harness.Check(os.WriteFile(credFile, cred, 0o600))
+		start(nil, "agent", "--nats", "nats://127.0.0.1:"+nport, "--token-file", credFile, "--name", name)
 	}
 	time.Sleep(2500 * time.Millisecond)
 

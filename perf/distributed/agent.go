@@ -25,13 +25,14 @@ const HeartbeatEvery = 2 * time.Second
 
 // AgentOptions configure an agent.
 type AgentOptions struct {
-	URL     string // the broker
-	User    string // the agents' user on an embedded broker ("" for token-less URLs)
-	Token   string
-	Name    string
-	Labels  map[string]string
-	Version string
-	Logger  *slog.Logger
+	URL string // the broker
+	// Credential proves the agent's name to the broker (the user name is the agent's
+	// name); "" for a broker that takes none or has them in the URL.
+	Credential string
+	Name       string
+	Labels     map[string]string
+	Version    string
+	Logger     *slog.Logger
 }
 
 // Agent is a load generator that takes shards of runs from the server: it announces
@@ -39,6 +40,7 @@ type AgentOptions struct {
 // JetStream and obeys cancels.
 type Agent struct {
 	opt    AgentOptions
+	boot   string // this process: sequences count per boot, so a restart is no replay
 	nc     *nats.Conn
 	js     jetstream.JetStream
 	seq    atomic.Uint64
@@ -63,9 +65,13 @@ func ConnectAgent(opt AgentOptions) (*Agent, error) {
 	}
 	opts := []nats.Option{nats.Name("meshperf-agent " + opt.Name), nats.MaxReconnects(-1), nats.ReconnectWait(time.Second),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { opt.Logger.Warn("broker connection lost; reconnecting", "err", err) }),
-		nats.ReconnectHandler(func(nc *nats.Conn) { opt.Logger.Info("broker connection back", "url", nc.ConnectedUrlRedacted()) })}
-	if opt.User != "" {
-		opts = append(opts, nats.UserInfo(opt.User, opt.Token))
+		nats.ReconnectHandler(func(nc *nats.Conn) { opt.Logger.Info("broker connection back", "url", nc.ConnectedUrlRedacted()) }),
+		// Replies (heartbeat answers, JetStream acks) come only below this agent's own
+		// inbox: the broker lets it subscribe nowhere else, and the server answers
+		// nowhere else.
+		nats.CustomInboxPrefix(bus.AgentInbox(opt.Name))}
+	if opt.Credential != "" {
+		opts = append(opts, nats.UserInfo(opt.Name, opt.Credential))
 	}
 	nc, err := nats.Connect(opt.URL, opts...)
 	if err != nil {
@@ -76,7 +82,7 @@ func ConnectAgent(opt AgentOptions) (*Agent, error) {
 		nc.Close()
 		return nil, err
 	}
-	a := &Agent{opt: opt, nc: nc, js: js, inbox: make(chan *bus.Envelope, 16), idle: make(chan struct{}, 1)}
+	a := &Agent{opt: opt, boot: bus.NewBoot(), nc: nc, js: js, inbox: make(chan *bus.Envelope, 16), idle: make(chan struct{}, 1)}
 	if _, err := nc.Subscribe(bus.AgentAssignments(opt.Name), a.receive); err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("subscribing to assignments: %w", err)
@@ -174,7 +180,7 @@ func (a *Agent) stopShard(run string) {
 // into this one's), streams every interval as it closes, then a final message.
 func (a *Agent) execute(ctx context.Context, as *bus.Assignment) {
 	log := a.opt.Logger.With("run", as.Run, "shard", fmt.Sprintf("%d/%d", as.Shard+1, as.Of))
-	subj, err := bus.IntervalSubject(as.Run)
+	subj, err := bus.IntervalSubject(as.Run, a.opt.Name)
 	if err != nil {
 		log.Error("bad run id", "err", err)
 		return
@@ -182,7 +188,7 @@ func (a *Agent) execute(ctx context.Context, as *bus.Assignment) {
 	out := newOutbox(a.js, subj, log)
 	offset := time.Duration(a.offset.Load())
 	send := func(iv smp.Interval, final bool, machine *smp.Environment) {
-		env := &bus.Envelope{Kind: bus.KindInterval, Sender: a.opt.Name, Seq: a.seq.Add(1), Sent: time.Now(),
+		env := &bus.Envelope{Kind: bus.KindInterval, Sender: a.opt.Name, Boot: a.boot, Seq: a.seq.Add(1), Sent: time.Now(),
 			Interval: &bus.IntervalMsg{Run: as.Run, Agent: a.opt.Name, Interval: iv, ClockOffsetNs: int64(offset), Final: final, Environment: machine}}
 		data, err := bus.Encode(env)
 		if err != nil {
@@ -272,7 +278,7 @@ func (a *Agent) heartbeat(ctx context.Context) {
 	a.mu.Lock()
 	busy := a.running
 	a.mu.Unlock()
-	env := &bus.Envelope{Kind: bus.KindHeartbeat, Sender: a.opt.Name, Seq: a.seq.Add(1), Sent: time.Now(), Heartbeat: &bus.Heartbeat{
+	env := &bus.Envelope{Kind: bus.KindHeartbeat, Sender: a.opt.Name, Boot: a.boot, Seq: a.seq.Add(1), Sent: time.Now(), Heartbeat: &bus.Heartbeat{
 		Agent: a.opt.Name, Labels: a.opt.Labels, Cores: runtime.NumCPU(), Engines: loadgen.Names(), Version: a.opt.Version,
 		Busy: busy, ClockOffsetNs: a.offset.Load(), RTTNs: int64(a.rtt)}}
 	data, err := bus.Encode(env)
@@ -283,7 +289,12 @@ func (a *Agent) heartbeat(ctx context.Context) {
 	rctx, cancel := context.WithTimeout(ctx, HeartbeatEvery)
 	defer cancel()
 	sent := time.Now()
-	msg, err := a.nc.RequestWithContext(rctx, bus.HeartbeatSubject(), data)
+	subj, err := bus.HeartbeatSubject(a.opt.Name)
+	if err != nil {
+		a.opt.Logger.Error("heartbeat subject", "err", err)
+		return
+	}
+	msg, err := a.nc.RequestWithContext(rctx, subj, data)
 	if err != nil {
 		if ctx.Err() == nil {
 			a.opt.Logger.Warn("heartbeat unanswered", "err", err)

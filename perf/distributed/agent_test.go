@@ -1,6 +1,7 @@
 package distributed_test
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -18,17 +19,20 @@ import (
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-const token = "agent-token-0123456789"
-
 type world struct {
-	b   *broker.Broker
-	tgt *sampleapp.Server
-	seq uint64
+	b     *broker.Broker
+	creds *broker.Credentials
+	tgt   *sampleapp.Server
+	seq   uint64
 }
 
 func setup(t *testing.T) *world {
 	t.Helper()
-	b, err := broker.Start(context.Background(), broker.Config{Addr: "127.0.0.1:0", StoreDir: t.TempDir(), AgentToken: token})
+	creds, err := broker.NewCredentials(bytes.Repeat([]byte{9}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := broker.Start(context.Background(), broker.Config{Addr: "127.0.0.1:0", StoreDir: t.TempDir(), Credentials: creds})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,11 +42,15 @@ func setup(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(tgt.Close)
-	return &world{b: b, tgt: tgt}
+	return &world{b: b, creds: creds, tgt: tgt}
 }
 
 func (w *world) agent(t *testing.T, name string) {
-	a, err := distributed.ConnectAgent(distributed.AgentOptions{URL: w.b.URL, User: bus.AgentUser, Token: token, Name: name, Logger: quiet})
+	cred, err := w.creds.Issue(name, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := distributed.ConnectAgent(distributed.AgentOptions{URL: w.b.URL, Credential: cred, Name: name, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +77,7 @@ func (w *world) send(t *testing.T, run, agent string, env *bus.Envelope) {
 // collect reads a run's intervals from the stream until every agent's final message.
 func (w *world) collect(t *testing.T, run string, agents int, timeout time.Duration) []bus.IntervalMsg {
 	t.Helper()
-	subj, _ := bus.IntervalSubject(run)
+	subj, _ := bus.RunIntervals(run)
 	cons, err := w.b.Stream.OrderedConsumer(context.Background(), jetstream.OrderedConsumerConfig{FilterSubjects: []string{subj}})
 	if err != nil {
 		t.Fatal(err)
@@ -98,6 +106,16 @@ func (w *world) collect(t *testing.T, run string, agents int, timeout time.Durat
 		t.Fatalf("%d of %d final messages after %v", finals, agents, timeout)
 	}
 	return out
+}
+
+// waitFor polls cond until it holds, or fails the test after within.
+func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for end := time.Now().Add(within); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("after %v: %s", within, what)
+		}
+	}
 }
 
 func shardConfig(url string, rps int64, d time.Duration) *smp.TestConfig {
@@ -136,7 +154,7 @@ func TestAgentObeysCancel(t *testing.T) {
 	w.agent(t, "a2")
 	w.send(t, "r2", "a2", &bus.Envelope{Kind: bus.KindAssign, Assign: &bus.Assignment{Run: "r2", Agent: "a2", Of: 1,
 		Config: shardConfig(w.tgt.URL()+"/cancel", 100, 30*time.Second), StartAt: time.Now().Add(200 * time.Millisecond)}})
-	time.Sleep(1700 * time.Millisecond)
+	waitFor(t, 10*time.Second, "the shard never got going", func() bool { return w.tgt.Stats().ByPath["/cancel"] >= 100 })
 	w.send(t, "r2", "a2", &bus.Envelope{Kind: bus.KindCancel, Cancel: &bus.Cancel{Run: "r2", Reason: "test"}})
 	start := time.Now()
 	ivs := w.collect(t, "r2", 1, 10*time.Second)

@@ -110,7 +110,7 @@ func collect(ctx context.Context, o CoordinatorOptions, p Placement, prior []smp
 	if err != nil {
 		return nil, err
 	}
-	subj, err := bus.IntervalSubject(o.RunID)
+	subj, err := bus.RunIntervals(o.RunID)
 	if err != nil {
 		return nil, err
 	}
@@ -164,10 +164,11 @@ func collect(ctx context.Context, o CoordinatorOptions, p Placement, prior []smp
 			return nil, fmt.Errorf("reading the run's stream: %w", err)
 		}
 		for m := range batch.Messages() {
-			env, derr := bus.Decode(m.Data())
-			if derr != nil || env.Kind != bus.KindInterval || env.Interval.Run != o.RunID || !isAgent(p.Agents, env.Sender) {
-				rejected++
-				o.Logger.Warn("refused a message on the run's stream", "run", o.RunID, "err", derr)
+			env, why := acceptInterval(m.Subject(), m.Data(), o.RunID, p.Agents)
+			if why != "" {
+				if rejected++; rejected <= 10 { // the result's warning counts the rest
+					o.Logger.Warn("refused a message on the run's stream", "run", o.RunID, "subject", m.Subject(), "why", why)
+				}
 				continue
 			}
 			if !dedup.Fresh(env) {
@@ -227,7 +228,7 @@ func collect(ctx context.Context, o CoordinatorOptions, p Placement, prior []smp
 		end2.Reason = strings.TrimPrefix(end2.Reason+"; stopped: "+context.Cause(ctx).Error(), "; ")
 	}
 	if rejected > 0 {
-		end2.Warnings = append(end2.Warnings, fmt.Sprintf("%d foreign or malformed messages on the run's stream were refused", rejected))
+		end2.Warnings = append(end2.Warnings, fmt.Sprintf("%d messages on the run's stream were refused (from agents not assigned the run, speaking as another agent, or malformed)", rejected))
 	}
 	perf.Finish(res, end2)
 	if abort != nil && len(notes) > 0 {
@@ -273,6 +274,29 @@ func (o CoordinatorOptions) cancel(agent, reason string) {
 			_ = o.NC.Publish(to, data)
 		}
 	}
+}
+
+// acceptInterval decodes a message of the run's stream and says why it is refused
+// ("" if accepted). The subject names the agent that published it (the broker lets
+// each agent publish only on its own): the body must agree, and the agent must be one
+// the run was assigned to.
+func acceptInterval(subject string, data []byte, run string, agents []string) (*bus.Envelope, string) {
+	from := bus.IntervalSender(subject)
+	if !isAgent(agents, from) {
+		return nil, fmt.Sprintf("agent %q was not assigned this run", from)
+	}
+	env, err := bus.Decode(data)
+	switch {
+	case err != nil:
+		return nil, err.Error()
+	case env.Kind != bus.KindInterval:
+		return nil, "a " + env.Kind + " message"
+	case env.Sender != from || env.Interval.Agent != from:
+		return nil, fmt.Sprintf("published by %s as %s", from, env.Sender)
+	case env.Interval.Run != run:
+		return nil, fmt.Sprintf("an interval of run %q", env.Interval.Run)
+	}
+	return env, ""
 }
 
 func isAgent(agents []string, name string) bool {

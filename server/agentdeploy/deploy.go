@@ -22,6 +22,7 @@ import (
 	metaac "k8s.io/client-go/applyconfigurations/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/meshperf/meshperf/bus"
 	"github.com/meshperf/meshperf/smp"
 )
 
@@ -42,9 +43,14 @@ type Spec struct {
 	Replicas  int32
 	Image     string
 	BrokerURL string
-	// BrokerUser and AgentToken are the broker credentials (kept in a Secret).
+	// AgentToken is the agents' broker credential (kept in a Secret); BrokerUser is
+	// kept beside it for agents of older versions.
 	BrokerUser string
 	AgentToken string
+	// AgentNamePrefix, when set, names each replica prefix:pod-name, the names its
+	// credential (AgentToken, issued for the prefix) proves; the broker user is then
+	// the agent's name.
+	AgentNamePrefix string
 }
 
 func (s Spec) labels() map[string]string {
@@ -115,11 +121,13 @@ func deployment(s Spec, lbl map[string]string) *appsac.DeploymentApplyConfigurat
 	// A changed credential must restart the agents: the pod template carries its hash.
 	sum := sha256.Sum256([]byte(s.BrokerUser + "\x00" + s.AgentToken + "\x00" + s.BrokerURL))
 	selector := map[string]string{"app.kubernetes.io/name": Name, ClusterLabel: s.Cluster}
-	args := []string{"agent", "--nats", s.BrokerURL, "--token-file", tokenPath + "/token",
-		"--name", "$(POD_NAME)", "--labels", ClusterLabel + "=" + s.Cluster + ",node=$(NODE_NAME)"}
-	if s.BrokerUser != "" {
-		args = append(args, "--user", s.BrokerUser)
+	name := "$(POD_NAME)"
+	if s.AgentNamePrefix != "" {
+		name = s.AgentNamePrefix + bus.AgentCredentialPrefixSep + name
 	}
+	args := []string{"agent", "--nats", s.BrokerURL, "--token-file", tokenPath + "/token",
+		"--name", name, "--labels", ClusterLabel + "=" + s.Cluster + ",node=$(NODE_NAME)"}
+	// No --user: an agent's broker user is its own name, proven by its credential.
 	container := coreac.Container().WithName("agent").WithImage(s.Image).WithArgs(args...).
 		WithEnv(
 			coreac.EnvVar().WithName("POD_NAME").WithValueFrom(coreac.EnvVarSource().WithFieldRef(coreac.ObjectFieldSelector().WithFieldPath("metadata.name"))),

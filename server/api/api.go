@@ -46,7 +46,10 @@ type Options struct {
 	Agents *agents.Registry
 	// Clusters manages cluster connections (nil: the cluster routes answer 503).
 	Clusters *connections.Manager
-	Logger   *slog.Logger
+	// IssueAgentCredential issues an agent's broker credential (nil: an external
+	// broker, where agents' identities are configured).
+	IssueAgentCredential func(name string, prefix bool) (string, error)
+	Logger               *slog.Logger
 }
 
 // API is the HTTP API.
@@ -115,6 +118,7 @@ func (a *API) routes() []route {
 		{"GET", "/api/v1/agents", auth.Viewer, a.listAgents},
 		{"GET", "/api/v1/agents/deployments", auth.Viewer, a.withClusters(a.listAgentDeployments)},
 		{"POST", "/api/v1/agents/deploy", auth.Admin, a.withClusters(a.deployAgents)},
+		{"POST", "/api/v1/agents/credentials", auth.Admin, a.createAgentCredential},
 		{"POST", "/api/v1/agents/undeploy", auth.Admin, a.withClusters(a.undeployAgents)},
 
 		{"GET", "/api/v1/clusters", auth.Viewer, a.withClusters(a.listClusters)},

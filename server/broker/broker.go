@@ -8,7 +8,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -31,12 +30,15 @@ type Config struct {
 	Addr string
 	// StoreDir keeps the embedded JetStream data.
 	StoreDir string
-	// AgentToken authenticates agents to the embedded server.
-	AgentToken string
+	// Credentials checks each agent's own credential on the embedded server (nil: no
+	// agent can connect).
+	Credentials *Credentials
 	// Stream is the intervals stream's name (default RUNS) and Subjects its subjects
-	// (default meshperf.v1.runs.*.intervals); tests on a shared NATS change both.
+	// (default meshperf.v1.runs.*.intervals.*); tests on a shared NATS change both.
 	Stream   string
 	Subjects []string
+	// StreamMaxBytes bounds the stream (default bus.RunsMaxBytes).
+	StreamMaxBytes int64
 }
 
 // Broker is a running broker and the server's connection to it.
@@ -47,7 +49,13 @@ type Broker struct {
 	Stream jetstream.Stream
 	// URL is where agents connect (the embedded listener, or the external URL).
 	URL string
+
+	closed chan struct{} // closed when the server's connection is gone for good
 }
+
+// Done is closed when the server's connection to the broker is closed for good (the
+// server's other subsystems cannot work without it).
+func (b *Broker) Done() <-chan struct{} { return b.closed }
 
 // Start starts (or connects to) the broker and makes sure the streams exist.
 func Start(ctx context.Context, cfg Config) (*Broker, error) {
@@ -57,15 +65,19 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	if len(cfg.Subjects) == 0 {
 		cfg.Subjects = bus.RunsSubjects()
 	}
-	b := &Broker{}
+	if cfg.StreamMaxBytes == 0 {
+		cfg.StreamMaxBytes = bus.RunsMaxBytes
+	}
+	b := &Broker{closed: make(chan struct{})}
+	onClosed := nats.ClosedHandler(func(*nats.Conn) { close(b.closed) })
 	var err error
 	if cfg.ExternalURL != "" {
 		b.URL = cfg.ExternalURL
-		b.NC, err = nats.Connect(cfg.ExternalURL, nats.Name("meshperf-server"), nats.MaxReconnects(-1))
+		b.NC, err = nats.Connect(cfg.ExternalURL, nats.Name("meshperf-server"), nats.MaxReconnects(-1), onClosed)
 		if err != nil {
 			return nil, fmt.Errorf("connecting to NATS at %s: %w", redact(cfg.ExternalURL), err)
 		}
-	} else if err := b.embed(cfg); err != nil {
+	} else if err := b.embed(cfg, onClosed); err != nil {
 		return nil, err
 	}
 	if b.JS, err = jetstream.New(b.NC); err != nil {
@@ -76,7 +88,14 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		Name:     cfg.Stream,
 		Subjects: cfg.Subjects,
 		Storage:  jetstream.FileStorage,
-		MaxAge:   7 * 24 * time.Hour,
+		// Bounded every way, oldest first: junk published by an agent (or by anyone
+		// on an external NATS) cannot fill the disk, and one subject (one agent's
+		// intervals of one run) cannot take the whole stream.
+		MaxAge:            bus.RunsMaxAge,
+		MaxBytes:          cfg.StreamMaxBytes,
+		MaxMsgSize:        bus.RunsMaxMsgSize,
+		MaxMsgsPerSubject: bus.RunsMaxMsgsPerSubject,
+		Discard:           jetstream.DiscardOld,
 		// An agent that re-publishes an interval after a lost ack sends the same
 		// message id: JetStream stores it once.
 		Duplicates: bus.RunsDuplicateWindow,
@@ -88,10 +107,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	return b, nil
 }
 
-func (b *Broker) embed(cfg Config) error {
-	if cfg.AgentToken == "" || len(cfg.AgentToken) < 16 {
-		return errors.New("the agent token must be at least 16 characters")
-	}
+func (b *Broker) embed(cfg Config, onClosed nats.Option) error {
 	host, portS, err := net.SplitHostPort(cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("--nats-addr %q: %w", cfg.Addr, err)
@@ -104,13 +120,6 @@ func (b *Broker) embed(cfg Config) error {
 		port = server.RANDOM_PORT // nats-server reads 0 as its default port, 4222
 	}
 	internal := randomSecret()
-	// Agents may announce themselves, publish intervals (with JetStream's acks) and
-	// receive their assignments: nothing else, so a leaked agent token cannot read
-	// other runs or reach JetStream's API.
-	agentPerms := &server.Permissions{
-		Publish:   &server.SubjectPermission{Allow: bus.AgentPublish()},
-		Subscribe: &server.SubjectPermission{Allow: bus.AgentSubscribe()},
-	}
 	opts := &server.Options{
 		ServerName: "meshperf-embedded",
 		Host:       host,
@@ -119,10 +128,12 @@ func (b *Broker) embed(cfg Config) error {
 		StoreDir:   cfg.StoreDir,
 		NoLog:      true,
 		NoSigs:     true,
-		Users: []*server.User{
-			{Username: "meshperf-server", Password: internal},
-			{Username: bus.AgentUser, Password: cfg.AgentToken, Permissions: agentPerms},
-		},
+		MaxPayload: 1 << 20,
+		// Each agent proves its own name with its credential and may then only
+		// announce itself, publish its own intervals and read its own assignments
+		// and inboxes (bus.AgentPermissions): a leaked credential cannot read other
+		// agents' assignments, speak as another agent or reach JetStream's API.
+		CustomClientAuthentication: &authenticator{internalUser: serverUser, internalPassword: internal, creds: cfg.Credentials},
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
@@ -136,7 +147,7 @@ func (b *Broker) embed(cfg Config) error {
 	b.ns = ns
 	addr := ns.Addr().String()
 	b.URL = "nats://" + addr
-	b.NC, err = nats.Connect(b.URL, nats.UserInfo("meshperf-server", internal), nats.Name("meshperf-server"))
+	b.NC, err = nats.Connect(b.URL, nats.UserInfo(serverUser, internal), nats.Name("meshperf-server"), onClosed)
 	if err != nil {
 		ns.Shutdown()
 		return fmt.Errorf("connecting to the embedded NATS: %w", err)
@@ -155,6 +166,9 @@ func (b *Broker) Close() {
 		b.ns.WaitForShutdown()
 	}
 }
+
+// serverUser is the server's own connection to the embedded broker.
+const serverUser = "meshperf-server"
 
 func randomSecret() string {
 	buf := make([]byte, 24)

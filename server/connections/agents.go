@@ -21,7 +21,10 @@ type AgentDefaults struct {
 	BrokerEndpoint string
 	BrokerUser     string
 	AgentToken     string
-	Image          string // default image
+	// Credential, when set, issues the credential of a cluster's agents (for the
+	// names under the cluster's prefix); it replaces BrokerUser and AgentToken.
+	Credential func(cluster string) (string, error)
+	Image      string // default image
 }
 
 // BrokerServiceName is the Service looked up in the agents' namespace when no endpoint
@@ -141,6 +144,12 @@ func (m *Manager) deployOne(ctx context.Context, c *store.Connection, req Deploy
 	}
 	spec := agentdeploy.Spec{Cluster: c.Name, Namespace: ns, Replicas: req.Replicas, Image: image, BrokerURL: ep.URL,
 		BrokerUser: m.opt.Agents.BrokerUser, AgentToken: m.opt.Agents.AgentToken}
+	if m.opt.Agents.Credential != nil {
+		if spec.AgentToken, err = m.opt.Agents.Credential(c.Name); err != nil {
+			return fmt.Errorf("the agents' credential: %w", err)
+		}
+		spec.BrokerUser, spec.AgentNamePrefix = "", c.Name
+	}
 	rec := &store.AgentDeployment{ConnectionID: c.ID, Namespace: ns, Replicas: req.Replicas, Image: image,
 		BrokerURL: ep.URL, BrokerSource: ep.Source, Status: "progressing", UpdatedBy: actor}
 	applied, err := agentdeploy.Apply(ctx, cs, spec)

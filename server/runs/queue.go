@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-
 	"github.com/meshperf/meshperf/perf"
 	"github.com/meshperf/meshperf/server/store"
 	"github.com/meshperf/meshperf/smp"

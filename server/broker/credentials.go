@@ -1,0 +1,153 @@
+package broker
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/meshperf/meshperf/bus"
+)
+
+// Credentials issues and checks per-agent broker credentials. A credential is the
+// name (or name prefix) it is for and a MAC of it under a key only the server holds:
+// nothing is stored per agent, and a credential proves exactly one identity (or, for
+// a deployment's replicas, the names under one prefix). Rotating the key revokes
+// every credential at once.
+type Credentials struct{ key []byte }
+
+const credentialVersion = "mpa1"
+
+// NewCredentials uses key (at least 32 bytes).
+func NewCredentials(key []byte) (*Credentials, error) {
+	if len(key) < 32 {
+		return nil, errors.New("the agent credential key must be at least 32 bytes")
+	}
+	return &Credentials{key: append([]byte(nil), key...)}, nil
+}
+
+// LoadOrCreateCredentials reads the key file, or creates it (0600) with a random key.
+func LoadOrCreateCredentials(path string) (c *Credentials, created bool, err error) {
+	if b, err := os.ReadFile(path); err == nil {
+		key, err := hex.DecodeString(strings.TrimSpace(string(b)))
+		if err != nil {
+			return nil, false, fmt.Errorf("%s: not a hex key: %w", path, err)
+		}
+		c, err := NewCredentials(key)
+		if err != nil {
+			return nil, false, fmt.Errorf("%s: %w", path, err)
+		}
+		return c, false, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, false, err
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, false, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, false, err
+	}
+	// O_EXCL: two replicas starting at once never end up with different keys.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return LoadOrCreateCredentials(path)
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if _, err := f.WriteString(hex.EncodeToString(key) + "\n"); err != nil {
+		f.Close()
+		os.Remove(path)
+		return nil, false, err
+	}
+	if err := f.Close(); err != nil {
+		return nil, false, err
+	}
+	c, err = NewCredentials(key)
+	return c, true, err
+}
+
+// Issue returns the credential of the agent called name, or with prefix set, of every
+// agent called name:<anything> (a deployment's replicas).
+func (c *Credentials) Issue(name string, prefix bool) (string, error) {
+	if err := bus.CheckAgentCredentialName(name); err != nil {
+		return "", err
+	}
+	kind := "n"
+	if prefix {
+		kind = "p"
+	}
+	return credentialVersion + "." + kind + "." + name + "." + c.mac(kind, name), nil
+}
+
+func (c *Credentials) mac(kind, name string) string {
+	m := hmac.New(sha256.New, c.key)
+	m.Write([]byte("meshperf agent credential\x00" + kind + "\x00" + name))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// Allows reports whether credential proves the identity agent.
+func (c *Credentials) Allows(credential, agent string) bool {
+	parts := strings.Split(credential, ".")
+	if len(parts) != 4 || parts[0] != credentialVersion || bus.CheckToken("agent", agent) != nil {
+		return false
+	}
+	kind, name, mac := parts[1], parts[2], parts[3]
+	switch kind {
+	case "n":
+		if agent != name {
+			return false
+		}
+	case "p":
+		rest, ok := strings.CutPrefix(agent, name+bus.AgentCredentialPrefixSep)
+		if !ok || rest == "" {
+			return false
+		}
+	default:
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(mac), []byte(c.mac(kind, name))) == 1
+}
+
+// authenticator is the embedded NATS server's client authentication: the server's own
+// connection, and agents proving their name with a credential. Each agent is
+// registered with permissions that name only itself (bus.AgentPermissions).
+type authenticator struct {
+	internalUser, internalPassword string
+	creds                          *Credentials
+}
+
+func (a *authenticator) Check(c server.ClientAuthentication) bool {
+	if c.Kind() != server.CLIENT {
+		return false
+	}
+	o := c.GetOpts()
+	if o.Username == a.internalUser {
+		if subtle.ConstantTimeCompare([]byte(o.Password), []byte(a.internalPassword)) != 1 {
+			return false
+		}
+		c.RegisterUser(&server.User{Username: a.internalUser})
+		return true
+	}
+	if a.creds == nil || !a.creds.Allows(o.Password, o.Username) {
+		return false
+	}
+	p, err := bus.AgentPermissions(o.Username)
+	if err != nil {
+		return false
+	}
+	c.RegisterUser(&server.User{Username: o.Username, Permissions: &server.Permissions{
+		Publish:   &server.SubjectPermission{Allow: p.Publish},
+		Subscribe: &server.SubjectPermission{Allow: p.Subscribe},
+	}})
+	return true
+}
