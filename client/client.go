@@ -186,10 +186,10 @@ type Run struct {
 }
 
 // RunProfile starts a run of a profile with optional overrides.
-func (c *Client) RunProfile(ctx context.Context, name string, overrides map[string]any) (*Run, error) {
+func (c *Client) RunProfile(ctx context.Context, name string, overrides *smp.Overrides) (*Run, error) {
 	var r Run
 	var body any
-	if len(overrides) > 0 {
+	if overrides != nil {
 		body = map[string]any{"overrides": overrides}
 	}
 	return &r, c.do(ctx, "POST", "/api/v1/profiles/"+url.PathEscape(name)+"/runs", body, &r)

@@ -31,26 +31,32 @@ func runRemote(cmd *cobra.Command, f *runFlags) error {
 			return badInput(fmt.Errorf("--%s cannot change a stored profile; edit it with `meshperf profile apply`, or override --duration, --warmup, --rate, --connections, --label", local))
 		}
 	}
-	overrides := map[string]any{}
+	var overrides *smp.Overrides
+	override := func() *smp.Overrides {
+		if overrides == nil {
+			overrides = &smp.Overrides{}
+		}
+		return overrides
+	}
 	if changed("duration") {
 		d, err := parseFlagDuration(f.duration)
 		if err != nil {
 			return badInput(fmt.Errorf("--duration: %w", err))
 		}
-		overrides["duration"] = d.String()
+		override().Duration = d
 	}
 	if changed("warmup") {
 		d, err := parseFlagDuration(f.warmup)
 		if err != nil {
 			return badInput(fmt.Errorf("--warmup: %w", err))
 		}
-		overrides["warmup"] = d.String()
+		override().Warmup = &d
 	}
 	if changed("rate") {
-		overrides["rps"] = f.rate
+		override().RPS = &f.rate
 	}
 	if changed("connections") {
-		overrides["connections"] = f.connections
+		override().Connections = &f.connections
 	}
 	if len(f.labels) > 0 {
 		labels := map[string]string{}
@@ -61,7 +67,7 @@ func runRemote(cmd *cobra.Command, f *runFlags) error {
 			}
 			labels[k] = v
 		}
-		overrides["labels"] = labels
+		override().Labels = labels
 	}
 	format, err := outputFormat(f)
 	if err != nil {

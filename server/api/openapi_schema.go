@@ -30,6 +30,7 @@ var smpComments []byte
 var modelSchemas = map[string]any{
 	"TestConfig": smp.TestConfig{},
 	"Result":     smp.Result{},
+	"Overrides":  smp.Overrides{},
 }
 
 func mustBuildOpenAPI(base []byte) []byte {

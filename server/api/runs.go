@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/meshperf/meshperf/server/auth"
@@ -46,61 +45,8 @@ func runOut(r *store.Run) runJSON {
 	return out
 }
 
-// Overrides change a stored profile for one run; they are recorded on the run.
-type Overrides struct {
-	Duration    smp.Duration      `yaml:"duration,omitempty" json:"duration,omitempty"`
-	Warmup      *smp.Duration     `yaml:"warmup,omitempty" json:"warmup,omitempty"`
-	RPS         *int64            `yaml:"rps,omitempty" json:"rps,omitempty"`
-	Connections *int32            `yaml:"connections,omitempty" json:"connections,omitempty"`
-	Labels      map[string]string `yaml:"labels,omitempty" json:"labels,omitempty"`
-}
-
-func (o *Overrides) apply(cfg *smp.TestConfig) {
-	if o.Duration > 0 {
-		cfg.Duration = o.Duration
-	}
-	if o.Warmup != nil {
-		cfg.Warmup = *o.Warmup
-	}
-	for i := range cfg.Clients {
-		if o.RPS != nil {
-			cfg.Clients[i].RPS = *o.RPS
-		}
-		if o.Connections != nil {
-			cfg.Clients[i].Connections = *o.Connections
-		}
-	}
-	for k, v := range o.Labels {
-		if cfg.Labels == nil {
-			cfg.Labels = map[string]string{}
-		}
-		cfg.Labels[k] = v
-	}
-}
-
-// field names a problem in the overridden config: by the override that set the
-// field when there is one (overrides.rps for clients[2].rps), else by the profile's
-// own path.
-func (o *Overrides) field(path string) string {
-	switch {
-	case path == "duration" && o.Duration > 0:
-		return "overrides.duration"
-	case path == "warmup" && o.Warmup != nil:
-		return "overrides.warmup"
-	case strings.HasPrefix(path, "labels") && len(o.Labels) > 0:
-		return "overrides." + path
-	case strings.HasPrefix(path, "clients[") && strings.HasSuffix(path, "].rps") && o.RPS != nil:
-		return "overrides.rps"
-	case strings.HasPrefix(path, "clients[") && strings.HasSuffix(path, "].connections") && o.Connections != nil:
-		return "overrides.connections"
-	case path == "clients" && o.Connections != nil:
-		return "overrides.connections"
-	}
-	return path
-}
-
 type runProfileBody struct {
-	Overrides *Overrides `yaml:"overrides" json:"overrides"`
+	Overrides *smp.Overrides `yaml:"overrides" json:"overrides"`
 }
 
 // runProfile runs exactly the profile's current version, with optional overrides.
@@ -125,10 +71,10 @@ func (a *API) runProfile(w http.ResponseWriter, r *http.Request) {
 	run := &store.Run{ProfileID: &p.ID, ProfileName: p.Name, ProfileVersion: p.Version, TriggeredBy: auth.Name(r.Context())}
 	where := func(path string) string { return path } // the profile's own fields
 	if b.Overrides != nil {
-		b.Overrides.apply(&cfg)
+		b.Overrides.Apply(&cfg)
 		ov, _ := json.Marshal(b.Overrides)
 		run.Overrides = string(ov)
-		where = b.Overrides.field
+		where = b.Overrides.Field
 	}
 	cfgJSON, ok := a.checkConfigAt(w, r, &cfg, where)
 	if !ok || !a.checkRunCluster(w, r, &cfg, "") {
