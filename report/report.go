@@ -138,6 +138,9 @@ func describeClient(c *smp.Client, i, n int) string {
 	if c.Protocol == smp.ProtocolHTTP && c.HTTPVersion == "2" {
 		b.WriteString("/2")
 	}
+	if c.Protocol == smp.ProtocolGRPC {
+		b.WriteString(" " + c.GRPC.Method())
+	}
 	switch {
 	case len(c.Stages) > 0:
 		b.WriteString(fmt.Sprintf(" · %s model, %d stages", c.Model, len(c.Stages)))

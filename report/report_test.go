@@ -88,3 +88,19 @@ func TestGeneratorHealthLine(t *testing.T) {
 		}
 	}
 }
+
+// A gRPC run names the call it made: health checks and echoes measure different things.
+func TestSummaryNamesTheGRPCCall(t *testing.T) {
+	for call, want := range map[string]string{"": "grpc grpc.health.v1.Health/Check", smp.GRPCEcho: "grpc meshperf.echo.v1.Echo/Echo"} {
+		c := smp.Client{LoadGenerator: "fortio", Protocol: smp.ProtocolGRPC, Connections: 4, EndpointURLs: []string{"127.0.0.1:8079"}}
+		if call != "" {
+			c.GRPC = &smp.GRPCOptions{Call: call}
+		}
+		r := &smp.Result{Name: "rpc", Status: smp.StatusCompleted, Config: &smp.TestConfig{Clients: []smp.Client{c}}}
+		var buf bytes.Buffer
+		Summary(&buf, r, Style{})
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("call %q: summary lacks %q:\n%s", call, want, buf.String())
+		}
+	}
+}

@@ -126,6 +126,18 @@ type GRPCOptions struct {
 	Service string `yaml:"service,omitempty" json:"service,omitempty"`
 }
 
+// Method is the full gRPC method the call invokes, as summaries name it: health and
+// echo measure different things.
+func (g *GRPCOptions) Method() string {
+	if g == nil || g.Call == "" || g.Call == GRPCHealth {
+		return "grpc.health.v1.Health/Check"
+	}
+	if g.Call == GRPCEcho {
+		return "meshperf.echo.v1.Echo/Echo"
+	}
+	return g.Call
+}
+
 // Defaults applied where a field is left empty.
 const (
 	DefaultConnections  = 8

@@ -8,13 +8,14 @@ import (
 	"os/signal"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/meshperf/meshperf/client"
 	"github.com/meshperf/meshperf/perf/distributed"
 )
 
@@ -85,7 +86,7 @@ the broker.`,
 	_ = fl.MarkHidden("burn-cpu")
 
 	var rf remoteFlags
-	var output string
+	var out outputFlag
 	list := &cobra.Command{
 		Use: "list", Short: "List the agents a server knows: alive or not, labels, last seen", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -97,32 +98,30 @@ the broker.`,
 			if err != nil {
 				return remoteErr(err)
 			}
-			if output == "json" {
-				return writeJSONOut(cmd.OutOrStdout(), as)
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tSTATE\tLABELS\tCORES\tVERSION\tCLOCK OFFSET\tLAST SEEN")
-			for _, a := range as {
-				state := "alive"
-				if !a.Alive {
-					state = "gone"
-				}
-				keys := make([]string, 0, len(a.Labels))
-				for k := range a.Labels {
-					keys = append(keys, k)
-				}
-				sort.Strings(keys)
-				var lbl []string
-				for _, k := range keys {
-					lbl = append(lbl, k+"="+a.Labels[k])
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%v\t%s ago\n", a.Name, state, strings.Join(lbl, ","), a.Cores, a.Version,
-					a.ClockOffset.Round(time.Microsecond), time.Since(a.LastSeen).Round(time.Second))
-			}
-			return tw.Flush()
+			return writeList(cmd, &out, table[client.Agent]{
+				columns: []string{"NAME", "STATE", "LABELS", "CORES", "VERSION", "CLOCK OFFSET", "LAST SEEN"},
+				row: func(a client.Agent) []string {
+					state := "alive"
+					if !a.Alive {
+						state = "gone"
+					}
+					keys := make([]string, 0, len(a.Labels))
+					for k := range a.Labels {
+						keys = append(keys, k)
+					}
+					sort.Strings(keys)
+					var lbl []string
+					for _, k := range keys {
+						lbl = append(lbl, k+"="+a.Labels[k])
+					}
+					return []string{a.Name, state, orDash(strings.Join(lbl, ",")), strconv.Itoa(a.Cores), a.Version,
+						a.ClockOffset.Round(time.Microsecond).String(), time.Since(a.LastSeen).Round(time.Second).String() + " ago"}
+				},
+				empty: "no agents have announced themselves to this server",
+			}, as, nil)
 		},
 	}
-	list.Flags().StringVarP(&output, "output", "o", "", "json for scripts")
+	out.add(list)
 	rf.add(list)
 	cmd.AddCommand(list)
 	cmd.AddCommand(newAgentDeployCmds()...)

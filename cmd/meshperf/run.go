@@ -265,9 +265,8 @@ func describe(cfg *smp.TestConfig) string {
 			rate = fmt.Sprintf("%d req/s", c.RPS)
 		}
 		call := ""
-		if c.Protocol == smp.ProtocolGRPC && c.GRPC != nil {
-			// which RPC ran, not just "gRPC": health and echo measure different things
-			call = "gRPC " + map[string]string{smp.GRPCHealth: "grpc.health.v1.Health/Check", smp.GRPCEcho: "meshperf.echo.v1.Echo/Echo"}[c.GRPC.Call] + ", "
+		if c.Protocol == smp.ProtocolGRPC {
+			call = "gRPC " + c.GRPC.Method() + ", "
 		}
 		return fmt.Sprintf("%s (%s%s, %s model, %s, %d connections)", strings.Join(c.EndpointURLs, ", "), call, c.LoadGenerator, c.Model, rate, c.Connections)
 	}

@@ -2,10 +2,11 @@ package main
 
 import (
 	"fmt"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/meshperf/meshperf/client"
 )
 
 func newUserCmd() *cobra.Command {
@@ -30,6 +31,7 @@ func newUserCmd() *cobra.Command {
 	}
 	create.Flags().StringVar(&role, "role", "viewer", "viewer (reads), editor (also writes and runs) or admin (also users)")
 	rf.add(create)
+	var userOut outputFlag
 	list := &cobra.Command{
 		Use: "list", Short: "List users", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -41,14 +43,13 @@ func newUserCmd() *cobra.Command {
 			if err != nil {
 				return remoteErr(err)
 			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tROLE\tID")
-			for _, u := range us {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Name, u.Role, u.ID)
-			}
-			return tw.Flush()
+			return writeList(cmd, &userOut, table[client.User]{
+				columns: []string{"NAME", "ROLE", "ID"},
+				row:     func(u client.User) []string { return []string{u.Name, u.Role, u.ID} },
+			}, us, nil)
 		},
 	}
+	userOut.add(list)
 	rf.add(list)
 	del := &cobra.Command{
 		Use: "delete NAME", Short: "Delete a user and revoke all its tokens", Args: cobra.ExactArgs(1),
@@ -107,6 +108,7 @@ func newTokenCmd() *cobra.Command {
 	create.Flags().StringVar(&name, "name", "", "what the token is for (e.g. ci)")
 	rf.add(create)
 	var user string
+	var tokenOut outputFlag
 	list := &cobra.Command{
 		Use: "list [--user NAME]", Short: "List tokens: ids, names, owners, dates, never secrets (admin)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -118,18 +120,19 @@ func newTokenCmd() *cobra.Command {
 			if err != nil {
 				return remoteErr(err)
 			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tNAME\tUSER\tCREATED\tLAST USED")
-			for _, t := range ts {
-				last := "never"
-				if t.LastUsedAt != nil {
-					last = t.LastUsedAt.Format(time.RFC3339)
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.User, t.CreatedAt.Format(time.RFC3339), last)
-			}
-			return tw.Flush()
+			return writeList(cmd, &tokenOut, table[client.Token]{
+				columns: []string{"ID", "NAME", "USER", "CREATED", "LAST USED"},
+				row: func(t client.Token) []string {
+					last := "never"
+					if t.LastUsedAt != nil {
+						last = t.LastUsedAt.Format(time.RFC3339)
+					}
+					return []string{t.ID, t.Name, t.User, t.CreatedAt.Format(time.RFC3339), last}
+				},
+			}, ts, nil)
 		},
 	}
+	tokenOut.add(list)
 	list.Flags().StringVar(&user, "user", "", "only this user's tokens")
 	rf.add(list)
 	revoke := &cobra.Command{
