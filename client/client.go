@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/meshperf/meshperf/perf"
+	"github.com/meshperf/meshperf/apitypes"
 	"github.com/meshperf/meshperf/smp"
 )
 
@@ -30,26 +30,8 @@ func New(server, token string) *Client {
 	return &Client{Server: strings.TrimRight(server, "/"), Token: token, HTTP: &http.Client{Timeout: 60 * time.Second}}
 }
 
-// Error is the server's error answer.
-type Error struct {
-	Status    int              `json:"status"`
-	Code      string           `json:"code"`
-	Message   string           `json:"message"`
-	Fields    []smp.FieldError `json:"fields"`
-	RequestID string           `json:"request_id"`
-}
-
-func (e *Error) Error() string {
-	if len(e.Fields) > 1 {
-		return smp.FieldErrors(e.Fields).Error()
-	}
-	return e.Message
-}
-
-// IsInput reports whether the server refused the request as bad input.
-func (e *Error) IsInput() bool {
-	return e.Status == http.StatusBadRequest || e.Status == http.StatusRequestEntityTooLarge
-}
+// Error is the server's error answer, as a Go error.
+type Error = apitypes.Error
 
 func (c *Client) do(ctx context.Context, method, path string, body any, out any) error {
 	var rd io.Reader
@@ -98,11 +80,7 @@ func (c *Client) do(ctx context.Context, method, path string, body any, out any)
 }
 
 // User is who a token belongs to.
-type User struct {
-	ID   string `json:"id"`
-	Name string `json:"name"`
-	Role string `json:"role"`
-}
+type User = apitypes.User
 
 // WhoAmI checks the token.
 func (c *Client) WhoAmI(ctx context.Context) (*User, error) {
@@ -111,15 +89,7 @@ func (c *Client) WhoAmI(ctx context.Context) (*User, error) {
 }
 
 // Profile is a stored profile.
-type Profile struct {
-	ID          string          `json:"id"`
-	Name        string          `json:"name"`
-	Description string          `json:"description"`
-	Version     int             `json:"version"`
-	Config      json.RawMessage `json:"config"`
-	CreatedBy   string          `json:"created_by"`
-	UpdatedAt   time.Time       `json:"updated_at"`
-}
+type Profile = apitypes.Profile
 
 // ApplyProfile creates the profile or, when it exists, saves a new version of it. It
 // returns the profile and what happened: created, updated or unchanged.
@@ -176,14 +146,7 @@ func (c *Client) DeleteProfile(ctx context.Context, name string) (int64, error) 
 }
 
 // Run is a run as the server reports it.
-type Run struct {
-	ID             string  `json:"id"`
-	ProfileName    string  `json:"profile_name"`
-	ProfileVersion int     `json:"profile_version"`
-	Status         string  `json:"status"`
-	Error          string  `json:"error"`
-	ResultID       *string `json:"result_id"`
-}
+type Run = apitypes.Run
 
 // RunProfile starts a run of a profile with optional overrides.
 func (c *Client) RunProfile(ctx context.Context, name string, overrides *smp.Overrides) (*Run, error) {
@@ -255,19 +218,7 @@ func (c *Client) Follow(ctx context.Context, runID string, fn func(Event)) error
 }
 
 // ResultRow is a listed result.
-type ResultRow struct {
-	ID          string            `json:"id"`
-	ProfileName string            `json:"profile_name"`
-	Name        string            `json:"name"`
-	Status      string            `json:"status"`
-	StartTime   time.Time         `json:"start_time"`
-	Requests    int64             `json:"requests"`
-	ErrorRate   float64           `json:"error_rate"`
-	ActualRPS   float64           `json:"actual_rps"`
-	P50Ms       float64           `json:"p50_ms"`
-	P99Ms       float64           `json:"p99_ms"`
-	Labels      map[string]string `json:"labels"`
-}
+type ResultRow = apitypes.ResultRow
 
 // Results lists results; query holds the API's filters.
 func (c *Client) Results(ctx context.Context, query url.Values) ([]ResultRow, string, error) {
@@ -295,23 +246,7 @@ func (c *Client) Result(ctx context.Context, id string) (*smp.Result, error) {
 }
 
 // Comparison is the server's side-by-side table.
-type Comparison struct {
-	Results []ResultRow `json:"results"`
-	Metrics []struct {
-		Metric   string     `json:"metric"`
-		Unit     string     `json:"unit"`
-		Better   string     `json:"better"`
-		Values   []float64  `json:"values"`
-		Delta    []float64  `json:"delta"`
-		DeltaPct []*float64 `json:"delta_pct"`
-	} `json:"metrics"`
-	// Changes are each later result's changes against the first, from the per-second
-	// intervals (the analysis meshperf compare shows).
-	Changes []struct {
-		Candidate string        `json:"candidate"`
-		Changes   []perf.Change `json:"changes"`
-	} `json:"changes"`
-}
+type Comparison = apitypes.Comparison
 
 // Compare compares results (the first is the baseline).
 func (c *Client) Compare(ctx context.Context, ids []string) (*Comparison, error) {
@@ -342,21 +277,7 @@ func (c *Client) CreateToken(ctx context.Context, name string) (string, error) {
 }
 
 // Schedule is a schedule as the server reports it.
-type Schedule struct {
-	ID       string      `json:"id"`
-	Name     string      `json:"name"`
-	Cron     string      `json:"cron"`
-	Missed   string      `json:"missed"`
-	Paused   bool        `json:"paused"`
-	LastFire *time.Time  `json:"last_fire"`
-	Next     []time.Time `json:"next"`
-	History  []struct {
-		FireTime time.Time `json:"fire_time"`
-		RunID    string    `json:"run_id"`
-		Outcome  string    `json:"outcome"`
-		Server   string    `json:"server"`
-	} `json:"history"`
-}
+type Schedule = apitypes.Schedule
 
 // CreateSchedule makes a schedule.
 func (c *Client) CreateSchedule(ctx context.Context, name, profile, cron, missed string) (*Schedule, error) {
@@ -387,16 +308,7 @@ func (c *Client) ScheduleAction(ctx context.Context, name, action string) error 
 }
 
 // Agent is an agent as the server knows it.
-type Agent struct {
-	Name        string            `json:"name"`
-	Labels      map[string]string `json:"labels"`
-	Cores       int               `json:"cores"`
-	Engines     []string          `json:"engines"`
-	Version     string            `json:"version"`
-	ClockOffset time.Duration     `json:"clock_offset_ns"`
-	LastSeen    time.Time         `json:"last_seen"`
-	Alive       bool              `json:"alive"`
-}
+type Agent = apitypes.Agent
 
 // Agents lists the agents the server has heard from.
 func (c *Client) Agents(ctx context.Context) ([]Agent, error) {

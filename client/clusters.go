@@ -3,47 +3,20 @@ package client
 import (
 	"context"
 	"fmt"
+	"github.com/meshperf/meshperf/apitypes"
 	"net/url"
 	"strings"
 	"time"
 )
 
 // ClusterNode is one node of a cluster.
-type ClusterNode struct {
-	Name           string `json:"name"`
-	InstanceType   string `json:"instance_type"`
-	Cores          int32  `json:"cores"`
-	MemoryMB       int64  `json:"memory_mb"`
-	KubeletVersion string `json:"kubelet_version"`
-	Ready          bool   `json:"ready"`
-}
+type ClusterNode = apitypes.ClusterNode
 
 // Cluster is a cluster connection.
-type Cluster struct {
-	ID             string        `json:"id"`
-	Name           string        `json:"name"`
-	Kind           string        `json:"kind"`
-	State          string        `json:"state"`
-	ClusterUID     string        `json:"cluster_uid"`
-	Server         string        `json:"server"`
-	Version        string        `json:"version"`
-	NodeCount      int           `json:"node_count"`
-	LastCheck      *time.Time    `json:"last_check"`
-	LastError      string        `json:"last_error"`
-	StateChangedAt time.Time     `json:"state_changed_at"`
-	CreatedBy      string        `json:"created_by"`
-	CreatedAt      time.Time     `json:"created_at"`
-	Nodes          []ClusterNode `json:"nodes"`
-}
+type Cluster = apitypes.Cluster
 
 // AddClusterResult is what became of one kubeconfig context.
-type AddClusterResult struct {
-	Context     string   `json:"context"`
-	Outcome     string   `json:"outcome"`
-	Connection  *Cluster `json:"connection"`
-	DuplicateOf string   `json:"duplicate_of"`
-	Error       string   `json:"error"`
-}
+type AddClusterResult = apitypes.AddClusterResult
 
 // AddClusters uploads a kubeconfig (credentials inline); each context becomes a
 // connection.
@@ -92,11 +65,7 @@ func (c *Client) SetClusterState(ctx context.Context, name, state string) (*Clus
 }
 
 // Flushed counts what removing a connection deleted.
-type Flushed struct {
-	Connections      int64 `json:"connections"`
-	Nodes            int64 `json:"nodes"`
-	AgentDeployments int64 `json:"agent_deployments"`
-}
+type Flushed = apitypes.Flushed
 
 // RemoveCluster removes a connection and everything stored about its cluster.
 func (c *Client) RemoveCluster(ctx context.Context, name string) (*Flushed, error) {
@@ -105,19 +74,7 @@ func (c *Client) RemoveCluster(ctx context.Context, name string) (*Flushed, erro
 }
 
 // AgentDeployReport is one cluster's part of an agent deployment.
-type AgentDeployReport struct {
-	Cluster        string `json:"cluster"`
-	OK             bool   `json:"ok"`
-	Error          string `json:"error"`
-	BrokerEndpoint *struct {
-		URL    string `json:"url"`
-		Source string `json:"source"`
-	} `json:"broker_endpoint"`
-	Objects  []string `json:"objects"`
-	Replicas int32    `json:"replicas"`
-	Ready    int32    `json:"ready"`
-	Seconds  float64  `json:"seconds"`
-}
+type AgentDeployReport = apitypes.AgentDeployReport
 
 // DeployAgents is the request to deploy agents.
 type DeployAgents struct {
@@ -147,19 +104,7 @@ func (c *Client) UndeployAgents(ctx context.Context, clusters []string, namespac
 }
 
 // AgentDeployment is a record of agents deployed into a cluster.
-type AgentDeployment struct {
-	Cluster        string    `json:"cluster"`
-	Namespace      string    `json:"namespace"`
-	Replicas       int32     `json:"replicas"`
-	Ready          int32     `json:"ready"`
-	Image          string    `json:"image"`
-	BrokerEndpoint string    `json:"broker_endpoint"`
-	BrokerSource   string    `json:"broker_source"`
-	Status         string    `json:"status"`
-	Error          string    `json:"error"`
-	UpdatedBy      string    `json:"updated_by"`
-	UpdatedAt      time.Time `json:"updated_at"`
-}
+type AgentDeployment = apitypes.AgentDeployment
 
 // AgentDeployments lists the agents deployed into clusters.
 func (c *Client) AgentDeployments(ctx context.Context) ([]AgentDeployment, error) {

@@ -3,18 +3,12 @@ package client
 import (
 	"context"
 	"net/url"
-	"time"
+
+	"github.com/meshperf/meshperf/apitypes"
 )
 
 // Token is a token as an admin's list shows it: never its secret.
-type Token struct {
-	ID         string     `json:"id"`
-	Name       string     `json:"name"`
-	UserID     string     `json:"user_id"`
-	User       string     `json:"user"`
-	CreatedAt  time.Time  `json:"created_at"`
-	LastUsedAt *time.Time `json:"last_used_at"`
-}
+type Token = apitypes.Token
 
 // Tokens lists every token, or one user's (admin only).
 func (c *Client) Tokens(ctx context.Context, user string) ([]Token, error) {

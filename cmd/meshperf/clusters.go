@@ -401,8 +401,8 @@ func deployReports(w io.Writer, rs []client.AgentDeployReport, output string, de
 			}
 			if deploying {
 				broker := "-"
-				if r.BrokerEndpoint != nil {
-					broker = r.BrokerEndpoint.URL + " (" + r.BrokerEndpoint.Source + ")"
+				if r.Endpoint != nil {
+					broker = r.Endpoint.URL + " (" + r.Endpoint.Source + ")"
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%.1fs\t%s\n", r.Cluster, res, r.Ready, r.Replicas, broker, r.Seconds, r.Error)
 			} else {

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/meshperf/meshperf/apitypes"
 )
 
 // Where an endpoint came from.
@@ -31,10 +33,7 @@ type EndpointInput struct {
 }
 
 // Endpoint is the NATS URL the agents of a cluster connect to, and how it was chosen.
-type Endpoint struct {
-	URL    string `json:"url"`
-	Source string `json:"source"`
-}
+type Endpoint = apitypes.BrokerEndpoint
 
 // BrokerEndpoint chooses the broker URL agents in a cluster use: the override; else,
 // from the broker's Service, a load balancer's hostname, then its IP, then a NodePort on

@@ -14,23 +14,13 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/meshperf/meshperf/apitypes"
 	"github.com/meshperf/meshperf/bus"
 	"github.com/meshperf/meshperf/perf/distributed"
 )
 
 // Agent is what the server knows of one agent.
-type Agent struct {
-	Name        string            `json:"name"`
-	Labels      map[string]string `json:"labels,omitempty"`
-	Cores       int               `json:"cores"`
-	Engines     []string          `json:"engines"`
-	Version     string            `json:"version"`
-	Busy        string            `json:"busy,omitempty"`
-	ClockOffset time.Duration     `json:"clock_offset_ns"`
-	RTT         time.Duration     `json:"rtt_ns"`
-	LastSeen    time.Time         `json:"last_seen"`
-	Alive       bool              `json:"alive"`
-}
+type Agent = apitypes.Agent
 
 // Registry collects heartbeats. Its size is bounded: agents silent for ForgetAfter
 // are forgotten, and beyond MaxAgents a new name is refused until one is.

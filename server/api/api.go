@@ -20,6 +20,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/meshperf/meshperf/apitypes"
 	"github.com/meshperf/meshperf/server/agents"
 	"github.com/meshperf/meshperf/server/auth"
 	"github.com/meshperf/meshperf/server/connections"
@@ -266,13 +267,7 @@ func (a *API) guard(need auth.Role, h http.HandlerFunc) http.Handler {
 // --- responses ---
 
 // Error is the one error shape of the API.
-type Error struct {
-	Status    int              `json:"status"`
-	Code      string           `json:"code"`
-	Message   string           `json:"message"`
-	Fields    []smp.FieldError `json:"fields,omitempty"`
-	RequestID string           `json:"request_id,omitempty"`
-}
+type Error = apitypes.Error
 
 func writeError(w http.ResponseWriter, r *http.Request, status int, code, msg string, fields []smp.FieldError) {
 	writeJSON(w, status, map[string]Error{"error": {Status: status, Code: code, Message: msg, Fields: fields, RequestID: requestID(r)}})

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshperf/meshperf/apitypes"
 	"github.com/meshperf/meshperf/sampleapp"
 	"github.com/meshperf/meshperf/server/api"
 	"github.com/meshperf/meshperf/server/connections"
@@ -349,7 +350,7 @@ func TestRunLifecycle(t *testing.T) {
 			t.Fatalf("list by label: %s", body)
 		}
 		code, body = h.do("GET", fmt.Sprintf("/api/v1/results/compare?ids=%s,%s", page.Items[1].ID, page.Items[0].ID), h.viewer, nil)
-		var cmp api.Comparison
+		var cmp apitypes.Comparison
 		json.Unmarshal(body, &cmp)
 		if code != 200 || len(cmp.Results) != 2 || cmp.Metrics[0].Metric != "rps" || len(cmp.Metrics[0].Delta) != 2 || cmp.Metrics[0].Delta[0] != 0 ||
 			len(cmp.Changes) != 1 || len(cmp.Changes[0].Changes) != 6 {

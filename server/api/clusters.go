@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/meshperf/meshperf/apitypes"
 	"github.com/meshperf/meshperf/server/auth"
 	"github.com/meshperf/meshperf/server/connections"
 	"github.com/meshperf/meshperf/server/store"
@@ -131,7 +132,7 @@ func (a *API) deleteCluster(w http.ResponseWriter, r *http.Request) {
 		a.connError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"flushed": f})
+	writeJSON(w, http.StatusOK, map[string]any{"flushed": apitypes.Flushed(f)})
 }
 
 type deployAgentsBody struct {

@@ -7,25 +7,15 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/meshperf/meshperf/apitypes"
 	"github.com/meshperf/meshperf/perf"
 	"github.com/meshperf/meshperf/server/auth"
 	"github.com/meshperf/meshperf/server/store"
 	"github.com/meshperf/meshperf/smp"
 )
 
-type profileJSON struct {
-	ID          string          `json:"id"`
-	Name        string          `json:"name"`
-	Description string          `json:"description,omitempty"`
-	Version     int             `json:"version"`
-	Config      json.RawMessage `json:"config"`
-	CreatedBy   string          `json:"created_by,omitempty"`
-	CreatedAt   time.Time       `json:"created_at"`
-	UpdatedAt   time.Time       `json:"updated_at"`
-}
-
-func profileOut(p *store.Profile) profileJSON {
-	return profileJSON{ID: p.ID, Name: p.Name, Description: p.Description, Version: p.Version, Config: json.RawMessage(p.Config),
+func profileOut(p *store.Profile) apitypes.Profile {
+	return apitypes.Profile{ID: p.ID, Name: p.Name, Description: p.Description, Version: p.Version, Config: json.RawMessage(p.Config),
 		CreatedBy: p.CreatedBy, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt}
 }
 
@@ -143,7 +133,7 @@ func (a *API) listProfiles(w http.ResponseWriter, r *http.Request) {
 		a.storeError(w, r, err)
 		return
 	}
-	out := make([]profileJSON, len(ps))
+	out := make([]apitypes.Profile, len(ps))
 	for i := range ps {
 		out[i] = profileOut(&ps[i])
 	}

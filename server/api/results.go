@@ -8,37 +8,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meshperf/meshperf/apitypes"
 	"github.com/meshperf/meshperf/perf"
 	"github.com/meshperf/meshperf/server/auth"
 	"github.com/meshperf/meshperf/server/store"
 	"github.com/meshperf/meshperf/smp"
 )
 
-type resultRowJSON struct {
-	ID             string            `json:"id"`
-	RunID          string            `json:"run_id"`
-	ProfileID      *string           `json:"profile_id,omitempty"`
-	ProfileName    string            `json:"profile_name,omitempty"`
-	ProfileVersion int               `json:"profile_version,omitempty"`
-	Name           string            `json:"name,omitempty"`
-	Status         string            `json:"status"`
-	StartTime      time.Time         `json:"start_time"`
-	EndTime        time.Time         `json:"end_time"`
-	Requests       int64             `json:"requests"`
-	ErrorRate      float64           `json:"error_rate"`
-	ActualRPS      float64           `json:"actual_rps"`
-	TargetRPS      float64           `json:"target_rps"`
-	P50Ms          float64           `json:"p50_ms"`
-	P90Ms          float64           `json:"p90_ms"`
-	P99Ms          float64           `json:"p99_ms"`
-	P999Ms         float64           `json:"p99_9_ms"`
-	MaxMs          float64           `json:"max_ms"`
-	Saturated      bool              `json:"generator_saturated"`
-	Labels         map[string]string `json:"labels,omitempty"`
-}
-
-func resultRowOut(r *store.Result) resultRowJSON {
-	out := resultRowJSON{ID: r.ID, RunID: r.RunID, ProfileID: r.ProfileID, ProfileName: r.ProfileName, ProfileVersion: r.ProfileVersion,
+func resultRowOut(r *store.Result) apitypes.ResultRow {
+	out := apitypes.ResultRow{ID: r.ID, RunID: r.RunID, ProfileID: r.ProfileID, ProfileName: r.ProfileName, ProfileVersion: r.ProfileVersion,
 		Name: r.Name, Status: r.Status, StartTime: r.StartTime, EndTime: r.EndTime, Requests: r.Requests, ErrorRate: r.ErrorRate,
 		ActualRPS: r.ActualRPS, TargetRPS: r.TargetRPS, P50Ms: r.P50Ms, P90Ms: r.P90Ms, P99Ms: r.P99Ms, P999Ms: r.P999Ms,
 		MaxMs: r.MaxMs, Saturated: r.Saturated}
@@ -92,7 +70,7 @@ func (a *API) listResults(w http.ResponseWriter, r *http.Request) {
 		a.storeError(w, r, err)
 		return
 	}
-	out := make([]resultRowJSON, len(rows))
+	out := make([]apitypes.ResultRow, len(rows))
 	for i := range rows {
 		out[i] = resultRowOut(&rows[i])
 	}
@@ -157,32 +135,6 @@ func (a *API) deleteResult(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// Comparison is a side-by-side table of results' main figures, each with its change
-// against the first result (the baseline); Changes adds, for each later result, the
-// statistics from the per-second intervals (confidence intervals and verdicts).
-type Comparison struct {
-	Results []resultRowJSON    `json:"results"`
-	Metrics []MetricRow        `json:"metrics"`
-	Changes []CandidateChanges `json:"changes"`
-}
-
-// CandidateChanges compares one result with the baseline.
-type CandidateChanges struct {
-	Candidate string        `json:"candidate"`
-	Changes   []perf.Change `json:"changes"`
-}
-
-// MetricRow is one figure across the compared results.
-type MetricRow struct {
-	Metric string    `json:"metric"`
-	Unit   string    `json:"unit"`
-	Better string    `json:"better"` // "lower" or "higher"
-	Values []float64 `json:"values"`
-	// Delta and DeltaPct are each value's change against the first (0 for the first).
-	Delta    []float64  `json:"delta"`
-	DeltaPct []*float64 `json:"delta_pct"` // null when the baseline is 0
-}
-
 // compareResults: ?ids=a,b[,c...] (2 to 10).
 func (a *API) compareResults(w http.ResponseWriter, r *http.Request) {
 	var ids []string
@@ -195,7 +147,7 @@ func (a *API) compareResults(w http.ResponseWriter, r *http.Request) {
 		badInput(w, r, smp.FieldErrors{{Path: "ids", Msg: fmt.Sprintf("give 2 to 10 comma-separated result ids, got %d", len(ids))}}, "")
 		return
 	}
-	rows := make([]resultRowJSON, len(ids))
+	rows := make([]apitypes.ResultRow, len(ids))
 	full := make([]*smp.Result, len(ids))
 	for i, id := range ids {
 		row, res, err := a.st.GetResult(r.Context(), id)
@@ -212,7 +164,7 @@ func (a *API) compareResults(w http.ResponseWriter, r *http.Request) {
 	}
 	cmp := Compare(rows, full)
 	for _, c := range full[1:] {
-		cmp.Changes = append(cmp.Changes, CandidateChanges{Candidate: c.ID, Changes: perf.Compare(full[0], c)})
+		cmp.Changes = append(cmp.Changes, apitypes.CandidateChanges{Candidate: c.ID, Changes: perf.Compare(full[0], c)})
 	}
 	writeJSON(w, http.StatusOK, cmp)
 }
@@ -222,14 +174,14 @@ var comparedMetrics = []string{"rps", "error_rate", "p50", "p90", "p99", "p99.9"
 
 // Compare builds the comparison table of results (rows are their listing rows); the
 // figures are read from the summaries through perf's metric registry.
-func Compare(rows []resultRowJSON, results []*smp.Result) Comparison {
-	out := Comparison{Results: rows}
+func Compare(rows []apitypes.ResultRow, results []*smp.Result) apitypes.Comparison {
+	out := apitypes.Comparison{Results: rows}
 	for _, name := range comparedMetrics {
 		m, err := perf.LookupMetric(name)
 		if err != nil {
 			panic(err) // a name in the table above that the registry lacks: a programming error
 		}
-		row := MetricRow{Metric: m.Name, Unit: m.Unit, Better: m.Better}
+		row := apitypes.MetricRow{Metric: m.Name, Unit: m.Unit, Better: m.Better}
 		base := m.FromSummary(&results[0].Summary)
 		for _, r := range results {
 			v := m.FromSummary(&r.Summary)

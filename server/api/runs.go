@@ -8,31 +8,15 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/meshperf/meshperf/apitypes"
 	"github.com/meshperf/meshperf/server/auth"
 	"github.com/meshperf/meshperf/server/runs"
 	"github.com/meshperf/meshperf/server/store"
 	"github.com/meshperf/meshperf/smp"
 )
 
-type runJSON struct {
-	ID             string            `json:"id"`
-	ProfileID      *string           `json:"profile_id,omitempty"`
-	ProfileName    string            `json:"profile_name,omitempty"`
-	ProfileVersion int               `json:"profile_version,omitempty"`
-	Status         string            `json:"status"`
-	Error          string            `json:"error,omitempty"`
-	Overrides      json.RawMessage   `json:"overrides,omitempty"`
-	Config         json.RawMessage   `json:"config"`
-	TriggeredBy    string            `json:"triggered_by,omitempty"`
-	ResultID       *string           `json:"result_id,omitempty"`
-	CreatedAt      time.Time         `json:"created_at"`
-	StartedAt      *time.Time        `json:"started_at,omitempty"`
-	FinishedAt     *time.Time        `json:"finished_at,omitempty"`
-	Links          map[string]string `json:"links"`
-}
-
-func runOut(r *store.Run) runJSON {
-	out := runJSON{ID: r.ID, ProfileID: r.ProfileID, ProfileName: r.ProfileName, ProfileVersion: r.ProfileVersion,
+func runOut(r *store.Run) apitypes.Run {
+	out := apitypes.Run{ID: r.ID, ProfileID: r.ProfileID, ProfileName: r.ProfileName, ProfileVersion: r.ProfileVersion,
 		Status: r.Status, Error: r.Error, Config: json.RawMessage(r.Config), TriggeredBy: r.TriggeredBy, ResultID: r.ResultID,
 		CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt,
 		Links: map[string]string{"self": "/api/v1/runs/" + r.ID, "events": "/api/v1/runs/" + r.ID + "/events"}}
@@ -126,7 +110,7 @@ func (a *API) listRuns(w http.ResponseWriter, r *http.Request) {
 		a.storeError(w, r, err)
 		return
 	}
-	out := make([]runJSON, len(rs))
+	out := make([]apitypes.Run, len(rs))
 	for i := range rs {
 		out[i] = runOut(&rs[i])
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/meshperf/meshperf/apitypes"
 	"github.com/meshperf/meshperf/perf"
 	"github.com/meshperf/meshperf/server/auth"
 	"github.com/meshperf/meshperf/server/schedule"
@@ -13,28 +14,8 @@ import (
 	"github.com/meshperf/meshperf/smp"
 )
 
-type scheduleJSON struct {
-	ID        string       `json:"id"`
-	Name      string       `json:"name"`
-	ProfileID string       `json:"profile_id"`
-	Cron      string       `json:"cron"`
-	Missed    string       `json:"missed"`
-	Paused    bool         `json:"paused"`
-	LastFire  *time.Time   `json:"last_fire,omitempty"`
-	Next      []time.Time  `json:"next,omitempty"`
-	CreatedBy string       `json:"created_by,omitempty"`
-	History   []firingJSON `json:"history,omitempty"`
-}
-
-type firingJSON struct {
-	FireTime time.Time `json:"fire_time"`
-	RunID    string    `json:"run_id,omitempty"`
-	Outcome  string    `json:"outcome"`
-	Server   string    `json:"server"`
-}
-
-func scheduleOut(s *store.Schedule) scheduleJSON {
-	out := scheduleJSON{ID: s.ID, Name: s.Name, ProfileID: s.ProfileID, Cron: s.Cron, Missed: s.Missed, Paused: s.Paused, CreatedBy: s.CreatedBy}
+func scheduleOut(s *store.Schedule) apitypes.Schedule {
+	out := apitypes.Schedule{ID: s.ID, Name: s.Name, ProfileID: s.ProfileID, Cron: s.Cron, Missed: s.Missed, Paused: s.Paused, CreatedBy: s.CreatedBy}
 	if !s.LastFire.IsZero() {
 		lf := s.LastFire
 		out.LastFire = &lf
@@ -108,7 +89,7 @@ func (a *API) listSchedules(w http.ResponseWriter, r *http.Request) {
 		a.storeError(w, r, err)
 		return
 	}
-	out := make([]scheduleJSON, len(ss))
+	out := make([]apitypes.Schedule, len(ss))
 	for i := range ss {
 		out[i] = scheduleOut(&ss[i])
 	}
@@ -129,7 +110,7 @@ func (a *API) getSchedule(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, f := range fs {
-		out.History = append(out.History, firingJSON{FireTime: f.FireTime, RunID: f.RunID, Outcome: f.Outcome, Server: f.Owner})
+		out.History = append(out.History, apitypes.Firing{FireTime: f.FireTime, RunID: f.RunID, Outcome: f.Outcome, Server: f.Owner})
 	}
 	writeJSON(w, http.StatusOK, out)
 }

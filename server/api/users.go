@@ -4,29 +4,22 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/meshperf/meshperf/apitypes"
 	"github.com/meshperf/meshperf/server/auth"
 	"github.com/meshperf/meshperf/server/store"
 	"github.com/meshperf/meshperf/smp"
 )
 
-type userJSON struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	Role      string    `json:"role"`
-	CreatedAt time.Time `json:"created_at,omitzero"`
-}
-
 func (a *API) whoami(w http.ResponseWriter, r *http.Request) {
 	p := auth.From(r.Context())
 	if p == nil {
-		writeJSON(w, http.StatusOK, userJSON{Name: "anonymous", Role: string(auth.Viewer)})
+		writeJSON(w, http.StatusOK, apitypes.User{Name: "anonymous", Role: string(auth.Viewer)})
 		return
 	}
-	writeJSON(w, http.StatusOK, userJSON{ID: p.UserID, Name: p.Name, Role: string(p.Role)})
+	writeJSON(w, http.StatusOK, apitypes.User{ID: p.UserID, Name: p.Name, Role: string(p.Role)})
 }
 
 func (a *API) listUsers(w http.ResponseWriter, r *http.Request) {
@@ -35,9 +28,9 @@ func (a *API) listUsers(w http.ResponseWriter, r *http.Request) {
 		a.storeError(w, r, err)
 		return
 	}
-	out := make([]userJSON, len(us))
+	out := make([]apitypes.User, len(us))
 	for i, u := range us {
-		out[i] = userJSON{ID: u.ID, Name: u.Name, Role: u.Role, CreatedAt: u.CreatedAt}
+		out[i] = apitypes.User{ID: u.ID, Name: u.Name, Role: u.Role, CreatedAt: u.CreatedAt}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": out})
 }
@@ -76,7 +69,7 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
 	}
 	a.st.AddEvent(r.Context(), auth.Name(r.Context()), "user.create", u.Name, b.Role)
 	writeJSON(w, http.StatusCreated, map[string]any{
-		"user":  userJSON{ID: u.ID, Name: u.Name, Role: u.Role, CreatedAt: u.CreatedAt},
+		"user":  apitypes.User{ID: u.ID, Name: u.Name, Role: u.Role, CreatedAt: u.CreatedAt},
 		"token": token, "token_id": tok.ID, "note": "the token is shown once; store it now",
 	})
 }
@@ -158,15 +151,6 @@ func (a *API) deleteToken(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-type tokenJSON struct {
-	ID         string     `json:"id"`
-	Name       string     `json:"name"`
-	UserID     string     `json:"user_id"`
-	User       string     `json:"user"`
-	CreatedAt  time.Time  `json:"created_at"`
-	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
-}
-
 // listTokens lists every token (?user= one user's): ids, names, owners, dates; never
 // a secret or a hash.
 func (a *API) listTokens(w http.ResponseWriter, r *http.Request) {
@@ -184,9 +168,9 @@ func (a *API) listTokens(w http.ResponseWriter, r *http.Request) {
 		a.storeError(w, r, err)
 		return
 	}
-	out := make([]tokenJSON, len(ts))
+	out := make([]apitypes.Token, len(ts))
 	for i, t := range ts {
-		out[i] = tokenJSON{ID: t.ID, Name: t.Name, UserID: t.UserID, User: t.UserName, CreatedAt: t.CreatedAt, LastUsedAt: t.LastUsedAt}
+		out[i] = apitypes.Token{ID: t.ID, Name: t.Name, UserID: t.UserID, User: t.UserName, CreatedAt: t.CreatedAt, LastUsedAt: t.LastUsedAt}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": out})
 }
@@ -237,7 +221,7 @@ func (a *API) setUserRole(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.st.AddEvent(r.Context(), auth.Name(r.Context()), "user.role", u.Name, u.Role+" -> "+b.Role)
-	writeJSON(w, http.StatusOK, userJSON{ID: u.ID, Name: u.Name, Role: b.Role, CreatedAt: u.CreatedAt})
+	writeJSON(w, http.StatusOK, apitypes.User{ID: u.ID, Name: u.Name, Role: b.Role, CreatedAt: u.CreatedAt})
 }
 
 // anotherAdmin answers 409 and returns false when the server has a single admin left.

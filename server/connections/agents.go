@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/meshperf/meshperf/apitypes"
 	"github.com/meshperf/meshperf/server/agentdeploy"
 	"github.com/meshperf/meshperf/server/store"
 )
@@ -42,16 +43,7 @@ type DeployRequest struct {
 }
 
 // DeployReport is one cluster's part of a deployment.
-type DeployReport struct {
-	Cluster  string                `json:"cluster"`
-	OK       bool                  `json:"ok"`
-	Error    string                `json:"error,omitempty"`
-	Endpoint *agentdeploy.Endpoint `json:"broker_endpoint,omitempty"`
-	Objects  []string              `json:"objects,omitempty"`
-	Replicas int32                 `json:"replicas"`
-	Ready    int32                 `json:"ready"`
-	Seconds  float64               `json:"seconds"`
-}
+type DeployReport = apitypes.AgentDeployReport
 
 // DeployAgents deploys agents to each cluster at once; each cluster has its own report,
 // and one that fails fails only its own.
@@ -177,19 +169,7 @@ func (m *Manager) deployOne(ctx context.Context, c *store.Connection, req Deploy
 }
 
 // Deployment is a record of agents deployed into a cluster.
-type Deployment struct {
-	Cluster        string    `json:"cluster"`
-	Namespace      string    `json:"namespace"`
-	Replicas       int32     `json:"replicas"`
-	Ready          int32     `json:"ready"`
-	Image          string    `json:"image"`
-	BrokerEndpoint string    `json:"broker_endpoint"`
-	BrokerSource   string    `json:"broker_source"`
-	Status         string    `json:"status"`
-	Error          string    `json:"error,omitempty"`
-	UpdatedBy      string    `json:"updated_by,omitempty"`
-	UpdatedAt      time.Time `json:"updated_at"`
-}
+type Deployment = apitypes.AgentDeployment
 
 // Deployments lists the agents meshperf deployed, by cluster name, as last recorded.
 func (m *Manager) Deployments(ctx context.Context) ([]Deployment, error) {

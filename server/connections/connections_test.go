@@ -94,7 +94,7 @@ func TestAddDedupSealFlush(t *testing.T) {
 				got[r.Context] = r
 			}
 			for _, n := range []string{"c1", "c2", "c3"} {
-				if got[n].Outcome != store.ConnAdded || got[n].Connection.State != Connected {
+				if got[n].Outcome != store.ConnAdded || got[n].Connection.State != string(Connected) {
 					t.Fatalf("%s: %+v", n, got[n])
 				}
 			}
@@ -226,7 +226,7 @@ func TestHealthStateTransitionsWithARealAPIServer(t *testing.T) {
 		deadline := time.Now().Add(30 * time.Second)
 		for {
 			v, err := m.Get(ctx, name)
-			if err == nil && v.State == want {
+			if err == nil && v.State == string(want) {
 				return v
 			}
 			if time.Now().After(deadline) {
@@ -241,7 +241,7 @@ func TestHealthStateTransitionsWithARealAPIServer(t *testing.T) {
 	if v.LastError == "" {
 		t.Fatal("a disconnected cluster without the error that disconnected it")
 	}
-	if c1, _ := m.Get(ctx, "c1"); c1.State != Connected {
+	if c1, _ := m.Get(ctx, "c1"); c1.State != string(Connected) {
 		t.Fatalf("c1 moved with c3: %s", c1.State)
 	}
 	k8stest.StartAPIServer(t, 3)
@@ -256,11 +256,11 @@ func TestHealthStateTransitionsWithARealAPIServer(t *testing.T) {
 	}
 	k8stest.StopAPIServer(t, 3)
 	time.Sleep(1 * time.Second) // five check periods
-	if v, _ := m.Get(ctx, "c3"); v.State != Maintenance {
+	if v, _ := m.Get(ctx, "c3"); v.State != string(Maintenance) {
 		t.Fatalf("maintenance became %s", v.State)
 	}
 	// Leaving maintenance for connected while the cluster is down: disconnected.
-	if v, err := m.SetState(ctx, "c3", Connected, "ops"); err != nil || v.State != Disconnected {
+	if v, err := m.SetState(ctx, "c3", Connected, "ops"); err != nil || v.State != string(Disconnected) {
 		t.Fatalf("maintenance -> connected with the API server down: %+v %v", v, err)
 	}
 	// Ignored cannot become disconnected: connecting it while down is refused.
@@ -277,7 +277,7 @@ func TestHealthStateTransitionsWithARealAPIServer(t *testing.T) {
 		t.Fatalf("ignored -> maintenance: %v", err)
 	}
 	k8stest.StartAPIServer(t, 3)
-	if v, err := m.SetState(ctx, "c3", Connected, "ops"); err != nil || v.State != Connected {
+	if v, err := m.SetState(ctx, "c3", Connected, "ops"); err != nil || v.State != string(Connected) {
 		t.Fatalf("ignored -> connected once up: %+v %v", v, err)
 	}
 	// An on-demand check of a healthy cluster records it.
@@ -303,11 +303,11 @@ func TestDiscoveredThenConnected(t *testing.T) {
 	ctx := context.Background()
 	m, _ := newManager(t, storetest.Open(t, "sqlite"), Options{})
 	res, err := m.Add(ctx, k8stest.Contexts(t, merged, []string{"c1"}, nil), nil, true, "ops")
-	if err != nil || res[0].Connection.State != Discovered {
+	if err != nil || res[0].Connection.State != string(Discovered) {
 		t.Fatalf("%+v %v", res, err)
 	}
 	m.CheckAll(ctx)
-	if v, _ := m.Get(ctx, "c1"); v.State != Discovered {
+	if v, _ := m.Get(ctx, "c1"); v.State != string(Discovered) {
 		t.Fatalf("a health check moved a discovered connection to %s", v.State)
 	}
 	if _, err := m.Usable(ctx, "c1"); err == nil {
@@ -316,7 +316,7 @@ func TestDiscoveredThenConnected(t *testing.T) {
 	if _, err := m.SetState(ctx, "c1", Maintenance, "ops"); err == nil {
 		t.Fatal("discovered -> maintenance was allowed")
 	}
-	if v, err := m.SetState(ctx, "c1", Connected, "ops"); err != nil || v.State != Connected || v.LastError != "" {
+	if v, err := m.SetState(ctx, "c1", Connected, "ops"); err != nil || v.State != string(Connected) || v.LastError != "" {
 		t.Fatalf("connect: %+v %v", v, err)
 	}
 	if _, err := m.Usable(ctx, "c1"); err != nil {
@@ -339,7 +339,7 @@ func TestRunChecksAtStart(t *testing.T) {
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		v, _ := m.Get(ctx, "c3")
-		if v.State == Disconnected {
+		if v.State == string(Disconnected) {
 			return
 		}
 		if time.Now().After(deadline) {

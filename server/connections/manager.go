@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/meshperf/meshperf/apitypes"
 	"github.com/meshperf/meshperf/kube"
 	"github.com/meshperf/meshperf/server/secrets"
 	"github.com/meshperf/meshperf/server/store"
@@ -51,44 +52,21 @@ func New(st *store.Store, opt Options) *Manager {
 }
 
 // View is a connection as the API shows it; never its credential.
-type View struct {
-	ID             string      `json:"id"`
-	Name           string      `json:"name"`
-	Kind           string      `json:"kind"`
-	State          State       `json:"state"`
-	ClusterUID     string      `json:"cluster_uid"`
-	Server         string      `json:"server"`
-	Version        string      `json:"version,omitempty"`
-	NodeCount      int         `json:"node_count"`
-	LastCheck      *time.Time  `json:"last_check,omitempty"`
-	LastError      string      `json:"last_error,omitempty"`
-	StateChangedAt time.Time   `json:"state_changed_at"`
-	CreatedBy      string      `json:"created_by,omitempty"`
-	CreatedAt      time.Time   `json:"created_at"`
-	Nodes          []kube.Node `json:"nodes,omitempty"`
-}
+type View = apitypes.Cluster
 
 func view(c *store.Connection, nodes []store.ClusterNode) *View {
-	v := &View{ID: c.ID, Name: c.Name, Kind: c.Kind, State: State(c.State), ClusterUID: c.ClusterUID, Server: c.Server,
+	v := &View{ID: c.ID, Name: c.Name, Kind: c.Kind, State: c.State, ClusterUID: c.ClusterUID, Server: c.Server,
 		Version: c.Version, NodeCount: c.NodeCount, LastCheck: c.LastCheck, LastError: c.LastError,
 		StateChangedAt: c.StateChangedAt, CreatedBy: c.CreatedBy, CreatedAt: c.CreatedAt}
 	for _, n := range nodes {
-		v.Nodes = append(v.Nodes, kube.Node{Name: n.Name, InstanceType: n.InstanceType, Cores: n.Cores, MemoryMB: n.MemoryMB,
+		v.Nodes = append(v.Nodes, apitypes.ClusterNode{Name: n.Name, InstanceType: n.InstanceType, Cores: n.Cores, MemoryMB: n.MemoryMB,
 			KubeletVersion: n.KubeletVersion, Ready: n.Ready})
 	}
 	return v
 }
 
 // AddResult is what became of one context.
-type AddResult struct {
-	Context string `json:"context"`
-	// Outcome is added, updated (same context and cluster: new credential), duplicate
-	// (another context already connects this cluster) or failed.
-	Outcome     string `json:"outcome"`
-	Connection  *View  `json:"connection,omitempty"`
-	DuplicateOf string `json:"duplicate_of,omitempty"`
-	Error       string `json:"error,omitempty"`
-}
+type AddResult = apitypes.AddClusterResult
 
 // Failed is the outcome of a context that could not be added.
 const Failed = "failed"
@@ -329,7 +307,7 @@ func (m *Manager) SetState(ctx context.Context, ref string, to State, actor stri
 			return nil, err
 		}
 		v := view(c, nil)
-		v.State = Deleted
+		v.State = string(Deleted)
 		return v, nil
 	}
 	if to == Connected {
@@ -433,7 +411,11 @@ func (m *Manager) Environment(ctx context.Context, ref string) (*smp.KubernetesE
 	if err != nil {
 		return nil, err
 	}
-	v := view(c, nodes)
-	sort.Slice(v.Nodes, func(i, j int) bool { return v.Nodes[i].Name < v.Nodes[j].Name })
-	return kube.Environment(c.Name, c.ClusterUID, c.Version, v.Nodes), nil
+	kn := make([]kube.Node, len(nodes))
+	for i, n := range nodes {
+		kn[i] = kube.Node{Name: n.Name, InstanceType: n.InstanceType, Cores: n.Cores, MemoryMB: n.MemoryMB,
+			KubeletVersion: n.KubeletVersion, Ready: n.Ready}
+	}
+	sort.Slice(kn, func(i, j int) bool { return kn[i].Name < kn[j].Name })
+	return kube.Environment(c.Name, c.ClusterUID, c.Version, kn), nil
 }
