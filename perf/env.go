@@ -16,8 +16,7 @@ import (
 // LocalEnvironment describes this machine and the engines a config uses.
 func LocalEnvironment(version string, cfg *smp.TestConfig) smp.Environment {
 	host, _ := os.Hostname()
-	env := smp.Environment{
-		ID:              uuid.NewString(),
+	env := smp.Environment{ID: uuid.NewString(), Machine: smp.Machine{
 		Hostname:        host,
 		OS:              runtime.GOOS,
 		Arch:            runtime.GOARCH,
@@ -28,7 +27,7 @@ func LocalEnvironment(version string, cfg *smp.TestConfig) smp.Environment {
 		GoVersion:       runtime.Version(),
 		MeshperfVersion: version,
 		Engines:         map[string]string{},
-	}
+	}}
 	for _, c := range cfg.Clients {
 		if e, ok := loadgen.Lookup(c.LoadGenerator); ok {
 			env.Engines[e.Name()] = e.Version()

@@ -367,8 +367,15 @@ func yamlFields(t reflect.Type) map[string]yamlField {
 		if !f.IsExported() {
 			continue
 		}
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
 		if name == "-" {
+			continue
+		}
+		if opts == "inline" && f.Type.Kind() == reflect.Struct {
+			// An inlined struct's fields are the outer mapping's own, as yaml.v3 reads them.
+			for k, v := range yamlFields(f.Type) {
+				m[k] = v
+			}
 			continue
 		}
 		if name == "" {

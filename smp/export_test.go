@@ -28,7 +28,7 @@ func sampleResult(t *testing.T) *Result {
 		Latency: h, Intervals: []Interval{iv},
 		Summary: Summary{Requests: 1000, Successes: 990, ErrorRate: 0.01, DurationSeconds: 1, ActualRPS: 1000,
 			Latency: Summarize(h), StatusCodes: iv.StatusCodes},
-		Environment: Environment{ID: "e0e0e0e0-1111-4222-8333-444455556666", Hostname: "h"},
+		Environment: Environment{ID: "e0e0e0e0-1111-4222-8333-444455556666", Machine: Machine{Hostname: "h"}},
 		DetailsURI:  "file:///tmp/rt.json",
 	}
 	return r

@@ -171,37 +171,34 @@ type GeneratorReport struct {
 
 // Environment describes where the load came from (and, when known, the cluster).
 type Environment struct {
-	ID              string            `json:"id,omitempty" yaml:"id,omitempty"`
-	Hostname        string            `json:"hostname,omitempty" yaml:"hostname,omitempty"`
-	OS              string            `json:"os,omitempty" yaml:"os,omitempty"`
-	Arch            string            `json:"arch,omitempty" yaml:"arch,omitempty"`
-	Kernel          string            `json:"kernel,omitempty" yaml:"kernel,omitempty"`
-	CPUModel        string            `json:"cpu_model,omitempty" yaml:"cpu_model,omitempty"`
-	CPUs            int               `json:"cpus,omitempty" yaml:"cpus,omitempty"`
-	MemoryMB        int64             `json:"memory_mb,omitempty" yaml:"memory_mb,omitempty"`
-	GoVersion       string            `json:"go_version,omitempty" yaml:"go_version,omitempty"`
-	MeshperfVersion string            `json:"meshperf_version,omitempty" yaml:"meshperf_version,omitempty"`
-	Engines         map[string]string `json:"engines,omitempty" yaml:"engines,omitempty"`
-	Kubernetes      *KubernetesEnv    `json:"kubernetes,omitempty" yaml:"kubernetes,omitempty"`
+	ID string `json:"id,omitempty" yaml:"id,omitempty"`
+	// Machine is the generator's host for a local run; empty for a distributed one.
+	Machine    `yaml:",inline"`
+	Kubernetes *KubernetesEnv `json:"kubernetes,omitempty" yaml:"kubernetes,omitempty"`
 	// Generators describes each agent of a distributed run (the machine fields above
 	// then stay empty: the load did not come from the server's machine).
 	Generators []GeneratorEnv `json:"generators,omitempty" yaml:"generators,omitempty"`
 }
 
-// GeneratorEnv is one agent's machine and software.
-type GeneratorEnv struct {
-	Name            string            `json:"name" yaml:"name"`
+// Machine is a host and the software a load came from.
+type Machine struct {
 	Hostname        string            `json:"hostname,omitempty" yaml:"hostname,omitempty"`
 	OS              string            `json:"os,omitempty" yaml:"os,omitempty"`
 	Arch            string            `json:"arch,omitempty" yaml:"arch,omitempty"`
 	Kernel          string            `json:"kernel,omitempty" yaml:"kernel,omitempty"`
 	CPUModel        string            `json:"cpu_model,omitempty" yaml:"cpu_model,omitempty"`
 	CPUs            int               `json:"cpus,omitempty" yaml:"cpus,omitempty"`
-	UsableCores     int               `json:"usable_cores,omitempty" yaml:"usable_cores,omitempty"`
 	MemoryMB        int64             `json:"memory_mb,omitempty" yaml:"memory_mb,omitempty"`
 	GoVersion       string            `json:"go_version,omitempty" yaml:"go_version,omitempty"`
 	MeshperfVersion string            `json:"meshperf_version,omitempty" yaml:"meshperf_version,omitempty"`
 	Engines         map[string]string `json:"engines,omitempty" yaml:"engines,omitempty"`
+}
+
+// GeneratorEnv is one agent's machine and software.
+type GeneratorEnv struct {
+	Name        string `json:"name" yaml:"name"`
+	Machine     `yaml:",inline"`
+	UsableCores int `json:"usable_cores,omitempty" yaml:"usable_cores,omitempty"`
 }
 
 // KubernetesEnv is the SMP EnvironmentConfig part meshperf records for cluster runs.

@@ -251,8 +251,7 @@ func generatorsEnvironment(agents []string, envs map[string]*smp.Environment) sm
 	for _, ag := range agents {
 		g := smp.GeneratorEnv{Name: ag}
 		if e := envs[ag]; e != nil {
-			g = smp.GeneratorEnv{Name: ag, Hostname: e.Hostname, OS: e.OS, Arch: e.Arch, Kernel: e.Kernel, CPUModel: e.CPUModel,
-				CPUs: e.CPUs, MemoryMB: e.MemoryMB, GoVersion: e.GoVersion, MeshperfVersion: e.MeshperfVersion, Engines: e.Engines}
+			g.Machine = e.Machine
 		}
 		out.Generators = append(out.Generators, g)
 	}
