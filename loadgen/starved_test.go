@@ -3,9 +3,7 @@ package loadgen_test
 import (
 	"context"
 	"os"
-	"runtime"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,16 +32,7 @@ func TestStarvedGeneratorOwnsItsDelay(t *testing.T) {
 		t.Skip("timing test; run without -short")
 	}
 	url := startTargetProcess(t)
-	prev := runtime.GOMAXPROCS(1)
-	defer runtime.GOMAXPROCS(prev)
-	var stop atomic.Bool
-	defer stop.Store(true)
-	for range 2 {
-		go func() {
-			for !stop.Load() {
-			}
-		}()
-	}
+	sampleapptest.StarveThisProcess(t, 2)
 	for _, engine := range []string{"fortio", "vegeta"} {
 		t.Run(engine, func(t *testing.T) {
 			c := smp.Client{LoadGenerator: engine, EndpointURLs: []string{url + "/starved"}, RPS: 1000, Connections: 64,

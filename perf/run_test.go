@@ -3,14 +3,13 @@ package perf_test
 import (
 	"context"
 	"errors"
-	"runtime"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/meshperf/meshperf/perf"
 	"github.com/meshperf/meshperf/sampleapp"
+	"github.com/meshperf/meshperf/sampleapp/sampleapptest"
 	"github.com/meshperf/meshperf/smp"
 )
 
@@ -167,19 +166,9 @@ func TestSaturationIsFlagged(t *testing.T) {
 		t.Skip("timing test; run without -short (the race detector distorts it)")
 	}
 	url := startTargetProcess(t)
-	prev := runtime.GOMAXPROCS(1)
-	defer runtime.GOMAXPROCS(prev)
-	var stop atomic.Bool
-	defer stop.Store(true)
-	for range 4 {
-		go func() {
-			for !stop.Load() {
-			}
-		}()
-	}
+	sampleapptest.StarveThisProcess(t, 4)
 	cfg := config(2*time.Second, smp.Client{RPS: 1000, Connections: 64, EndpointURLs: []string{url + "/sat"}})
 	res, err := perf.Run(context.Background(), cfg, perf.Options{})
-	stop.Store(true)
 	if err != nil {
 		t.Fatal(err)
 	}

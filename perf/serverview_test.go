@@ -4,13 +4,12 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/meshperf/meshperf/perf"
+	"github.com/meshperf/meshperf/sampleapp/sampleapptest"
 	"github.com/meshperf/meshperf/smp"
 )
 
@@ -55,19 +54,9 @@ func TestServerViewWarnsWhenClientFarAboveServer(t *testing.T) {
 		t.Skip("timing test; run without -short")
 	}
 	url := startTargetProcess(t)
-	prev := runtime.GOMAXPROCS(1)
-	defer runtime.GOMAXPROCS(prev)
-	var stop atomic.Bool
-	defer stop.Store(true)
-	for range 4 {
-		go func() {
-			for !stop.Load() {
-			}
-		}()
-	}
+	sampleapptest.StarveThisProcess(t, 4)
 	cfg := config(3*time.Second, smp.Client{RPS: 1000, Connections: 64, EndpointURLs: []string{url + "/starved"}})
 	res, err := perf.Run(context.Background(), cfg, perf.Options{})
-	stop.Store(true)
 	if err != nil {
 		t.Fatal(err)
 	}

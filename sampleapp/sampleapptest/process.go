@@ -9,7 +9,9 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/meshperf/meshperf/sampleapp"
@@ -58,4 +60,20 @@ func StartProcess(t *testing.T) string {
 		t.Fatalf("target process: %q %v", line, err)
 	}
 	return strings.TrimSpace(line)
+}
+
+// StarveThisProcess leaves this test process one CPU and keeps it busy with spinning
+// goroutines until the test ends: the generator starves while a target started by
+// StartProcess, in its own process, does not.
+func StarveThisProcess(t *testing.T, spinners int) {
+	t.Helper()
+	prev := runtime.GOMAXPROCS(1)
+	var stop atomic.Bool
+	for range spinners {
+		go func() {
+			for !stop.Load() {
+			}
+		}()
+	}
+	t.Cleanup(func() { stop.Store(true); runtime.GOMAXPROCS(prev) })
 }
