@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/meshperf/meshperf/bus"
+	"github.com/meshperf/meshperf/kube"
 	"github.com/meshperf/meshperf/smp"
 )
 
@@ -30,9 +31,9 @@ import (
 const (
 	DefaultNamespace = "meshperf"
 	Name             = "meshperf-agent"
-	FieldManager     = "meshperf"
+	FieldManager     = kube.FieldManager
 	ClusterLabel     = smp.ClusterLabel
-	managedBy        = "app.kubernetes.io/managed-by"
+	managedBy        = kube.ManagedByLabel
 	tokenPath        = "/etc/meshperf/agent"
 )
 
@@ -91,7 +92,7 @@ func Apply(ctx context.Context, cs kubernetes.Interface, s Spec) (*Applied, erro
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
-	opts := metav1.ApplyOptions{FieldManager: FieldManager, Force: true}
+	opts := kube.ApplyOptions()
 	lbl := s.labels()
 	out := &Applied{Namespace: s.Namespace}
 	if _, err := cs.CoreV1().Namespaces().Apply(ctx, coreac.Namespace(s.Namespace).WithLabels(map[string]string{managedBy: FieldManager}), opts); err != nil {
