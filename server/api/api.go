@@ -385,5 +385,5 @@ func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) openapi(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(openAPI)
+	_, _ = w.Write(openAPI())
 }
