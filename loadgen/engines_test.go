@@ -104,7 +104,13 @@ func TestEnginesAndProtocols(t *testing.T) {
 			c.RPS, c.Connections, c.Model = rate, 4, smp.ModelOpen
 			before := srv.Stats()
 			got := collect(t, context.Background(), c, time.Second)
+			// The target counts a request once it has answered it, so the last count can
+			// land just after the engine read the answer: wait for it, bounded.
 			after := srv.Stats()
+			for deadline := time.Now().Add(2 * time.Second); tc.received(before, after) < want && time.Now().Before(deadline); {
+				time.Sleep(10 * time.Millisecond)
+				after = srv.Stats()
+			}
 			if got.Requests != want || got.Successes != want || got.MissedSends != 0 {
 				t.Fatalf("requests %d successes %d missed %d, want %d/%d/0 (codes %v errors %v)",
 					got.Requests, got.Successes, got.MissedSends, want, want, got.StatusCodes, got.Errors)
