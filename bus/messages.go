@@ -137,6 +137,9 @@ type Envelope struct {
 	Assign    *Assignment  `json:"assign,omitempty" yaml:"assign,omitempty"`
 	Cancel    *Cancel      `json:"cancel,omitempty" yaml:"cancel,omitempty"`
 	Interval  *IntervalMsg `json:"interval,omitempty" yaml:"interval,omitempty"`
+
+	MeshSyncEvent   *MeshSyncEvent      `json:"meshsync_event,omitempty" yaml:"meshsync_event,omitempty"`
+	MeshSyncControl *MeshSyncControlMsg `json:"meshsync_control,omitempty" yaml:"meshsync_control,omitempty"`
 }
 
 // Heartbeat says an agent is alive and what it offers.
@@ -216,7 +219,8 @@ func Decode(data []byte) (*Envelope, error) {
 		return nil, fmt.Errorf("boot: an agent's message needs its process's boot id (1 to 64 characters)")
 	}
 	bodies := 0
-	for _, present := range []bool{e.Heartbeat != nil, e.Assign != nil, e.Cancel != nil, e.Interval != nil} {
+	for _, present := range []bool{e.Heartbeat != nil, e.Assign != nil, e.Cancel != nil, e.Interval != nil,
+		e.MeshSyncEvent != nil, e.MeshSyncControl != nil} {
 		if present {
 			bodies++
 		}
