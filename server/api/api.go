@@ -50,7 +50,10 @@ type Options struct {
 	// IssueAgentCredential issues an agent's broker credential (nil: an external
 	// broker, where agents' identities are configured).
 	IssueAgentCredential func(name string, prefix bool) (string, error)
-	Logger               *slog.Logger
+	// Grafana finds Grafana connections to upload boards to (nil: boards are only
+	// returned, never uploaded).
+	Grafana GrafanaConnections
+	Logger  *slog.Logger
 }
 
 // API is the HTTP API.
@@ -133,6 +136,9 @@ func (a *API) routes() []route {
 		{"GET", "/api/v1/results/compare", auth.Viewer, a.compareResults},
 		{"GET", "/api/v1/results/{id}", auth.Viewer, a.getResult},
 		{"DELETE", "/api/v1/results/{id}", auth.Editor, a.deleteResult},
+
+		// A viewer may build a board; uploading one (connection) needs an editor.
+		{"POST", "/api/v1/dashboards", auth.Viewer, a.createDashboard},
 	}
 }
 
