@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/grafana-tools/sdk"
+
+	"github.com/meshperf/meshperf/smp"
 )
 
 // BoardRef is a board found on a Grafana.
@@ -198,4 +200,31 @@ func PanelURL(grafanaURL, boardUID string, panelID int, from, to time.Time) (str
 		q.Set("viewPanel", strconv.Itoa(panelID))
 	}
 	return base + "/d/" + url.PathEscape(boardUID) + "?" + q.Encode(), nil
+}
+
+// PanelLink is an attached panel shown over one run's window.
+type PanelLink struct {
+	PanelRef
+	URL string `json:"url"`
+}
+
+// PanelLinks links the Grafana panels attached to a result's test config, each over
+// the run's measured window.
+func PanelLinks(grafanaURL string, r *smp.Result) ([]PanelLink, error) {
+	if r == nil || r.Config == nil || len(r.Config.GrafanaPanels) == 0 {
+		return nil, nil
+	}
+	from := r.MeasureStart
+	if from.IsZero() {
+		from = r.StartTime
+	}
+	links := make([]PanelLink, 0, len(r.Config.GrafanaPanels))
+	for i, p := range r.Config.GrafanaPanels {
+		u, err := PanelURL(grafanaURL, p.BoardUID, p.PanelID, from, r.EndTime)
+		if err != nil {
+			return nil, fmt.Errorf("grafana_panels[%d]: %w", i, err)
+		}
+		links = append(links, PanelLink{PanelRef: PanelRef{BoardUID: p.BoardUID, PanelID: p.PanelID, Title: p.Title}, URL: u})
+	}
+	return links, nil
 }

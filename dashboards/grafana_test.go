@@ -4,9 +4,12 @@ import (
 	"context"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/meshperf/meshperf/smp"
 )
 
 // Debian ships no Grafana, so the upload runs only against one named by GRAFANA_URL
@@ -90,5 +93,31 @@ func TestPanelURLShowsTheRunWindow(t *testing.T) {
 		if _, err := PanelURL(bad.url, bad.uid, 1, bad.from, bad.to); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("PanelURL(%q, %q): %v, want an error naming %s", bad.url, bad.uid, err, bad.want)
 		}
+	}
+}
+
+// A profile's attached panels link to the run's measured window of a real result.
+func TestPanelLinksOverTheRunWindow(t *testing.T) {
+	r := *realResults(t)[0]
+	cfg := *r.Config
+	cfg.GrafanaPanels = []smp.GrafanaPanel{{BoardUID: "mesh", PanelID: 4, Title: "Proxy CPU"}, {BoardUID: "mesh", PanelID: 9}}
+	r.Config = &cfg
+	links, err := PanelLinks("http://grafana:3000", &r)
+	if err != nil || len(links) != 2 {
+		t.Fatalf("%+v %v", links, err)
+	}
+	u, _ := url.Parse(links[0].URL)
+	if q := u.Query(); q.Get("from") != strconv.FormatInt(r.MeasureStart.UnixMilli(), 10) ||
+		q.Get("to") != strconv.FormatInt(r.EndTime.UnixMilli(), 10) || q.Get("viewPanel") != "4" || u.Path != "/d/mesh" {
+		t.Errorf("%s: not panel 4 over %s..%s", links[0].URL, r.MeasureStart, r.EndTime)
+	}
+	if links[1].Title != "" || links[1].PanelID != 9 {
+		t.Errorf("%+v", links[1])
+	}
+	if _, err := PanelLinks("not a url", &r); err == nil || !strings.Contains(err.Error(), "grafana_panels[0]") {
+		t.Errorf("bad Grafana URL: %v", err)
+	}
+	if links, err := PanelLinks("http://g", realResults(t)[1]); err != nil || links != nil {
+		t.Errorf("no panels attached: %+v %v", links, err)
 	}
 }

@@ -42,7 +42,22 @@ type TestConfig struct {
 	// agents selected by meshperf.io/cluster target that cluster without it.
 	// (meshperf extension)
 	Cluster string `yaml:"cluster,omitempty" json:"cluster,omitempty"`
+
+	// GrafanaPanels are panels of existing Grafana boards attached to the test: each
+	// run links them with the run's window as their time range. (meshperf extension)
+	GrafanaPanels []GrafanaPanel `yaml:"grafana_panels,omitempty" json:"grafana_panels,omitempty"`
 }
+
+// GrafanaPanel is one panel of a Grafana board (by the board's uid and the panel's id).
+type GrafanaPanel struct {
+	BoardUID string `yaml:"board_uid" json:"board_uid"`
+	PanelID  int    `yaml:"panel_id" json:"panel_id"`
+	// Title is the panel's title when it was attached, for people.
+	Title string `yaml:"title,omitempty" json:"title,omitempty"`
+}
+
+// MaxGrafanaPanels bounds the panels attached to one test.
+const MaxGrafanaPanels = 50
 
 // ClusterLabel labels agents deployed into a cluster with the cluster's connection name.
 const ClusterLabel = "meshperf.io/cluster"

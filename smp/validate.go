@@ -35,6 +35,45 @@ const (
 	MaxLabelValueBytes = 256
 )
 
+// checkGrafanaPanels: a board uid as Grafana allows them (1-40 letters, digits, - and
+// _), a panel id, each panel once.
+func checkGrafanaPanels(panels []GrafanaPanel, errs *FieldErrors) {
+	if len(panels) > MaxGrafanaPanels {
+		errs.Add("grafana_panels", 0, "at most %d panels, got %d", MaxGrafanaPanels, len(panels))
+		return
+	}
+	seen := map[GrafanaPanel]int{}
+	for i, p := range panels {
+		path := "grafana_panels[" + itoa(i) + "]"
+		if !grafanaUID(p.BoardUID) {
+			errs.Add(path+".board_uid", 0, "%q is not a Grafana board uid (1 to 40 letters, digits, - or _)", p.BoardUID)
+		}
+		if p.PanelID < 1 {
+			errs.Add(path+".panel_id", 0, "must be a panel id (1 or more), got %d", p.PanelID)
+		}
+		if len(p.Title) > 256 {
+			errs.Add(path+".title", 0, "at most 256 bytes")
+		}
+		key := GrafanaPanel{BoardUID: p.BoardUID, PanelID: p.PanelID}
+		if prev, dup := seen[key]; dup {
+			errs.Add(path, 0, "the same panel as grafana_panels[%d]", prev)
+		}
+		seen[key] = i
+	}
+}
+
+func grafanaUID(s string) bool {
+	if len(s) < 1 || len(s) > 40 {
+		return false
+	}
+	for _, r := range s {
+		if !(r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
 // Validate checks a config after ApplyDefaults and returns every problem at once.
 func (t *TestConfig) Validate() error {
 	var errs FieldErrors
@@ -66,6 +105,7 @@ func (t *TestConfig) Validate() error {
 	if len(t.Cluster) > 128 || strings.TrimSpace(t.Cluster) != t.Cluster {
 		errs.Add("cluster", 0, "not a cluster connection name")
 	}
+	checkGrafanaPanels(t.GrafanaPanels, &errs)
 	names := map[string]int{}
 	for i := range t.Clients {
 		c := &t.Clients[i]
