@@ -50,6 +50,12 @@ func client(grafanaURL, credential string) (*sdk.Client, string, error) {
 	return c, base, nil
 }
 
+// CheckURL refuses what cannot be a Grafana's URL, before anything is sent to it.
+func CheckURL(grafanaURL string) error {
+	_, err := baseURL(grafanaURL)
+	return err
+}
+
 func baseURL(grafanaURL string) (string, error) {
 	u, err := url.Parse(strings.TrimSpace(grafanaURL))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -59,6 +59,9 @@ with --grafana and --grafana-token-file it is uploaded and its URL printed.`,
 				}
 				return writeFileAtomic(out, write, 0o644)
 			}
+			if err := dashboards.CheckURL(grafanaURL); err != nil {
+				return badInput(fmt.Errorf("--grafana: %w", err))
+			}
 			token, err := os.ReadFile(tokenFile)
 			if err != nil {
 				return badInput(fmt.Errorf("--grafana-token-file: %w", err))

@@ -61,3 +61,24 @@ func TestDashboardCommand(t *testing.T) {
 		}
 	}
 }
+
+// meshperf grafana: bad use is exit 2 naming the flag, before any Grafana is asked
+// (a Grafana runs only where GRAFANA_URL is set: dashboards.TestUploadToGrafana).
+func TestGrafanaCommandsRefuseBadUse(t *testing.T) {
+	token := filepath.Join(t.TempDir(), "token")
+	os.WriteFile(token, []byte("glsa_x\n"), 0o600)
+	for _, bad := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"grafana", "boards"}, "--grafana"},
+		{[]string{"grafana", "boards", "--grafana", "http://127.0.0.1:1", "--grafana-token-file", token, "-o", "xml"}, "-o"},
+		{[]string{"grafana", "panels", "uid", "--grafana", "http://127.0.0.1:1", "--grafana-token-file", "/nonexistent"}, "--grafana-token-file"},
+		{[]string{"grafana", "boards", "--grafana", "ftp://x", "--grafana-token-file", token}, "grafana_url"},
+	} {
+		r := meshperf(t, bad.args...)
+		if r.code != 2 || !strings.Contains(r.stderr, bad.want) {
+			t.Errorf("%v: exit %d %s, want 2 naming %s", bad.args, r.code, r.stderr, bad.want)
+		}
+	}
+}
