@@ -45,6 +45,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeExpansion$$' -fuzztime $(FUZZTIME) ./smp
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeHistogram$$' -fuzztime $(FUZZTIME) ./smp
 	$(GO) test -run '^$$' -fuzz '^FuzzUnmarshalSMP$$' -fuzztime $(FUZZTIME) ./smp
+	$(GO) test -run '^$$' -fuzz '^FuzzFromTrimmed$$' -fuzztime $(FUZZTIME) ./meshsync/fingerprint
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeResult$$' -fuzztime $(FUZZTIME) ./smp
 	$(GO) test -run '^$$' -fuzz '^FuzzWriteBodies$$' -fuzztime $(API_FUZZTIME) ./server/api
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./bus
