@@ -100,7 +100,7 @@ func TestIdentifyMeshes(t *testing.T) {
 		)),
 		want: nil,
 	}, {
-		name: "Istio's image alone, nothing else agreeing, is not enough",
+		name:    "Istio's image alone, nothing else agreeing, is not enough",
 		objects: objs(deployment("tools", "copy", nil, "docker.io/istio/pilot:1.24.2")),
 		want:    nil,
 	}, {
