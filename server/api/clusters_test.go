@@ -9,6 +9,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/meshperf/meshperf/apitypes"
 	"github.com/meshperf/meshperf/internal/k8stest"
 	"github.com/meshperf/meshperf/server/api"
 	"github.com/meshperf/meshperf/smp"
@@ -157,6 +158,27 @@ func TestClustersAPI(t *testing.T) {
 			if code != 200 || !strings.Contains(string(body), want) {
 				t.Errorf("smp-env lacks %q: %d %s", want, code, body)
 			}
+		}
+
+		// The meshes of every usable cluster (c2 is in maintenance), answered against
+		// the OpenAPI document; one cluster's; a result's SMP mesh configs.
+		code, body = h.do("GET", "/api/v1/meshes", h.viewer, nil)
+		var meshList struct{ Items []apitypes.ClusterMeshes }
+		json.Unmarshal(body, &meshList)
+		if code != 200 || len(meshList.Items) != 1 || meshList.Items[0].Cluster != "c1" || meshList.Items[0].Error != "" || meshList.Items[0].ClusterUID != k.ClusterUID {
+			t.Errorf("meshes: %d %s", code, body)
+		}
+		if code, body := h.do("GET", "/api/v1/clusters/c1/meshes", h.viewer, nil); code != 200 || !strings.Contains(string(body), `"cluster":"c1"`) {
+			t.Errorf("c1's meshes: %d %s", code, body)
+		}
+		if code, body := h.do("GET", "/api/v1/clusters/c2/meshes", h.viewer, nil); code != 409 {
+			t.Errorf("the meshes of a cluster in maintenance: %d %s", code, body)
+		}
+		if code, body := h.do("GET", "/api/v1/clusters/c9/meshes", h.viewer, nil); code != 404 {
+			t.Errorf("the meshes of an unknown cluster: %d %s", code, body)
+		}
+		if code, body := h.do("GET", "/api/v1/results/"+done.ResultID+"?format=smp-mesh", h.viewer, nil); code != 200 {
+			t.Errorf("smp-mesh: %d %s", code, body)
 		}
 
 		// Deploy bodies are checked field by field before anything happens.
