@@ -103,6 +103,9 @@ func versionFromKeys(keys []string, maps ...map[string]string) string {
 				v = strings.ReplaceAll(v, "-", ".")
 			case "linkerd.io/created-by":
 				f := strings.Fields(v)
+				if len(f) == 0 {
+					continue
+				}
 				v = f[len(f)-1]
 			}
 			if v = normalizeVersion(v); v != "" {

@@ -285,3 +285,23 @@ func TestParseImage(t *testing.T) {
 		t.Error("a mirror's prefix must match, a look-alike path must not")
 	}
 }
+
+func TestVersionFromKeys(t *testing.T) {
+	cases := []struct {
+		key, value, want string
+	}{
+		{"app.kubernetes.io/version", "v1.24.2", "1.24.2"},
+		{"helm.sh/chart", "istiod-1.24.2", "1.24.2"},
+		{"helm.sh/chart", "cilium-1.16.5-rc.1", "1.16.5-rc.1"},
+		{"helm.sh/chart", "istiod", ""},
+		{"istio.io/rev", "1-24-2", "1.24.2"},
+		{"istio.io/rev", "canary", ""},
+		{"linkerd.io/created-by", "linkerd/helm stable-2.14.10", "stable-2.14.10"},
+		{"linkerd.io/created-by", "   ", ""},
+	}
+	for _, tc := range cases {
+		if got := versionFromKeys([]string{tc.key}, map[string]string{tc.key: tc.value}); got != tc.want {
+			t.Errorf("%s=%q: %q, want %q", tc.key, tc.value, got, tc.want)
+		}
+	}
+}
