@@ -11,8 +11,6 @@ package fingerprint
 
 import (
 	"sort"
-	"strconv"
-	"strings"
 )
 
 // Object is what a fingerprint looks at: one discovered object, slim.
@@ -128,7 +126,8 @@ const (
 var workloads = []string{KindDeployment, KindDaemonSet, KindStatefulSet}
 
 // Identify looks at a cluster's objects and names the meshes and monitoring in it.
-// Meshes come sorted by type, monitoring by kind, namespace and name.
+// Meshes come sorted by type and control-plane namespace, monitoring by kind,
+// namespace and name.
 func Identify(objects []Object) Report {
 	var idx index
 	for i := range objects {
@@ -136,11 +135,9 @@ func Identify(objects []Object) Report {
 	}
 	var rep Report
 	for _, p := range prints {
-		if m, ok := p.identify(&idx); ok {
-			rep.Meshes = append(rep.Meshes, m)
-		}
+		rep.Meshes = append(rep.Meshes, p.identify(&idx)...)
 	}
-	sort.Slice(rep.Meshes, func(i, j int) bool { return rep.Meshes[i].Type < rep.Meshes[j].Type })
+	sort.SliceStable(rep.Meshes, func(i, j int) bool { return rep.Meshes[i].Type < rep.Meshes[j].Type })
 	rep.Monitoring = findMonitoring(&idx)
 	return rep
 }
@@ -163,268 +160,4 @@ func (x *index) add(o *Object) {
 	case KindMutatingHook, KindValidatingHook:
 		x.webhooks = append(x.webhooks, o)
 	}
-}
-
-// label is a well-known label: Value "" matches any value.
-type label struct{ Key, Value string }
-
-func (l label) in(m map[string]string) bool {
-	v, ok := m[l.Key]
-	return ok && (l.Value == "" || v == l.Value)
-}
-
-func (l label) String() string {
-	if l.Value == "" {
-		return l.Key
-	}
-	return l.Key + "=" + l.Value
-}
-
-// meshPrint is one mesh's composite fingerprint (one file per mesh fills one).
-type meshPrint struct {
-	Type string
-	// DefaultMode is the mode unless a component says otherwise.
-	DefaultMode string
-	Components  []componentPrint
-	// CRDGroups are the API groups of its CRDs (a CRD is named plural.group); a
-	// group matches itself and its subgroups.
-	CRDGroups []string
-	// Webhooks are name prefixes of its webhook configurations.
-	Webhooks []string
-	// Sidecars are its injected proxy containers.
-	Sidecars []sidecarPrint
-	// VersionKeys are labels or annotations (on the workload or its pod template)
-	// that carry the control plane's version when its image is pinned by digest.
-	VersionKeys []string
-}
-
-// componentPrint is one control-plane workload.
-type componentPrint struct {
-	Role  string
-	Kinds []string
-	// Images are repository paths (without registry: "istio/pilot"); a mirror's
-	// extra prefix still matches ("mirror/istio/pilot").
-	Images []string
-	// Labels are the well-known labels the installers put on it (any one counts).
-	Labels []label
-	// NeedLabel: the image alone is too common to count (traefik, envoy); a label
-	// must match too.
-	NeedLabel bool
-	// Primary: its version and namespace are the mesh's.
-	Primary bool
-	// Mode, when set, is the mesh's mode if this component runs (ambient).
-	Mode string
-	// NodeProxy: its pods are the data plane's proxies (ztunnel, a per-node proxy).
-	NodeProxy bool
-}
-
-// sidecarPrint is one injected proxy container.
-type sidecarPrint struct {
-	Names  []string
-	Images []string
-	// VersionKeys are pod labels or annotations with the proxy's version when the
-	// image is pinned by digest.
-	VersionKeys []string
-	// PodLabel, when set, must be on the pod: the container alone is too common
-	// (an envoy container is not always OSM's).
-	PodLabel string
-}
-
-func (c *componentPrint) matchKind(kind string) bool {
-	kinds := c.Kinds
-	if len(kinds) == 0 {
-		kinds = workloads
-	}
-	for _, k := range kinds {
-		if k == kind {
-			return true
-		}
-	}
-	return false
-}
-
-// matchLabel returns the first well-known label the object (or its pods) carries.
-func (c *componentPrint) matchLabel(o *Object) (label, bool) {
-	for _, l := range c.Labels {
-		if l.in(o.Labels) || l.in(o.PodLabels) {
-			return l, true
-		}
-	}
-	return label{}, false
-}
-
-// match returns the container whose image is the component's, if the object is one.
-func (c *componentPrint) match(o *Object) (Container, bool) {
-	if !c.matchKind(o.Kind) && !(c.NodeProxy && o.Kind == KindPod) {
-		return Container{}, false
-	}
-	for _, ct := range o.Containers {
-		if !ParseImage(ct.Image).Is(c.Images...) {
-			continue
-		}
-		if c.NeedLabel {
-			if _, ok := c.matchLabel(o); !ok {
-				return Container{}, false
-			}
-		}
-		return ct, true
-	}
-	return Container{}, false
-}
-
-func (s *sidecarPrint) match(pod *Object) (Container, bool) {
-	if s.PodLabel != "" && !(label{Key: s.PodLabel}).in(pod.Labels) {
-		return Container{}, false
-	}
-	for _, ct := range pod.Containers {
-		if contains(s.Names, ct.Name) && ParseImage(ct.Image).Is(s.Images...) {
-			return ct, true
-		}
-	}
-	return Container{}, false
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-// identify scores the print against the cluster's objects.
-func (p *meshPrint) identify(x *index) (Mesh, bool) {
-	m := Mesh{Type: p.Type, Mode: p.DefaultMode}
-	signals := map[string]bool{}
-	roles := map[string]bool{}
-	var primary *Component
-	for i := range p.Components {
-		c := &p.Components[i]
-		for _, o := range x.workloads {
-			ct, ok := c.match(o)
-			if !ok {
-				continue
-			}
-			img := ParseImage(ct.Image)
-			comp := Component{Role: c.Role, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Image: ct.Image,
-				Version: img.Version()}
-			if comp.Version == "" {
-				comp.Version = versionFromKeys(p.VersionKeys, o.Labels, o.Annotations, o.PodLabels, o.PodAnnotations)
-			}
-			m.ControlPlane = append(m.ControlPlane, comp)
-			roles[c.Role] = true
-			signals["image"] = true
-			m.Evidence = append(m.Evidence, o.Kind+" "+o.Namespace+"/"+o.Name+" runs "+ct.Image)
-			if l, ok := c.matchLabel(o); ok {
-				signals["labels"] = true
-				m.Evidence = append(m.Evidence, o.Kind+" "+o.Namespace+"/"+o.Name+" has label "+l.String())
-			}
-			if c.Mode != "" {
-				m.Mode = c.Mode
-			}
-			if c.Primary && (primary == nil || comp.Namespace+"/"+comp.Name < primary.Namespace+"/"+primary.Name) {
-				cp := comp
-				primary = &cp
-			}
-		}
-		if c.NodeProxy {
-			for _, pod := range x.pods {
-				if ct, ok := c.match(pod); ok {
-					m.Proxies.add(ParseImage(ct.Image).Version())
-				}
-			}
-		}
-	}
-	if !signals["image"] {
-		return Mesh{}, false
-	}
-	if len(roles) > 1 {
-		signals["components"] = true
-	}
-	if n := p.countCRDs(x); n > 0 {
-		signals["crds"] = true
-		m.Evidence = append(m.Evidence, plural(n, "CRD")+" of "+strings.Join(p.CRDGroups, ", "))
-	}
-	for _, w := range x.webhooks {
-		for _, prefix := range p.Webhooks {
-			if strings.HasPrefix(w.Name, prefix) {
-				signals["webhook"] = true
-				m.Evidence = append(m.Evidence, w.Kind+" "+w.Name)
-				break
-			}
-		}
-	}
-	sidecars := 0
-	for _, pod := range x.pods {
-		for i := range p.Sidecars {
-			s := &p.Sidecars[i]
-			if ct, ok := s.match(pod); ok {
-				v := ParseImage(ct.Image).Version()
-				if v == "" {
-					v = versionFromKeys(s.VersionKeys, pod.Labels, pod.Annotations)
-				}
-				m.Proxies.add(v)
-				sidecars++
-				break
-			}
-		}
-	}
-	if sidecars > 0 {
-		signals["proxies"] = true
-		m.Evidence = append(m.Evidence, plural(sidecars, "pod")+" with an injected proxy")
-	}
-	m.Score = len(signals)
-	if m.Score < 2 {
-		return Mesh{}, false
-	}
-	if primary == nil {
-		primary = &m.ControlPlane[0]
-	}
-	m.Version, m.Namespace = primary.Version, primary.Namespace
-	return m, true
-}
-
-func (p *meshPrint) countCRDs(x *index) int {
-	n := 0
-	for _, o := range x.crds {
-		_, group, ok := strings.Cut(o.Name, ".")
-		if !ok {
-			continue
-		}
-		for _, g := range p.CRDGroups {
-			if group == g || strings.HasSuffix(group, "."+g) {
-				n++
-				break
-			}
-		}
-	}
-	return n
-}
-
-func (p *Proxies) add(version string) {
-	if version == "" {
-		version = "unknown"
-	}
-	if p.Versions == nil {
-		p.Versions = map[string]int{}
-	}
-	p.Count++
-	p.Versions[version]++
-}
-
-func plural(n int, what string) string {
-	s := strconv.Itoa(n) + " " + what
-	if n != 1 {
-		s += "s"
-	}
-	return s
-}
-
-// prints are every mesh's; each mesh's file adds its own.
-var prints []*meshPrint
-
-func register(p *meshPrint) bool {
-	prints = append(prints, p)
-	return true
 }

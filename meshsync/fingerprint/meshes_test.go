@@ -196,6 +196,21 @@ func TestIdentifyMeshes(t *testing.T) {
 		want: []want{{Type: "nginx_service_mesh", Mode: "sidecar", Version: "2.0.0", Namespace: "nginx-mesh", Roles: []string{"api", "metrics"},
 			Proxies: proxies(map[string]int{"2.0.0": 1})}},
 	}, {
+		name: "two linkerd control planes in two namespaces are two meshes; proxies go to the one their label names",
+		objects: join(crds("servers.policy.linkerd.io"), objs(
+			deployment("l5d-a", "linkerd-destination", l("linkerd.io/control-plane-component", "destination"), "cr.l5d.io/linkerd/controller:stable-2.14.10"),
+			deployment("l5d-b", "linkerd-destination", l("linkerd.io/control-plane-component", "destination"), "cr.l5d.io/linkerd/controller:edge-24.11.8"),
+			pod("app", "web-1", l("linkerd.io/control-plane-ns", "l5d-b"), ct("linkerd-proxy", "cr.l5d.io/linkerd/proxy:edge-24.11.8")),
+			pod("app", "web-2", l("linkerd.io/control-plane-ns", "l5d-b"), ct("linkerd-proxy", "cr.l5d.io/linkerd/proxy:edge-24.11.8")),
+			pod("l5d-a", "tap-1", nil, ct("linkerd-proxy", "cr.l5d.io/linkerd/proxy:stable-2.14.10")),
+		)),
+		want: []want{
+			{Type: "linkerd", Mode: "sidecar", Version: "stable-2.14.10", Namespace: "l5d-a", Roles: []string{"destination"},
+				Proxies: proxies(map[string]int{"stable-2.14.10": 1})},
+			{Type: "linkerd", Mode: "sidecar", Version: "edge-24.11.8", Namespace: "l5d-b", Roles: []string{"destination"},
+				Proxies: proxies(map[string]int{"edge-24.11.8": 2})},
+		},
+	}, {
 		name: "two meshes in one cluster are told apart",
 		objects: join(istioCRDs, crds("meshes.kuma.io"), objs(
 			deployment("istio-system", "istiod", istiodLabels, "docker.io/istio/pilot:1.24.2"),
