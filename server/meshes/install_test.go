@@ -80,6 +80,17 @@ func (c *testCluster) daemonSet(ns, name string, labels map[string]string, cs ..
 	}
 }
 
+func (c *testCluster) statefulSet(ns, name string, labels map[string]string, cs ...container) {
+	c.t.Helper()
+	one := int32(1)
+	d := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels},
+		Spec: appsv1.StatefulSetSpec{Replicas: &one, ServiceName: name, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"fp-app": name}},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: with(labels, "fp-app", name)}, Spec: podSpec(cs)}}}
+	if _, err := c.cs.AppsV1().StatefulSets(ns).Create(bg(), d, metav1.CreateOptions{}); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
 func (c *testCluster) service(ns, name string, selector map[string]string, port, target int32) {
 	c.t.Helper()
 	s := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Spec: corev1.ServiceSpec{Selector: selector,
