@@ -39,6 +39,10 @@ func New(clusters Clusters, source Source, log *slog.Logger) *Service {
 	return &Service{clusters: clusters, source: source, log: log}
 }
 
+// EnvironmentTimeout bounds how long a run waits for its cluster's fingerprints
+// before its load starts; past it the result names no mesh.
+var EnvironmentTimeout = 20 * time.Second
+
 // maxParallel bounds how many clusters are read at once.
 const maxParallel = 4
 
@@ -114,7 +118,10 @@ func (s *Service) Environment(ctx context.Context, ref string) (*smp.KubernetesE
 	if err != nil {
 		return nil, err
 	}
-	objects, err := s.source.FingerprintObjects(ctx, env.ClusterUID)
+	// Bounded: the run waits for this before its load starts.
+	fctx, cancel := context.WithTimeout(ctx, EnvironmentTimeout)
+	defer cancel()
+	objects, err := s.source.FingerprintObjects(fctx, env.ClusterUID)
 	if err != nil {
 		s.log.Warn("the run's result will not name its cluster's meshes", "cluster", env.Cluster, "error", err)
 		return env, nil
