@@ -69,7 +69,7 @@ func TestMeshesOnRealClusters(t *testing.T) {
 	if res, err := conns.Add(ctx, k8stest.Contexts(t, merged, []string{"c1", "c2"}, nil), nil, false, "ops"); err != nil || len(res) != 2 {
 		t.Fatalf("adding the clusters: %+v %v", res, err)
 	}
-	svc := New(conns, &LiveSource{Clusters: conns, PageSize: 50}, slog.Default())
+	svc := New(conns, &LiveSource{Clusters: conns, PageSize: 200}, slog.Default())
 
 	all, err := svc.All(ctx)
 	if err != nil || len(all) != 2 || all[0].Cluster != "c1" || all[1].Cluster != "c2" {

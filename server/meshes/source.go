@@ -50,6 +50,10 @@ func (s *LiveSource) FingerprintObjects(ctx context.Context, clusterUID string) 
 	if err != nil {
 		return nil, err
 	}
+	// Paged lists of a large cluster are many calls in a row: client-go's default
+	// limit (5 per second) would make a 50,000-pod cluster take 20 s.
+	rc = rest.CopyConfig(rc)
+	rc.QPS, rc.Burst = 50, 100
 	cs, err := kubernetes.NewForConfig(rc)
 	if err != nil {
 		return nil, err
