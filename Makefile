@@ -20,7 +20,7 @@ build:
 # none are tested, then tests the cluster packages. The first time, that builds the
 # control plane (10-15 minutes on 2 cores, progress every 30 s); the clusters stay up
 # for the next run; `make clusters-down` stops them.
-CLUSTER_PKGS := ./cmd/meshperf ./server/api ./server/connections
+CLUSTER_PKGS := ./cmd/meshperf ./server/api ./server/connections ./server/meshes
 CLUSTERS_LOG := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/meshperf/clusters-up.log
 test: lint
 	@./hack/clusters.sh start-up $(CLUSTERS) $(CLUSTERS_LOG)
@@ -47,6 +47,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzUnmarshalSMP$$' -fuzztime $(FUZZTIME) ./smp
 	$(GO) test -run '^$$' -fuzz '^FuzzValidate$$' -fuzztime $(FUZZTIME) ./dashboards
 	$(GO) test -run '^$$' -fuzz '^FuzzPanelsOf$$' -fuzztime $(FUZZTIME) ./dashboards
+	$(GO) test -run '^$$' -fuzz '^FuzzFromTrimmed$$' -fuzztime $(FUZZTIME) ./meshsync/fingerprint
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeResult$$' -fuzztime $(FUZZTIME) ./smp
 	$(GO) test -run '^$$' -fuzz '^FuzzWriteBodies$$' -fuzztime $(API_FUZZTIME) ./server/api
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./bus

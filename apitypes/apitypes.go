@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/meshperf/meshperf/meshsync/fingerprint"
 	"github.com/meshperf/meshperf/perf"
 	"github.com/meshperf/meshperf/smp"
 )
@@ -246,4 +247,18 @@ type AgentDeployment struct {
 	Error          string    `json:"error,omitempty"`
 	UpdatedBy      string    `json:"updated_by,omitempty"`
 	UpdatedAt      time.Time `json:"updated_at"`
+}
+
+// ClusterMeshes is what runs in one connected cluster: its service meshes and its
+// Prometheus and Grafana, as their fingerprints tell.
+type ClusterMeshes struct {
+	// ClusterID and Cluster are the connection's id and name.
+	ClusterID  string                   `json:"cluster_id"`
+	Cluster    string                   `json:"cluster"`
+	ClusterUID string                   `json:"cluster_uid"`
+	Meshes     []fingerprint.Mesh       `json:"meshes"`
+	Monitoring []fingerprint.Monitoring `json:"monitoring"`
+	// Error says why the cluster could not be read (the lists are then empty).
+	Error     string    `json:"error,omitempty"`
+	CheckedAt time.Time `json:"checked_at"`
 }

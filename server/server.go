@@ -25,6 +25,7 @@ import (
 	"github.com/meshperf/meshperf/server/auth"
 	"github.com/meshperf/meshperf/server/broker"
 	"github.com/meshperf/meshperf/server/connections"
+	"github.com/meshperf/meshperf/server/meshes"
 	"github.com/meshperf/meshperf/server/runs"
 	"github.com/meshperf/meshperf/server/schedule"
 	"github.com/meshperf/meshperf/server/secrets"
@@ -167,9 +168,11 @@ func Run(ctx context.Context, cfg Config) error {
 	// group stops, not with ctx's values or deadline.
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
+	// Fingerprints list the cluster live until the inventory can answer for it.
+	meshSvc := meshes.New(conns, &meshes.LiveSource{Clusters: conns}, log)
 	ropt := runs.Options{Owner: cfg.InstanceID, Concurrency: cfg.Concurrency, Version: cfg.Version, Logger: log,
 		Distributed: &agents.Distributor{Registry: reg, NC: brk.NC, Stream: brk.Stream, Version: cfg.Version, Logger: log},
-		Clusters:    conns, MaxQueued: cfg.MaxQueuedRuns, MaxQueuedPerUser: cfg.MaxQueuedRunsPerUser}
+		Clusters:    meshSvc, MaxQueued: cfg.MaxQueuedRuns, MaxQueuedPerUser: cfg.MaxQueuedRunsPerUser}
 	if policy != nil {
 		ropt.Targets = policy
 	}
@@ -182,7 +185,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if creds != nil {
 		issue = creds.Issue
 	}
-	a := api.New(st, mgr, api.Options{AnonymousRead: cfg.AnonymousRead, Targets: policy, Logger: log, Agents: reg, Clusters: conns,
+	a := api.New(st, mgr, api.Options{AnonymousRead: cfg.AnonymousRead, Targets: policy, Logger: log, Agents: reg, Clusters: conns, Meshes: meshSvc,
 		IssueAgentCredential: issue, MaxRunConnections: cfg.MaxRunConnections})
 	srv := newHTTPServer(a.Handler(), cfg.HTTP)
 

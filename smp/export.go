@@ -31,6 +31,9 @@ func ExportResult(r *Result) *smpspec.PerformanceTestResult {
 		TestId:     r.TestID,
 		EnvId:      r.Environment.ID,
 	}
+	if k := r.Environment.Kubernetes; k != nil && len(k.Meshes) > 0 {
+		out.MeshConfigId = MeshConfigID(r.Environment.ID, k.Meshes[0])
+	}
 	if !r.MeasureStart.IsZero() {
 		out.StartTime = timestamppb.New(r.MeasureStart.UTC())
 	}

@@ -209,6 +209,27 @@ type KubernetesEnv struct {
 	ClusterUID string    `json:"cluster_uid,omitempty" yaml:"cluster_uid,omitempty"`
 	Version    string    `json:"version,omitempty" yaml:"version,omitempty"`
 	Nodes      []NodeEnv `json:"nodes,omitempty" yaml:"nodes,omitempty"`
+	// Meshes are the service meshes found in the cluster as the run started, each
+	// exported as an SMP ServiceMeshConfig (the first is the one the SMP result's
+	// mesh_config_id names).
+	Meshes []MeshEnv `json:"meshes,omitempty" yaml:"meshes,omitempty"`
+}
+
+// MeshEnv is one service mesh in a run's cluster: what SMP compares results by.
+type MeshEnv struct {
+	// Type is the mesh as SMP's ServiceMesh.Type names it, in lower case (istio,
+	// linkerd, cilium, kuma, consul, traefik_mesh, open_service_mesh,
+	// nginx_service_mesh).
+	Type string `json:"type" yaml:"type"`
+	// Mode is the data plane's mode: sidecar, ambient or node.
+	Mode    string `json:"mode,omitempty" yaml:"mode,omitempty"`
+	Version string `json:"version,omitempty" yaml:"version,omitempty"`
+	// Namespace is the control plane's.
+	Namespace string `json:"namespace,omitempty" yaml:"namespace,omitempty"`
+	// Proxies counts the data plane's proxies (injected sidecars or node proxies).
+	Proxies int `json:"proxies" yaml:"proxies"`
+	// ProxyVersions counts the proxies by version ("unknown" when none is known).
+	ProxyVersions map[string]int `json:"proxy_versions,omitempty" yaml:"proxy_versions,omitempty"`
 }
 
 // NodeEnv is one Kubernetes node.

@@ -19,10 +19,11 @@ const (
 	FormatSMP     = "smp"      // the SMP PerformanceTestResult, YAML
 	FormatSMPJSON = "smp-json" // the SMP PerformanceTestResult, JSON
 	FormatSMPEnv  = "smp-env"  // the SMP EnvironmentConfig the result's env_id names, YAML
+	FormatSMPMesh = "smp-mesh" // the SMP ServiceMeshConfig of each mesh in the run's cluster, YAML documents
 )
 
 // OutputFormats lists what WriteResult accepts.
-var OutputFormats = []string{FormatJSON, FormatYAML, FormatCSV, FormatSMP, FormatSMPJSON, FormatSMPEnv}
+var OutputFormats = []string{FormatJSON, FormatYAML, FormatCSV, FormatSMP, FormatSMPJSON, FormatSMPEnv, FormatSMPMesh}
 
 // WriteResult writes a result in one of OutputFormats.
 func WriteResult(w io.Writer, r *Result, format string) error {
@@ -53,6 +54,13 @@ func WriteResult(w io.Writer, r *Result, format string) error {
 		return err
 	case FormatSMPEnv:
 		b, err := MarshalSMP(ExportEnvironment(&r.Environment), "yaml")
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(b)
+		return err
+	case FormatSMPMesh:
+		b, err := marshalMeshConfigs(&r.Environment)
 		if err != nil {
 			return err
 		}

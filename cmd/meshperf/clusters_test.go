@@ -3,6 +3,7 @@ package main_test
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,6 +63,26 @@ func TestClusterCLI(t *testing.T) {
 	}
 	if r := meshperf(t, "cluster", "get", "c1"); r.code != 0 || !strings.Contains(r.stdout, "kwok-node-1") || !strings.Contains(r.stdout, "32768 MiB") {
 		t.Fatalf("cluster get: %d\n%s", r.code, r.stdout)
+	}
+
+	// The meshes of both clusters: a table for people, JSON and YAML for scripts.
+	if r := meshperf(t, "mesh", "list"); r.code != 0 || !strings.Contains(r.stdout, "CLUSTER") || !strings.Contains(r.stdout, "c1") || !strings.Contains(r.stdout, "c2") {
+		t.Fatalf("mesh list: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	r = meshperf(t, "mesh", "list", "-o", "json")
+	var found []struct {
+		Cluster string
+		Meshes  []any
+		Error   string
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &found); r.code != 0 || err != nil || len(found) != 2 || found[0].Cluster != "c1" || found[1].Error != "" || found[0].Meshes == nil {
+		t.Fatalf("mesh list -o json: %d %v\n%s", r.code, err, r.stdout)
+	}
+	if r := meshperf(t, "mesh", "list", "--cluster", "c2", "-o", "yaml"); r.code != 0 || !strings.Contains(r.stdout, "cluster: c2") || strings.Contains(r.stdout, "cluster: c1") {
+		t.Fatalf("mesh list --cluster c2 -o yaml: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r := meshperf(t, "mesh", "list", "-o", "xml"); r.code != 2 {
+		t.Fatalf("mesh list -o xml: exit %d, want 2\n%s", r.code, r.stderr)
 	}
 
 	// The client key is nowhere in clear: not in the database files, not in the logs.

@@ -10,23 +10,25 @@ import (
 )
 
 // outputFlag is the -o flag of the list and get verbs: a table (or text) for people,
-// json for scripts. One definition, so every verb accepts and refuses the same values.
+// json or yaml for scripts. One definition, so every verb accepts and refuses the same values.
 type outputFlag struct{ format string }
 
 func (o *outputFlag) add(cmd *cobra.Command) {
-	cmd.Flags().StringVarP(&o.format, "output", "o", "", "table (default) or json for scripts")
+	cmd.Flags().StringVarP(&o.format, "output", "o", "", "table (default), json or yaml for scripts")
 }
 
 // check refuses an unknown -o value before the command talks to a server.
 func (o *outputFlag) check() error {
 	switch o.format {
-	case "", "table", "json":
+	case "", "table", "json", "yaml":
 		return nil
 	}
-	return badInput(fmt.Errorf("-o %q: want table or json", o.format))
+	return badInput(fmt.Errorf("-o %q: want table, json or yaml", o.format))
 }
 
 func (o *outputFlag) json() bool { return o.format == "json" }
+
+func (o *outputFlag) yaml() bool { return o.format == "yaml" }
 
 // table describes how a list verb prints its items: the column headings and one row per
 // item. Every list verb goes through writeList so headings, spacing, the empty case and
@@ -45,14 +47,18 @@ func writeList[T any](cmd *cobra.Command, o *outputFlag, t table[T], items []T, 
 		return err
 	}
 	w := cmd.OutOrStdout()
-	if o.json() {
-		if asJSON != nil {
-			return writeJSONOut(w, asJSON)
+	if o.json() || o.yaml() {
+		var v any = asJSON
+		if asJSON == nil {
+			if items == nil {
+				items = []T{} // [] rather than null: scripts iterate it
+			}
+			v = items
 		}
-		if items == nil {
-			items = []T{} // [] rather than null: scripts iterate it
+		if o.yaml() {
+			return writeYAMLOut(w, v)
 		}
-		return writeJSONOut(w, items)
+		return writeJSONOut(w, v)
 	}
 	if len(items) == 0 && t.empty != "" {
 		fmt.Fprintln(cmd.ErrOrStderr(), t.empty)

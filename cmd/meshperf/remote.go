@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -149,4 +150,35 @@ func remoteErr(err error) error {
 
 func writeJSONOut(w io.Writer, v any) error {
 	return smp.WriteJSON(w, v)
+}
+
+// writeYAMLOut writes v as YAML with its JSON field names (the API's), by way of its
+// JSON: JSON is YAML, and yaml.v3 keeps the keys' order.
+func writeYAMLOut(w io.Writer, v any) error {
+	js, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	var n yaml.Node
+	if err := yaml.Unmarshal(js, &n); err != nil {
+		return err
+	}
+	styleBlock(&n)
+	enc := yaml.NewEncoder(w)
+	enc.SetIndent(2)
+	if err := enc.Encode(&n); err != nil {
+		return err
+	}
+	return enc.Close()
+}
+
+// styleBlock undoes the flow style the JSON input gave every node.
+func styleBlock(n *yaml.Node) {
+	n.Style &^= yaml.FlowStyle
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!str" {
+		n.Style &^= yaml.DoubleQuotedStyle
+	}
+	for _, c := range n.Content {
+		styleBlock(c)
+	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/meshperf/meshperf/server/agents"
 	"github.com/meshperf/meshperf/server/auth"
 	"github.com/meshperf/meshperf/server/connections"
+	"github.com/meshperf/meshperf/server/meshes"
 	"github.com/meshperf/meshperf/server/runs"
 	"github.com/meshperf/meshperf/server/store"
 	"github.com/meshperf/meshperf/smp"
@@ -47,6 +48,9 @@ type Options struct {
 	Agents *agents.Registry
 	// Clusters manages cluster connections (nil: the cluster routes answer 503).
 	Clusters *connections.Manager
+	// Meshes identifies the meshes in connected clusters (nil: the mesh routes
+	// answer 503).
+	Meshes *meshes.Service
 	// IssueAgentCredential issues an agent's broker credential (nil: an external
 	// broker, where agents' identities are configured).
 	IssueAgentCredential func(name string, prefix bool) (string, error)
@@ -131,6 +135,8 @@ func (a *API) routes() []route {
 		{"DELETE", "/api/v1/clusters/{id}", auth.Admin, a.withClusters(a.deleteCluster)},
 		{"POST", "/api/v1/clusters/{id}/check", auth.Editor, a.withClusters(a.checkCluster)},
 		{"PUT", "/api/v1/clusters/{id}/state", auth.Admin, a.withClusters(a.setClusterState)},
+		{"GET", "/api/v1/clusters/{id}/meshes", auth.Viewer, a.withMeshes(a.clusterMeshes)},
+		{"GET", "/api/v1/meshes", auth.Viewer, a.withMeshes(a.listMeshes)},
 
 		{"GET", "/api/v1/results", auth.Viewer, a.listResults},
 		{"GET", "/api/v1/results/compare", auth.Viewer, a.compareResults},

@@ -19,6 +19,7 @@ import (
 	"github.com/meshperf/meshperf/sampleapp"
 	"github.com/meshperf/meshperf/server/api"
 	"github.com/meshperf/meshperf/server/connections"
+	"github.com/meshperf/meshperf/server/meshes"
 	"github.com/meshperf/meshperf/server/runs"
 	"github.com/meshperf/meshperf/server/secrets"
 	"github.com/meshperf/meshperf/server/store"
@@ -51,13 +52,15 @@ func newHarness(t *testing.T, kind string, opt api.Options) *harness {
 	}
 	conns := connections.New(st, connections.Options{Box: box, Logger: quiet,
 		Agents: connections.AgentDefaults{BrokerUser: "agent", AgentToken: "agent-token-for-tests", Image: "ghcr.io/meshperf/meshperf:test"}})
-	mgr := runs.New(st, runs.Options{Owner: "test-" + kind, Concurrency: 2, Logger: quiet, Clusters: conns})
+	meshSvc := meshes.New(conns, &meshes.LiveSource{Clusters: conns}, quiet)
+	mgr := runs.New(st, runs.Options{Owner: "test-" + kind, Concurrency: 2, Logger: quiet, Clusters: meshSvc})
 	if err := mgr.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cancel(); mgr.Wait() })
 	opt.Logger = quiet
 	opt.Clusters = conns
+	opt.Meshes = meshSvc
 	srv := httptest.NewServer(checkResponses(t, api.New(st, mgr, opt).Handler()))
 	t.Cleanup(srv.Close)
 	h := &harness{t: t, url: srv.URL, st: st, target: tgt, mgr: mgr, conns: conns}

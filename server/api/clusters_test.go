@@ -1,14 +1,20 @@
 package api_test
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
+	admissionv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/meshperf/meshperf/apitypes"
 	"github.com/meshperf/meshperf/internal/k8stest"
 	"github.com/meshperf/meshperf/server/api"
 	"github.com/meshperf/meshperf/smp"
@@ -32,6 +38,7 @@ type addResults struct {
 // environment, removal flushes.
 func TestClustersAPI(t *testing.T) {
 	merged := k8stest.Require(t, 2)
+	istioNS := istioOn(t, merged, "c1")
 	each(t, func(t *testing.T, kind string) {
 		h := newHarness(t, kind, api.Options{})
 		kc := string(k8stest.Contexts(t, merged, []string{"c1", "c2"}, map[string]string{"c2-alias": "c2"}))
@@ -144,6 +151,9 @@ func TestClustersAPI(t *testing.T) {
 		if k == nil || k.Cluster != "c1" || k.Version != "v1.36.3" || len(k.Nodes) != 1 || k.Nodes[0].Cores != 8 || k.Nodes[0].MemMB != 32768 || k.ClusterUID == "" {
 			t.Fatalf("environment: %+v", k)
 		}
+		if !hasMesh(k.Meshes, "istio", istioNS, "1.24.2") {
+			t.Errorf("the run's environment lacks c1's Istio 1.24.2 in %s: %+v", istioNS, k.Meshes)
+		}
 		if result.Summary.Requests != 100 {
 			t.Errorf("the run itself: %d requests", result.Summary.Requests)
 		}
@@ -157,6 +167,28 @@ func TestClustersAPI(t *testing.T) {
 			if code != 200 || !strings.Contains(string(body), want) {
 				t.Errorf("smp-env lacks %q: %d %s", want, code, body)
 			}
+		}
+
+		// The meshes of every usable cluster (c2 is in maintenance), answered against
+		// the OpenAPI document; one cluster's; a result's SMP mesh configs.
+		code, body = h.do("GET", "/api/v1/meshes", h.viewer, nil)
+		var meshList struct{ Items []apitypes.ClusterMeshes }
+		json.Unmarshal(body, &meshList)
+		if code != 200 || len(meshList.Items) != 1 || meshList.Items[0].Cluster != "c1" || meshList.Items[0].Error != "" || meshList.Items[0].ClusterUID != k.ClusterUID {
+			t.Errorf("meshes: %d %s", code, body)
+		}
+		if code, body := h.do("GET", "/api/v1/clusters/c1/meshes", h.viewer, nil); code != 200 || !strings.Contains(string(body), `"cluster": "c1"`) {
+			t.Errorf("c1's meshes: %d %s", code, body)
+		}
+		if code, body := h.do("GET", "/api/v1/clusters/c2/meshes", h.viewer, nil); code != 409 {
+			t.Errorf("the meshes of a cluster in maintenance: %d %s", code, body)
+		}
+		if code, body := h.do("GET", "/api/v1/clusters/c9/meshes", h.viewer, nil); code != 404 {
+			t.Errorf("the meshes of an unknown cluster: %d %s", code, body)
+		}
+		if code, body := h.do("GET", "/api/v1/results/"+done.ResultID+"?format=smp-mesh", h.viewer, nil); code != 200 ||
+			!strings.Contains(string(body), "type: ISTIO") || !strings.Contains(string(body), "mesh_build: 1.24.2") {
+			t.Errorf("smp-mesh: %d %s", code, body)
 		}
 
 		// Deploy bodies are checked field by field before anything happens.
@@ -184,4 +216,44 @@ func TestClustersAPI(t *testing.T) {
 			t.Errorf("c1 after c2's delete: %d", code)
 		}
 	})
+}
+
+// istioOn lays out Istio 1.24.2's control plane on a cluster as istioctl does (istiod on
+// the pilot image with its labels, the injector's webhook configuration, empty so it
+// intercepts nothing) in a namespace of the test's own, and returns the namespace.
+func istioOn(t *testing.T, merged []byte, cluster string) string {
+	t.Helper()
+	ctx := context.Background()
+	cs := k8stest.Clientset(t, merged, cluster)
+	ns := k8stest.Namespace("mp-api-istio")
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
+	hook := &admissionv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "istio-sidecar-injector-" + ns}}
+	if _, err := cs.AdmissionregistrationV1().MutatingWebhookConfigurations().Create(ctx, hook, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cs.AdmissionregistrationV1().MutatingWebhookConfigurations().Delete(context.Background(), hook.Name, metav1.DeleteOptions{})
+	})
+	labels := map[string]string{"app": "istiod", "istio": "pilot"}
+	one := int32(1)
+	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "istiod", Namespace: ns, Labels: labels},
+		Spec: appsv1.DeploymentSpec{Replicas: &one, Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "discovery", Image: "docker.io/istio/pilot:1.24.2"}}}}}}
+	if _, err := cs.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return ns
+}
+
+func hasMesh(ms []smp.MeshEnv, typ, ns, version string) bool {
+	for _, m := range ms {
+		if m.Type == typ && m.Namespace == ns && m.Version == version {
+			return true
+		}
+	}
+	return false
 }

@@ -104,7 +104,8 @@ func (a *API) getResult(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	contentType := map[string]string{smp.FormatJSON: "application/json", smp.FormatYAML: "application/yaml",
-		smp.FormatCSV: "text/csv", smp.FormatSMP: "application/yaml", smp.FormatSMPJSON: "application/json", smp.FormatSMPEnv: "application/yaml"}[format]
+		smp.FormatCSV: "text/csv", smp.FormatSMP: "application/yaml", smp.FormatSMPJSON: "application/json", smp.FormatSMPEnv: "application/yaml",
+		smp.FormatSMPMesh: "application/yaml"}[format]
 	if contentType == "" {
 		badInput(w, r, smp.FieldErrors{{Path: "format", Msg: fmt.Sprintf("must be one of %s, got %q", strings.Join(smp.OutputFormats, ", "), format)}}, "")
 		return

@@ -419,3 +419,18 @@ func (m *Manager) Environment(ctx context.Context, ref string) (*smp.KubernetesE
 	sort.Slice(kn, func(i, j int) bool { return kn[i].Name < kn[j].Name })
 	return kube.Environment(c.Name, c.ClusterUID, c.Version, kn), nil
 }
+
+// ClusterConfig is a REST config for a cluster, by its UID, through its usable
+// connection (for readers that know clusters by identity, such as fingerprints).
+func (m *Manager) ClusterConfig(ctx context.Context, clusterUID string) (*rest.Config, error) {
+	cs, err := m.st.ListConnections(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range cs {
+		if c := &cs[i]; c.ClusterUID == clusterUID && State(c.State).Usable() {
+			return m.RESTConfig(c)
+		}
+	}
+	return nil, fmt.Errorf("no usable connection to cluster %s: %w", clusterUID, store.ErrNotFound)
+}

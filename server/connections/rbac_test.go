@@ -12,8 +12,10 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
@@ -87,6 +89,20 @@ func TestDocumentedLeastPrivilegeRole(t *testing.T) {
 	// And no more: it cannot read secrets elsewhere.
 	rc, _ := kube.RESTConfig(mustContext(t, kc))
 	cs := kubernetes.NewForConfigOrDie(rc)
+	// What mesh fingerprints list (server/meshes.LiveSource) it may list.
+	md := metadata.NewForConfigOrDie(rc)
+	for _, gvr := range []schema.GroupVersionResource{
+		{Version: "v1", Resource: "pods"}, {Version: "v1", Resource: "services"},
+		{Group: "apps", Version: "v1", Resource: "deployments"}, {Group: "apps", Version: "v1", Resource: "daemonsets"},
+		{Group: "apps", Version: "v1", Resource: "statefulsets"},
+		{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"},
+		{Group: "admissionregistration.k8s.io", Version: "v1", Resource: "mutatingwebhookconfigurations"},
+		{Group: "admissionregistration.k8s.io", Version: "v1", Resource: "validatingwebhookconfigurations"},
+	} {
+		if _, err := md.Resource(gvr).List(ctx, metav1.ListOptions{Limit: 1}); err != nil {
+			t.Errorf("the documented role cannot list %s, which fingerprints read: %v", gvr.Resource, err)
+		}
+	}
 	if _, err := cs.CoreV1().Secrets("kube-system").List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
 		t.Fatalf("the documented role reads kube-system's secrets: %v", err)
 	}
