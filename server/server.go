@@ -29,6 +29,7 @@ import (
 	"github.com/meshperf/meshperf/server/schedule"
 	"github.com/meshperf/meshperf/server/secrets"
 	"github.com/meshperf/meshperf/server/store"
+	"github.com/meshperf/meshperf/server/web"
 )
 
 // Config is everything `meshperf server` takes.
@@ -184,7 +185,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	a := api.New(st, mgr, api.Options{AnonymousRead: cfg.AnonymousRead, Targets: policy, Logger: log, Agents: reg, Clusters: conns,
 		IssueAgentCredential: issue, MaxRunConnections: cfg.MaxRunConnections})
-	srv := newHTTPServer(a.Handler(), cfg.HTTP)
+	srv := newHTTPServer(web.Mount(a.Handler()), cfg.HTTP)
 
 	// The subsystems run as one group (the shape of Prometheus's cmd/prometheus): the
 	// first to stop, for whatever reason, stops all the others, and the group returns
