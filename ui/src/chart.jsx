@@ -46,6 +46,9 @@ export function Chart({ title, series, data, axes, scales, height = 240, name, t
   );
 }
 
+// secondAxis is an x axis of whole seconds.
+export const secondAxis = { label: 'second', incrs: [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600] };
+
 // bars draws a histogram.
 export const bars = uPlot.paths.bars ? uPlot.paths.bars({ size: [0.9, 60] }) : undefined;
 

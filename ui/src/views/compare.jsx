@@ -1,7 +1,7 @@
 import uPlot from 'uplot';
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api.js';
-import { Chart, palette, percentileX } from '../chart.jsx';
+import { Chart, secondAxis, palette, percentileX } from '../chart.jsx';
 import { useAPI } from '../hooks.js';
 import { ms, num, short, unitFmt } from '../format.js';
 import { logScales, percentileAxes } from './result.jsx';
@@ -45,8 +45,8 @@ export function Compare({ query, theme }) {
         <>
           <Chart name="compare-percentiles" title="Percentile curves (ms)" theme={theme} scales={logScales} axes={percentileAxes} data={curves.data} series={curves.series} height={320} />
           <div class="grid2">
-            <Chart name="compare-p99" title="p99 per second (ms)" theme={theme} data={p99s.data} series={p99s.series} axes={[{ label: 'second' }, {}]} />
-            <Chart name="compare-rate" title="Rate per second" theme={theme} data={rates.data} series={rates.series} axes={[{ label: 'second' }, {}]} />
+            <Chart name="compare-p99" title="p99 per second (ms)" theme={theme} data={p99s.data} series={p99s.series} axes={[secondAxis, {}]} />
+            <Chart name="compare-rate" title="Rate per second" theme={theme} data={rates.data} series={rates.series} axes={[secondAxis, {}]} />
           </div>
         </>
       )}

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { download } from '../api.js';
-import { Chart, bars, palette, percentileLabel, percentileX } from '../chart.jsx';
+import { Chart, secondAxis, bars, palette, percentileLabel, percentileX } from '../chart.jsx';
 import { useAPI } from '../hooks.js';
 import { ms, num, pct, when } from '../format.js';
 
@@ -52,11 +52,11 @@ export function Result({ id, theme }) {
           <Chart name="latency-over-time" title="Latency over time (ms)" theme={theme}
             data={[c.series.second, c.series.p50_ms, c.series.p99_ms]}
             series={[{ label: 'p50', stroke: palette[0], width: 2 }, { label: 'p99', stroke: palette[1], width: 2 }]}
-            axes={[{ label: 'second' }, {}]} />
+            axes={[secondAxis, {}]} />
           <Chart name="rate-over-time" title="Rate and errors per second" theme={theme}
             data={[c.series.second, c.series.rps, c.series.errors_per_second]}
             series={[{ label: 'req/s', stroke: palette[2], width: 2 }, { label: 'errors/s', stroke: palette[1], width: 2 }]}
-            axes={[{ label: 'second' }, {}]} />
+            axes={[secondAxis, {}]} />
           <Chart name="percentiles" title={`Percentile curve (max ${ms(c.max_ms)})`} theme={theme} scales={logScales} axes={percentileAxes}
             data={[c.percentiles.map((p) => percentileX(p.percentile)), c.percentiles.map((p) => Math.max(p.ms, 0.001))]}
             series={[{ label: 'latency', stroke: palette[0], width: 2, value: (u, v) => ms(v) }]} />

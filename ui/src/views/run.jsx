@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, events } from '../api.js';
-import { Chart, palette } from '../chart.jsx';
+import { Chart, palette, secondAxis } from '../chart.jsx';
 import { ms, num, short } from '../format.js';
 
 // Run follows a run live: a point per second of rate, p50/p99 and errors per second.
@@ -47,9 +47,9 @@ export function Run({ id, theme, user }) {
         {end?.result_id && <a class="button primary" href={`/results/${end.result_id}`} id="open-result">Open the result</a>}
       </div>
       <div class="grid2">
-        <Chart name="live-latency" title="Latency (ms) per second" theme={theme} data={[points[0], points[2], points[3]]}
+        <Chart name="live-latency" title="Latency (ms) per second" theme={theme} axes={[secondAxis, {}]} data={[points[0], points[2], points[3]]}
           series={[{ label: 'p50', stroke: palette[0], width: 2 }, { label: 'p99', stroke: palette[1], width: 2 }]} />
-        <Chart name="live-rate" title="Rate and errors per second" theme={theme} data={[points[0], points[1], points[4]]}
+        <Chart name="live-rate" title="Rate and errors per second" theme={theme} axes={[secondAxis, {}]} data={[points[0], points[1], points[4]]}
           series={[{ label: 'req/s', stroke: palette[2], width: 2 }, { label: 'errors/s', stroke: palette[1], width: 2 }]} />
       </div>
     </div>
