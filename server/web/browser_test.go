@@ -239,6 +239,13 @@ func TestBrowser(t *testing.T) {
 	setYAML(strings.Replace(bad, "rps: -5", "rps: 30", 1)) // a change: a new version
 	do(t, ctx, chromedp.Click(chromedp.ID("save")))
 	waitFor(t, ctx, "the new version", `document.querySelector('#message')?.textContent.includes('Saved version 2')`, 10*time.Second)
+	do(t, ctx, chromedp.Click(chromedp.CSS(`a[href$="?diff=2"]`)))
+	waitFor(t, ctx, "the versions' diff", `document.querySelector('#version-diff')`, 10*time.Second)
+	added := eval[string](t, ctx, `[...document.querySelectorAll('#version-diff .add')].map(e => e.textContent.trim()).join('|')`)
+	removed := eval[string](t, ctx, `[...document.querySelectorAll('#version-diff .del')].map(e => e.textContent.trim()).join('|')`)
+	if !strings.Contains(added, "rps: 30") || !strings.Contains(removed, "rps: 40") || strings.Contains(added+removed, "endpoint_urls") {
+		t.Errorf("the diff of versions 1 and 2: added %q, removed %q", added, removed)
+	}
 
 	// Run now: the live chart grows over SSE.
 	do(t, ctx, chromedp.Click(chromedp.ID("run-now")))
@@ -288,6 +295,10 @@ func TestBrowser(t *testing.T) {
 	theme := eval[string](t, ctx, `document.documentElement.dataset.theme`)
 	waitFor(t, ctx, "the charts redrawn in the other theme", points("compare-percentiles")+` >= 20`, 5*time.Second)
 	screenshot(t, ctx, shots, "compare-"+theme)
+
+	// Clusters: none here, said so.
+	do(t, ctx, chromedp.Navigate(l.url+"/clusters"))
+	waitFor(t, ctx, "the clusters page", `document.querySelector('#clusters')?.innerText.includes('No clusters')`, 10*time.Second)
 
 	// Nothing went wrong in the page: no exceptions, no console errors (the one
 	// expected failure is the refused token's 401 and the invalid profile's 400).

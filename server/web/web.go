@@ -6,7 +6,9 @@ package web
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"io/fs"
 	"net/http"
 	"path"
@@ -36,11 +38,30 @@ func mustSub(f fs.FS, dir string) fs.FS {
 	return sub
 }
 
+// asset is one file ready to serve: its bytes, gzipped, and an entity tag of its content.
+type asset struct {
+	plain, zipped []byte
+	etag          string
+}
+
 func handler(files fs.FS) http.Handler {
-	var zipped sync.Map // name -> []byte, gzipped once on first request
-	serve := func(w http.ResponseWriter, r *http.Request, name, cache string) bool {
+	var assets sync.Map // name -> *asset, made on first request
+	load := func(name string) (*asset, bool) {
+		if a, ok := assets.Load(name); ok {
+			return a.(*asset), true
+		}
 		body, err := fs.ReadFile(files, name)
 		if err != nil {
+			return nil, false
+		}
+		sum := sha256.Sum256(body)
+		a := &asset{plain: body, zipped: gzipBytes(body), etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
+		assets.Store(name, a)
+		return a, true
+	}
+	serve := func(w http.ResponseWriter, r *http.Request, name, cache string) bool {
+		a, ok := load(name)
+		if !ok {
 			return false
 		}
 		h := w.Header()
@@ -49,16 +70,14 @@ func handler(files fs.FS) http.Handler {
 		if ctype := contentType(name); ctype != "" {
 			h.Set("Content-Type", ctype)
 		}
-		if len(body) > 1024 && strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
-			z, ok := zipped.Load(name)
-			if !ok {
-				z, _ = zipped.LoadOrStore(name, gzipBytes(body))
-			}
+		body, etag := a.plain, a.etag
+		if len(a.plain) > 1024 && strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
 			h.Set("Content-Encoding", "gzip")
-			body = z.([]byte)
+			body, etag = a.zipped, strings.TrimSuffix(a.etag, `"`)+`-gz"`
 		}
-		// ServeContent answers HEAD, ranges and If-Modified-Since; the modification
-		// time is the zero time: an embedded file has none.
+		h.Set("ETag", etag)
+		// ServeContent answers HEAD, ranges and If-None-Match (an embedded file has no
+		// modification time: the zero time leaves Last-Modified out).
 		http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(body))
 		return true
 	}

@@ -65,6 +65,10 @@ func TestServesTheAppAndItsAssets(t *testing.T) {
 			t.Errorf("%s: the gzipped answer is not the file", m[1])
 		}
 	}
+	again := get(t, h, "GET", "/results", "If-None-Match", index.Header().Get("ETag"))
+	if index.Header().Get("ETag") == "" || again.Code != http.StatusNotModified {
+		t.Errorf("a revalidated app: %d (ETag %q)", again.Code, index.Header().Get("ETag"))
+	}
 	if w := get(t, h, "GET", "/assets/nope.js"); w.Code != 404 {
 		t.Errorf("a missing asset: %d (an asset is never the app)", w.Code)
 	}

@@ -10,10 +10,11 @@ import { Results } from './views/results.jsx';
 import { Result } from './views/result.jsx';
 import { Compare } from './views/compare.jsx';
 import { Schedules } from './views/schedules.jsx';
+import { Clusters } from './views/clusters.jsx';
 
 const routes = [
   ['/', Overview], ['/profiles', Profiles], ['/profiles/:id', ProfileEditor], ['/runs/:id', Run],
-  ['/results', Results], ['/results/:id', Result], ['/compare', Compare], ['/schedules', Schedules],
+  ['/results', Results], ['/results/:id', Result], ['/compare', Compare], ['/schedules', Schedules], ['/clusters', Clusters],
 ];
 
 // The theme: the system's unless chosen; kept in localStorage (it is no secret).
@@ -61,20 +62,22 @@ function App() {
   const [user, setUser] = useState(null);
   const [checked, setChecked] = useState(false);
   const [theme, toggleTheme] = useTheme();
+  const [wantLogin, setWantLogin] = useState(false);
   useEffect(() => {
     whenUnauthorized(() => { token.clear(); setUser(null); });
-    if (!token.get()) { setChecked(true); return; }
+    // Without a token, a server with anonymous read still answers (as a viewer).
     api('/whoami').then(setUser, () => token.clear()).finally(() => setChecked(true));
   }, []);
   if (!checked) return null;
-  if (!user) return <Login onLogin={setUser} />;
+  if (!user || wantLogin) return <Login onLogin={(u) => { setUser(u); setWantLogin(false); }} />;
+  const anonymous = !token.get();
   const [path, query] = loc.split('?');
   let view = <p class="error">No such page: {path}</p>;
   for (const [pattern, View] of routes) {
     const params = match(pattern, path);
     if (params) { view = <View {...params} query={new URLSearchParams(query || '')} theme={theme} user={user} />; break; }
   }
-  const nav = [['/', 'Overview'], ['/profiles', 'Profiles'], ['/results', 'Results'], ['/schedules', 'Schedules']];
+  const nav = [['/', 'Overview'], ['/profiles', 'Profiles'], ['/results', 'Results'], ['/schedules', 'Schedules'], ['/clusters', 'Clusters']];
   return (
     <>
       <header class="top">
@@ -85,7 +88,9 @@ function App() {
         <span class="spacer" />
         <button type="button" class="ghost" onClick={toggleTheme} title="Light or dark" id="theme">{theme === 'dark' ? '☀' : '☾'}</button>
         <span class="muted">{user.name} · {user.role}</span>
-        <button type="button" class="ghost" onClick={() => { token.clear(); setUser(null); navigate('/'); }}>Log out</button>
+        {anonymous
+          ? <button type="button" class="ghost" onClick={() => setWantLogin(true)}>Log in</button>
+          : <button type="button" class="ghost" onClick={() => { token.clear(); setUser(null); navigate('/'); }}>Log out</button>}
       </header>
       <main class="page">{view}</main>
     </>

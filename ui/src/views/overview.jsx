@@ -51,7 +51,7 @@ export function Overview() {
               <tbody>{agents.data.items.map((a) => <tr><td>{a.name}</td><td>{a.cores}</td><td>{a.busy || '–'}</td><td>{a.alive ? 'yes' : 'no'}</td></tr>)}</tbody></table>
           ) : <p class="muted">No agents connected: runs use the server's own generator.</p>}
         </section>
-        <section class="card"><h2>Clusters</h2>
+        <section class="card"><h2><a href="/clusters">Clusters</a></h2>
           {clusters.error ? <p class="muted">{clusters.error.message}</p> : clusters.data?.items?.length ? (
             <table><thead><tr><th>Name</th><th>State</th><th>Nodes</th><th>Checked</th></tr></thead>
               <tbody>{clusters.data.items.map((c) => <tr><td>{c.name}</td><td><span class={`status ${c.state}`}>{c.state}</span></td><td>{c.node_count}</td><td>{when(c.last_check)}</td></tr>)}</tbody></table>

@@ -4,6 +4,7 @@ import { api } from '../api.js';
 import { useAPI } from '../hooks.js';
 import { navigate } from '../router.js';
 import { when } from '../format.js';
+import { lineDiff } from '../diff.js';
 
 const newProfile = `name: my-profile
 description: ""
@@ -68,7 +69,7 @@ function Editor({ text, setText, marks }) {
   );
 }
 
-export function ProfileEditor({ id, user }) {
+export function ProfileEditor({ id, user, query }) {
   const isNew = id === 'new';
   const { data, error } = useAPI(isNew ? null : `/profiles/${encodeURIComponent(id)}`);
   const versions = useAPI(isNew ? null : `/profiles/${encodeURIComponent(id)}/versions`);
@@ -130,10 +131,28 @@ export function ProfileEditor({ id, user }) {
       )}
       {versions.data?.items?.length > 0 && (
         <section class="card"><h2>Versions</h2>
-          <table><thead><tr><th>Version</th><th>Saved</th><th>By</th></tr></thead>
-            <tbody>{versions.data.items.map((v) => <tr><td>{v.version}</td><td>{when(v.created_at)}</td><td>{v.created_by}</td></tr>)}</tbody></table>
+          <table><thead><tr><th>Version</th><th>Saved</th><th>By</th><th /></tr></thead>
+            <tbody>{versions.data.items.map((v) => (
+              <tr><td>{v.version}</td><td>{when(v.created_at)}</td><td>{v.created_by}</td>
+                <td>{v.version > 1 && <a href={`/profiles/${encodeURIComponent(id)}?diff=${v.version}`}>changes from {v.version - 1}</a>}</td></tr>
+            ))}</tbody></table>
+          <VersionDiff items={versions.data.items} version={Number(query.get('diff'))} />
         </section>
       )}
+    </div>
+  );
+}
+
+// VersionDiff shows what a version changed from the one before (?diff=N).
+function VersionDiff({ items, version }) {
+  const to = items.find((v) => v.version === version);
+  const from = items.find((v) => v.version === version - 1);
+  if (!to || !from) return null;
+  const lines = lineDiff(stringify(from.config, { lineWidth: 0 }), stringify(to.config, { lineWidth: 0 }));
+  return (
+    <div id="version-diff">
+      <h2>Version {version - 1} → {version}</h2>
+      <pre class="diff">{lines.map(([op, line]) => <span class={op === '+' ? 'add' : op === '-' ? 'del' : ''}>{op} {line}{'\n'}</span>)}</pre>
     </div>
   );
 }

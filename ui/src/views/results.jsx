@@ -1,4 +1,5 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
+import { api } from '../api.js';
 import { useAPI } from '../hooks.js';
 import { navigate } from '../router.js';
 import { ms, num, pct, short, when } from '../format.js';
@@ -16,7 +17,19 @@ export function Results({ query }) {
   for (const l of query.getAll('label')) apiQuery.append('label', l);
   if (filters.since) apiQuery.set('since', new Date(filters.since).toISOString());
   apiQuery.set('limit', '100');
-  const { data, error } = useAPI(`/results?${apiQuery}`);
+  const { data: first, error } = useAPI(`/results?${apiQuery}`);
+  // Later pages (the API's cursor) append to the first.
+  const [more, setMore] = useState({ items: [], cursor: null, error: null });
+  useEffect(() => setMore({ items: [], cursor: null, error: null }), [first]);
+  const next = more.cursor || first?.next_cursor;
+  const loadMore = () => {
+    const q = new URLSearchParams(apiQuery);
+    q.set('cursor', next);
+    api(`/results?${q}`).then((page) => setMore((m) => ({ items: [...m.items, ...page.items], cursor: page.next_cursor || '', error: null })),
+      (e) => setMore((m) => ({ ...m, error: e })));
+  };
+  const exhausted = more.cursor === '';
+  const data = first && { items: [...first.items, ...more.items] };
 
   const apply = (e) => {
     e.preventDefault();
@@ -62,6 +75,8 @@ export function Results({ query }) {
           ))}</tbody>
         </table>
       ) : <p class="muted">No results match.</p>)}
+      {next && !exhausted && <p><button type="button" id="more" onClick={loadMore}>More</button></p>}
+      {more.error && <p class="error">{more.error.message}</p>}
     </div>
   );
 }
