@@ -296,6 +296,20 @@ func TestBrowser(t *testing.T) {
 	waitFor(t, ctx, "the charts redrawn in the other theme", points("compare-percentiles")+` >= 20`, 5*time.Second)
 	screenshot(t, ctx, shots, "compare-"+theme)
 
+	// The profile's trend (its one result), the metric in the address.
+	do(t, ctx, chromedp.Navigate(l.url+"/profiles/browser?metric=p50"))
+	waitFor(t, ctx, "the profile's trend", points("trend")+` >= 1 && document.querySelector('#trend select').value === 'p50'`, 10*time.Second)
+
+	// A schedule made in the form, then its page.
+	do(t, ctx, chromedp.Navigate(l.url+"/schedules"))
+	waitFor(t, ctx, "the schedule form", `document.querySelector('#new-schedule select[name=profile] option')`, 10*time.Second)
+	do(t, ctx, chromedp.SendKeys(chromedp.CSS(`#new-schedule input[name=name]`), "hourly"),
+		chromedp.SendKeys(chromedp.CSS(`#new-schedule input[name=cron]`), "@every 1h"), chromedp.Click(chromedp.CSS(`#new-schedule button`)))
+	waitFor(t, ctx, "the new schedule", `document.querySelector('#schedules table a[href^="/schedules?open="]')?.textContent === 'hourly'`, 10*time.Second)
+	do(t, ctx, chromedp.Click(chromedp.CSS(`#schedules table a[href^="/schedules?open="]`)))
+	waitFor(t, ctx, "the schedule's page", `document.querySelector('#schedule-history')?.innerText.includes('Next:')`, 10*time.Second)
+	screenshot(t, ctx, shots, "schedules")
+
 	// Clusters: none here, said so.
 	do(t, ctx, chromedp.Navigate(l.url+"/clusters"))
 	waitFor(t, ctx, "the clusters page", `document.querySelector('#clusters')?.innerText.includes('No clusters')`, 10*time.Second)

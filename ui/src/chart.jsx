@@ -17,7 +17,7 @@ function axis(extra) {
 // Chart props: title, series (uPlot series after x), data ([x[], y1[], ...]), axes,
 // scales, height. The container says how many points it drew (data-points), so a
 // test can tell a drawn chart from an empty one.
-export function Chart({ title, series, data, axes, scales, height = 240, name, theme }) {
+export function Chart({ title, series, data, axes, scales, height = 240, name, theme, hooks }) {
   const el = useRef(null);
   const plot = useRef(null);
   const shape = JSON.stringify([series.map((s) => [s.label, s.dash]), theme, scales && Object.keys(scales)]);
@@ -29,6 +29,7 @@ export function Chart({ title, series, data, axes, scales, height = 240, name, t
       legend: { live: true },
       cursor: { drag: { x: true, y: false } },
       series: [{}, ...series],
+      hooks: hooks || {},
       axes: (axes || [{}, {}]).map((a) => axis(a)),
     };
     plot.current = new uPlot(opts, data, el.current);

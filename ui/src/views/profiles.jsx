@@ -5,6 +5,7 @@ import { useAPI } from '../hooks.js';
 import { navigate } from '../router.js';
 import { when } from '../format.js';
 import { lineDiff } from '../diff.js';
+import { Chart, palette } from '../chart.jsx';
 
 const newProfile = `name: my-profile
 description: ""
@@ -69,7 +70,7 @@ function Editor({ text, setText, marks }) {
   );
 }
 
-export function ProfileEditor({ id, user, query }) {
+export function ProfileEditor({ id, user, query, theme }) {
   const isNew = id === 'new';
   const { data, error } = useAPI(isNew ? null : `/profiles/${encodeURIComponent(id)}`);
   const versions = useAPI(isNew ? null : `/profiles/${encodeURIComponent(id)}/versions`);
@@ -129,6 +130,7 @@ export function ProfileEditor({ id, user, query }) {
           )}
         </div>
       )}
+      {!isNew && data && <Trend id={id} profileID={data.id} query={query} theme={theme} />}
       {versions.data?.items?.length > 0 && (
         <section class="card"><h2>Versions</h2>
           <table><thead><tr><th>Version</th><th>Saved</th><th>By</th><th /></tr></thead>
@@ -154,5 +156,46 @@ function VersionDiff({ items, version }) {
       <h2>Version {version - 1} → {version}</h2>
       <pre class="diff">{lines.map(([op, line]) => <span class={op === '+' ? 'add' : op === '-' ? 'del' : ''}>{op} {line}{'\n'}</span>)}</pre>
     </div>
+  );
+}
+
+const trendMetrics = ['p50', 'p90', 'p99', 'p99.9', 'rps', 'error_rate'];
+
+// Trend follows one metric over the profile's results (?metric=), its schedules'
+// firings marked as vertical lines.
+function Trend({ id, profileID, query, theme }) {
+  const metric = trendMetrics.includes(query.get('metric')) ? query.get('metric') : 'p99';
+  const { data } = useAPI(`/profiles/${encodeURIComponent(id)}/trend?metric=${encodeURIComponent(metric)}`);
+  const schedules = useAPI('/schedules');
+  const [firings, setFirings] = useState([]);
+  useEffect(() => { // each of this profile's schedules, with its history
+    const mine = (schedules.data?.items || []).filter((s) => s.profile_id === profileID);
+    Promise.all(mine.map((s) => api(`/schedules/${encodeURIComponent(s.id)}`)))
+      .then((list) => setFirings(list.flatMap((s) => (s.history || []).map((f) => Date.parse(f.fire_time) / 1000))), () => {});
+  }, [schedules.data, profileID]);
+  const points = data?.points || [];
+  const setMetric = (m) => { const q = new URLSearchParams(query); q.set('metric', m); navigate(`/profiles/${encodeURIComponent(id)}?${q}`, true); };
+  const markFirings = (u) => {
+    const { ctx, bbox } = u;
+    ctx.save();
+    ctx.strokeStyle = palette[3];
+    ctx.setLineDash([2, 3]);
+    for (const t of firings) {
+      const x = u.valToPos(t, 'x', true);
+      if (x < bbox.left || x > bbox.left + bbox.width) continue;
+      ctx.beginPath(); ctx.moveTo(x, bbox.top); ctx.lineTo(x, bbox.top + bbox.height); ctx.stroke();
+    }
+    ctx.restore();
+  };
+  return (
+    <section class="card" id="trend">
+      <h2>Trend <select value={metric} onChange={(e) => setMetric(e.target.value)}>{trendMetrics.map((m) => <option>{m}</option>)}</select>
+        <span class="muted">{points.length} results{firings.length ? ' · dotted: schedule firings' : ''}</span></h2>
+      {points.length > 0 && (
+        <Chart key={firings.join()} name="trend" title="" theme={theme} scales={{ x: { time: true } }} hooks={{ draw: [markFirings] }}
+          data={[points.map((p) => Date.parse(p.time) / 1000), points.map((p) => p.value)]}
+          series={[{ label: metric, stroke: palette[0], width: 2 }]} height={200} />
+      )}
+    </section>
   );
 }
