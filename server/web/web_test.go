@@ -38,7 +38,7 @@ func TestServesTheAppAndItsAssets(t *testing.T) {
 		}
 	}
 	csp := index.Header().Get("Content-Security-Policy")
-	if !strings.Contains(csp, "script-src 'self';") {
+	if !strings.Contains(csp, "script-src 'self';") || strings.Contains(csp, "unsafe-") {
 		t.Errorf("CSP %q", csp)
 	}
 	scripts := regexp.MustCompile(`<script[^>]*>`).FindAllString(index.Body.String(), -1)
