@@ -329,6 +329,13 @@ func TestRunLifecycle(t *testing.T) {
 				t.Errorf("format %s: %d %.200s", format, code, body)
 			}
 		}
+		code, body = h.do("GET", "/api/v1/results/"+done.ResultID+"?intervals=false", h.viewer, nil)
+		if code != 200 || strings.Contains(string(body), `"intervals"`) || !strings.Contains(string(body), `"latency_histogram"`) {
+			t.Errorf("a result without its intervals: %d %.200s", code, body)
+		}
+		if code, body := h.do("GET", "/api/v1/results/"+done.ResultID+"?intervals=no", h.viewer, nil); code != 400 || !strings.Contains(string(body), `"field": "intervals"`) {
+			t.Errorf("intervals=no: %d %s", code, body)
+		}
 		// what the UI draws: the curve and histogram from the stored HDR histogram
 		code, body = h.do("GET", "/api/v1/results/"+done.ResultID+"/charts", h.viewer, nil)
 		var charts api.ResultCharts

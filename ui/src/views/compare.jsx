@@ -59,7 +59,11 @@ export function Compare({ query, theme }) {
                 <span class={`delta ${(m.delta_pct[i] < 0) === (m.better === 'lower') ? 'good' : 'bad'}`}> {m.delta_pct[i] > 0 ? '+' : ''}{m.delta_pct[i].toFixed(1)}%</span>
               )}</td>
             ))}</tr>
-          ))}</tbody>
+          ))}
+          <tr><td>generator <span class="muted">(kept its schedule?)</span></td>{rows.map((r) => (
+            <td class="num"><span class={`status ${r.generator_saturated ? 'failed' : 'completed'}`}>{r.generator_saturated ? 'saturated' : 'kept up'}</span></td>
+          ))}</tr>
+          </tbody>
         </table>
       </section>
       {cmp.changes.map((cc) => {

@@ -17,7 +17,7 @@ function Counts({ title, counts }) {
 }
 
 export function Result({ id, theme }) {
-  const { data: r, error } = useAPI(`/results/${encodeURIComponent(id)}`);
+  const { data: r, error } = useAPI(`/results/${encodeURIComponent(id)}?intervals=false`);
   const { data: c } = useAPI(`/results/${encodeURIComponent(id)}/charts`);
   const [dlError, setDlError] = useState('');
   if (error) return <p class="error">{error.message}</p>;
@@ -81,6 +81,15 @@ export function Result({ id, theme }) {
             <tbody>{r.sources.map((x) => (
               <tr><td>{x.source}{x.dropped && <span class="badge warn">dropped</span>}</td><td>{x.engine}</td><td>{num(x.summary.requests, 0)}</td><td>{num(x.summary.actual_rps)}</td>
                 <td>{ms(x.summary.latency?.p50_ms)}</td><td>{ms(x.summary.latency?.p99_ms)}</td><td>{pct(x.summary.error_rate)}</td></tr>
+            ))}</tbody></table>
+        </section>
+      )}
+      {r.server_view?.length > 0 && (
+        <section class="card" id="server-view"><h2>The target's own view</h2>
+          <table><thead><tr><th>Endpoint</th><th>Served</th><th>service p50</th><th>service p99</th><th>client p99</th><th>network</th><th /></tr></thead>
+            <tbody>{r.server_view.map((v) => (
+              <tr><td><code>{v.endpoint}</code></td><td>{num(v.requests, 0)}</td><td>{ms(v.service_time?.p50_ms)}</td><td>{ms(v.service_time?.p99_ms)}</td>
+                <td>{ms(v.client_p99_ms)}</td><td>{ms(v.network_ms)}</td><td class="error">{v.warning}</td></tr>
             ))}</tbody></table>
         </section>
       )}
