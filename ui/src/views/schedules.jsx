@@ -7,7 +7,8 @@ import { when } from '../format.js';
 // Schedules lists, creates, pauses and resumes schedules; ?open=ID shows one's history.
 export function Schedules({ user, query }) {
   const { data, error, reload } = useAPI('/schedules');
-  const profiles = useAPI(user.role !== 'viewer' ? '/profiles' : null);
+  const profiles = useAPI('/profiles');
+  const profileName = (id) => (profiles.data?.items || []).find((p) => p.id === id)?.name || id;
   const openID = query.get('open');
   const detail = useAPI(openID ? `/schedules/${encodeURIComponent(openID)}` : null);
   const [message, setMessage] = useState('');
@@ -29,7 +30,7 @@ export function Schedules({ user, query }) {
         <table>
           <thead><tr><th>Name</th><th>Profile</th><th>Cron</th><th>Next</th><th>Last fired</th><th>State</th><th /></tr></thead>
           <tbody>{data.items.map((s) => (
-            <tr><td><a href={`/schedules?open=${encodeURIComponent(s.id)}`}>{s.name}</a></td><td><a href={`/profiles/${s.profile_id}`}>{s.profile_id}</a></td><td><code>{s.cron}</code></td>
+            <tr><td><a href={`/schedules?open=${encodeURIComponent(s.id)}`}>{s.name}</a></td><td><a href={`/profiles/${encodeURIComponent(profileName(s.profile_id))}`}>{profileName(s.profile_id)}</a></td><td><code>{s.cron}</code></td>
               <td>{s.next?.length ? when(s.next[0]) : '–'}</td><td>{when(s.last_fire)}</td>
               <td><span class={`status ${s.paused ? 'failed' : 'completed'}`}>{s.paused ? 'paused' : 'active'}</span></td>
               <td>{user.role !== 'viewer' && <button type="button" onClick={() => act(s, s.paused ? 'resume' : 'pause')}>{s.paused ? 'Resume' : 'Pause'}</button>}</td></tr>
