@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 
 	"github.com/meshperf/meshperf/sampleapp"
@@ -89,8 +90,8 @@ func (l *lab) config(path string, seconds int) map[string]any {
 		"clients": []map[string]any{{"endpoint_urls": []string{l.target + path}, "rps": 40, "connections": 2}}}
 }
 
-// browser starts Debian's chromium, headless; its console is collected.
-func browser(t *testing.T) (context.Context, func() []chromedp.ConsoleMessage) {
+// startBrowser starts Debian's chromium, headless; its console is collected.
+func startBrowser(t *testing.T) (context.Context, func() []chromedp.ConsoleMessage) {
 	t.Helper()
 	path, err := exec.LookPath("chromium")
 	if err != nil {
@@ -144,6 +145,25 @@ func waitFor(t *testing.T, ctx context.Context, what, cond string, d time.Durati
 		case <-ctx.Done():
 		case <-time.After(100 * time.Millisecond):
 		}
+	}
+}
+
+// waitForFile returns the content of the first complete file named *ext in dir.
+func waitForFile(t *testing.T, dir, ext string, d time.Duration) string {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		matches, _ := filepath.Glob(filepath.Join(dir, "*"+ext))
+		if len(matches) > 0 {
+			if b, err := os.ReadFile(matches[0]); err == nil && len(b) > 0 {
+				return string(b)
+			}
+		}
+		if time.Now().After(deadline) {
+			all, _ := filepath.Glob(filepath.Join(dir, "*"))
+			t.Fatalf("no %s file in %s after %v (there: %v)", ext, dir, d, all)
+		}
+		time.Sleep(50 * time.Millisecond) // a file appearing has no event to wait on
 	}
 }
 
@@ -201,7 +221,7 @@ func TestBrowser(t *testing.T) {
 	for _, p := range []string{"/a", "/b"} { // two more results to compare, run meanwhile
 		l.call(t, "POST", "/api/v1/runs", map[string]any{"config": l.config(p, 3)})
 	}
-	ctx, console := browser(t)
+	ctx, console := startBrowser(t)
 	shots := artifacts(t)
 
 	// Log in: a wrong token is refused, the right one opens the overview.
@@ -247,8 +267,13 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("the diff of versions 1 and 2: added %q, removed %q", added, removed)
 	}
 
-	// Run now: the live chart grows over SSE.
-	do(t, ctx, chromedp.Click(chromedp.ID("run-now")))
+	// Run now, with an override: the live chart grows over SSE.
+	do(t, ctx, chromedp.SendKeys(chromedp.CSS(`.actions .run input`), "5s"), chromedp.Click(chromedp.ID("run-now")))
+	waitFor(t, ctx, "the run's page", `location.pathname.startsWith('/runs/')`, 10*time.Second)
+	runID := strings.TrimPrefix(eval[string](t, ctx, `location.pathname`), "/runs/")
+	if run := l.call(t, "GET", "/api/v1/runs/"+runID, nil); fmt.Sprint(run["overrides"]) != "map[duration:5s]" || run["profile_version"] != float64(2) {
+		t.Errorf("the run started from the page: overrides %v, version %v", run["overrides"], run["profile_version"])
+	}
 	waitFor(t, ctx, "the live chart's first points", points("live-latency")+` >= 1`, 20*time.Second)
 	first := eval[int](t, ctx, points("live-latency"))
 	waitFor(t, ctx, "the live chart to grow", fmt.Sprintf(`%s > %d && %s > %d`, points("live-latency"), first, points("live-rate"), first), 10*time.Second)
@@ -263,10 +288,21 @@ func TestBrowser(t *testing.T) {
 	for chart, least := range map[string]int{"latency-over-time": 3, "rate-over-time": 3, "percentiles": 20, "histogram": 3} {
 		waitFor(t, ctx, "the result's "+chart, fmt.Sprintf(`%s >= %d`, points(chart), least), 10*time.Second)
 	}
+	// the status codes table lists 200; the downloads are offered
 	if text := eval[string](t, ctx, `document.querySelector('#result').innerText`); !strings.Contains(text, "200") || !strings.Contains(text, "Download SMP") {
 		t.Errorf("the result view: %.400s", text)
 	}
 	screenshot(t, ctx, shots, "result")
+	// A download carries the token (a link could not): the CSV arrives as a file.
+	downloads := t.TempDir()
+	if _, err := chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{Behavior: "allow", DownloadPath: downloads}); err != nil {
+		t.Fatal(err)
+	}
+	do(t, ctx, chromedp.Click(chromedp.CSS(`#result .actions button:nth-child(3)`)))
+	csv := waitForFile(t, downloads, ".csv", 10*time.Second)
+	if !strings.HasPrefix(csv, "source,second,") || strings.Count(csv, "\n") < 5 {
+		t.Errorf("the downloaded CSV: %.300s", csv)
+	}
 
 	// Compare three results: three curves, the baseline solid.
 	do(t, ctx, chromedp.Navigate(l.url+"/results?label=suite%3Dbrowser"))
