@@ -314,7 +314,7 @@ func TestBrowser(t *testing.T) {
 	waitFor(t, ctx, "the comparison's curves", points("compare-percentiles")+` >= 20 && document.querySelector('figure[data-chart="compare-percentiles"]').dataset.series === '3'`, 15*time.Second)
 	waitFor(t, ctx, "the comparison's series", points("compare-p99")+` >= 2`, 5*time.Second)
 	if link := eval[string](t, ctx, `location.pathname + location.search`); strings.Count(link, ",") != 2 || !strings.HasPrefix(link, "/compare?ids=") {
-		t.Errorf("the comparison's link %q", link)
+		t.Fatalf("the comparison's link %q", link)
 	}
 	if n := eval[int](t, ctx, `document.querySelectorAll('#compare-view .changes').length`); n != 2 {
 		t.Errorf("%d tables of changes, want 2 (each candidate against the baseline)", n)
@@ -327,6 +327,10 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("the comparison's canvas has %d coloured pixels: no curves drawn", drawn)
 	}
 	screenshot(t, ctx, shots, "compare")
+	ids := strings.Split(strings.TrimPrefix(eval[string](t, ctx, `location.search`), "?ids="), ",")
+	do(t, ctx, chromedp.Click(chromedp.CSS(`#compare-table a.baseline`)))
+	waitFor(t, ctx, "the second result as the baseline", fmt.Sprintf(`location.search === '?ids=%s,%s,%s' && document.querySelector('#compare-table thead th:nth-child(2) a').getAttribute('href') === '/results/%s' && %s >= 20`,
+		ids[1], ids[0], ids[2], ids[1], points("compare-percentiles")), 10*time.Second)
 	do(t, ctx, chromedp.Click(chromedp.ID("theme")))
 	theme := eval[string](t, ctx, `document.documentElement.dataset.theme`)
 	waitFor(t, ctx, "the charts redrawn in the other theme", points("compare-percentiles")+` >= 20`, 5*time.Second)

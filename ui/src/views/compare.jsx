@@ -52,7 +52,10 @@ export function Compare({ query, theme }) {
       )}
       <section class="card"><h2>Side by side</h2>
         <table id="compare-table">
-          <thead><tr><th>Metric</th>{rows.map((r, i) => <th><a href={`/results/${r.id}`}><span class="swatch" style={{ background: palette[i % palette.length] }} />{nameOf(r, i)}</a></th>)}</tr></thead>
+          <thead><tr><th>Metric</th>{rows.map((r, i) => (
+            <th><a href={`/results/${r.id}`}><span class="swatch" style={{ background: palette[i % palette.length] }} />{nameOf(r, i)}</a>
+              {i > 0 && <a class="muted baseline" href={`/compare?ids=${[ids[i], ...ids.filter((_, j) => j !== i)].join(',')}`}> make baseline</a>}</th>
+          ))}</tr></thead>
           <tbody>{cmp.metrics.map((m) => (
             <tr><td>{m.metric} <span class="muted">({m.better} is better)</span></td>{m.values.map((v, i) => (
               <td class="num">{unitFmt(v, m.unit)}{i > 0 && m.delta_pct[i] != null && (

@@ -9,13 +9,14 @@ export function Results({ query }) {
   const [selected, setSelected] = useState([]);
   const filters = {
     profile: query.get('profile') || '', status: query.get('status') || '',
-    label: query.getAll('label').join(' '), since: query.get('since') || '',
+    label: query.getAll('label').join(' '), since: query.get('since') || '', until: query.get('until') || '',
   };
   const apiQuery = new URLSearchParams();
   if (filters.profile) apiQuery.set('profile', filters.profile);
   if (filters.status) apiQuery.set('status', filters.status);
   for (const l of query.getAll('label')) apiQuery.append('label', l);
   if (filters.since) apiQuery.set('since', new Date(filters.since).toISOString());
+  if (filters.until) apiQuery.set('until', new Date(Date.parse(filters.until) + 86400e3).toISOString()); // the whole day
   apiQuery.set('limit', '100');
   const { data: first, error } = useAPI(`/results?${apiQuery}`);
   // Later pages (the API's cursor) append to the first.
@@ -35,7 +36,7 @@ export function Results({ query }) {
     e.preventDefault();
     const f = new FormData(e.target);
     const q = new URLSearchParams();
-    for (const k of ['profile', 'status', 'since']) if (f.get(k)) q.set(k, f.get(k));
+    for (const k of ['profile', 'status', 'since', 'until']) if (f.get(k)) q.set(k, f.get(k));
     for (const l of String(f.get('label') || '').split(/\s+/).filter(Boolean)) q.append('label', l);
     navigate(`/results${q.toString() ? `?${q}` : ''}`);
   };
@@ -50,6 +51,7 @@ export function Results({ query }) {
           <option value="">any</option><option>completed</option><option>partial</option><option>failed</option>
         </select></label>
         <label>Since <input type="date" name="since" value={filters.since} /></label>
+        <label>Until <input type="date" name="until" value={filters.until} /></label>
         <button type="submit">Filter</button>
       </form>
       <div class="actions">
