@@ -338,7 +338,7 @@ func TestRunLifecycle(t *testing.T) {
 		}
 		// what the UI draws: the curve and histogram from the stored HDR histogram
 		code, body = h.do("GET", "/api/v1/results/"+done.ResultID+"/charts", h.viewer, nil)
-		var charts api.ResultCharts
+		var charts apitypes.ResultCharts
 		json.Unmarshal(body, &charts)
 		var binned int64
 		for _, b := range charts.Histogram {

@@ -1,48 +1,16 @@
 package api
 
+// A result's charts: what a browser draws of one result, computed from the stored
+// HDR histograms (which a browser cannot decode).
+
 import (
 	"math"
 	"net/http"
 
+	"github.com/meshperf/meshperf/apitypes"
 	"github.com/meshperf/meshperf/perf"
 	"github.com/meshperf/meshperf/smp"
 )
-
-// ResultCharts is what a browser draws of one result, computed from the stored HDR
-// histograms (which a browser cannot decode): the percentile curve, the histogram in
-// logarithmic bins and the per-second series of the measured window.
-type ResultCharts struct {
-	ID string `json:"id"`
-	// Percentiles run from 0 to just below 100 in steps that halve the remaining
-	// distance to 100 (as HdrHistogram's percentile plots do); MaxMs is the 100th.
-	Percentiles []PercentilePoint `json:"percentiles"`
-	MaxMs       float64           `json:"max_ms"`
-	Histogram   []HistogramBin    `json:"histogram"`
-	Series      SecondSeries      `json:"series"`
-}
-
-// PercentilePoint is one point of the percentile curve.
-type PercentilePoint struct {
-	Percentile float64 `json:"percentile"`
-	Ms         float64 `json:"ms"`
-}
-
-// HistogramBin counts the requests whose latency fell in [FromMs, ToMs).
-type HistogramBin struct {
-	FromMs float64 `json:"from_ms"`
-	ToMs   float64 `json:"to_ms"`
-	Count  int64   `json:"count"`
-}
-
-// SecondSeries is the measured window second by second, all sources merged; the
-// slices are parallel.
-type SecondSeries struct {
-	Second          []int     `json:"second"`
-	RPS             []float64 `json:"rps"`
-	P50Ms           []float64 `json:"p50_ms"`
-	P99Ms           []float64 `json:"p99_ms"`
-	ErrorsPerSecond []float64 `json:"errors_per_second"`
-}
 
 // histogramBinsPerDecade sets the histogram's resolution: ten bins per power of ten
 // keeps a few dozen bars whatever the spread.
@@ -58,9 +26,9 @@ func (a *API) resultCharts(w http.ResponseWriter, r *http.Request) {
 }
 
 // BuildCharts computes a result's charts.
-func BuildCharts(res *smp.Result) ResultCharts {
-	out := ResultCharts{ID: res.ID, Percentiles: []PercentilePoint{}, Histogram: []HistogramBin{},
-		Series: SecondSeries{Second: []int{}, RPS: []float64{}, P50Ms: []float64{}, P99Ms: []float64{}, ErrorsPerSecond: []float64{}}}
+func BuildCharts(res *smp.Result) apitypes.ResultCharts {
+	out := apitypes.ResultCharts{ID: res.ID, Percentiles: []apitypes.PercentilePoint{}, Histogram: []apitypes.HistogramBin{},
+		Series: apitypes.SecondSeries{Second: []int{}, RPS: []float64{}, P50Ms: []float64{}, P99Ms: []float64{}, ErrorsPerSecond: []float64{}}}
 	if h := res.Latency; h != nil && h.Count() > 0 {
 		out.Percentiles = percentileCurve(h)
 		out.MaxMs = float64(h.Max()) / 1000
@@ -86,19 +54,19 @@ func BuildCharts(res *smp.Result) ResultCharts {
 
 // percentileCurve samples the curve at 100·(1-10^(-k/10)): ten points per "nine",
 // up to the nines the count can resolve.
-func percentileCurve(h *smp.Histogram) []PercentilePoint {
+func percentileCurve(h *smp.Histogram) []apitypes.PercentilePoint {
 	nines := math.Ceil(math.Log10(float64(h.Count()))) + 1
-	var out []PercentilePoint
+	var out []apitypes.PercentilePoint
 	for k := 0.0; k <= nines*10; k++ {
 		p := 100 * (1 - math.Pow(10, -k/10))
-		out = append(out, PercentilePoint{Percentile: p, Ms: float64(h.Quantile(p)) / 1000})
+		out = append(out, apitypes.PercentilePoint{Percentile: p, Ms: float64(h.Quantile(p)) / 1000})
 	}
 	return out
 }
 
 // logBins merges the histogram's buckets into bins of equal width on a log scale.
-func logBins(bars []smp.HistogramBar) []HistogramBin {
-	var out []HistogramBin
+func logBins(bars []smp.HistogramBar) []apitypes.HistogramBin {
+	var out []apitypes.HistogramBin
 	for _, b := range bars {
 		mid := math.Max(float64(b.FromUs+b.ToUs)/2, 1)
 		k := math.Floor(math.Log10(mid) * histogramBinsPerDecade)
@@ -107,7 +75,7 @@ func logBins(bars []smp.HistogramBar) []HistogramBin {
 			out[n-1].Count += b.Count
 			continue
 		}
-		out = append(out, HistogramBin{FromMs: from, ToMs: math.Pow(10, (k+1)/histogramBinsPerDecade) / 1000, Count: b.Count})
+		out = append(out, apitypes.HistogramBin{FromMs: from, ToMs: math.Pow(10, (k+1)/histogramBinsPerDecade) / 1000, Count: b.Count})
 	}
 	return out
 }
