@@ -5,12 +5,22 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 PKGS     := ./...
 
-.PHONY: all build test test-short clusters-up clusters-down bench bench-go bench-generators bench-rate bench-dist demo lint fuzz clean eval-gate
+.PHONY: all build ui ui-check test test-short clusters-up clusters-down bench bench-go bench-generators bench-rate bench-dist demo lint fuzz clean eval-gate
 
 all: lint build test
 
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/meshperf
+
+# The web UI: rebuilds server/web/dist from ui/ (committed, so go build needs no Node;
+# the build fails past its size budget). ui-check rebuilds and fails when the result
+# differs from the committed assets (CI runs it).
+ui:
+	cd ui && npm ci --no-audit --no-fund && npm run build
+
+ui-check: ui
+	@git diff --exit-code --stat -- server/web/dist && test -z "$$(git status --porcelain -- server/web/dist)" || \
+		{ echo "ui-check: server/web/dist differs from a fresh build of ui/: run make ui and commit the result" >&2; exit 1; }
 
 # The whole suite: unit tests, real load against the sample target on loopback, the
 # coordinated-omission and saturation tests; then everything again under the race

@@ -262,3 +262,39 @@ type ClusterMeshes struct {
 	Error     string    `json:"error,omitempty"`
 	CheckedAt time.Time `json:"checked_at"`
 }
+
+// ResultCharts is what a browser draws of one result, computed from the stored HDR
+// histograms (which a browser cannot decode): the percentile curve, the histogram in
+// logarithmic bins and the per-second series of the measured window.
+type ResultCharts struct {
+	ID string `json:"id"`
+	// Percentiles run from 0 to just below 100 in steps that halve the remaining
+	// distance to 100 (as HdrHistogram's percentile plots do); MaxMs is the 100th.
+	Percentiles []PercentilePoint `json:"percentiles"`
+	MaxMs       float64           `json:"max_ms"`
+	Histogram   []HistogramBin    `json:"histogram"`
+	Series      SecondSeries      `json:"series"`
+}
+
+// PercentilePoint is one point of the percentile curve.
+type PercentilePoint struct {
+	Percentile float64 `json:"percentile"`
+	Ms         float64 `json:"ms"`
+}
+
+// HistogramBin counts the requests whose latency fell in [FromMs, ToMs).
+type HistogramBin struct {
+	FromMs float64 `json:"from_ms"`
+	ToMs   float64 `json:"to_ms"`
+	Count  int64   `json:"count"`
+}
+
+// SecondSeries is the measured window second by second, all sources merged; the
+// slices are parallel.
+type SecondSeries struct {
+	Second          []int     `json:"second"`
+	RPS             []float64 `json:"rps"`
+	P50Ms           []float64 `json:"p50_ms"`
+	P99Ms           []float64 `json:"p99_ms"`
+	ErrorsPerSecond []float64 `json:"errors_per_second"`
+}

@@ -30,6 +30,7 @@ import (
 	"github.com/meshperf/meshperf/server/schedule"
 	"github.com/meshperf/meshperf/server/secrets"
 	"github.com/meshperf/meshperf/server/store"
+	"github.com/meshperf/meshperf/server/web"
 )
 
 // Config is everything `meshperf server` takes.
@@ -187,7 +188,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	a := api.New(st, mgr, api.Options{AnonymousRead: cfg.AnonymousRead, Targets: policy, Logger: log, Agents: reg, Clusters: conns, Meshes: meshSvc,
 		IssueAgentCredential: issue, MaxRunConnections: cfg.MaxRunConnections})
-	srv := newHTTPServer(a.Handler(), cfg.HTTP)
+	srv := newHTTPServer(web.Mount(a.Handler()), cfg.HTTP)
 
 	// The subsystems run as one group (the shape of Prometheus's cmd/prometheus): the
 	// first to stop, for whatever reason, stops all the others, and the group returns

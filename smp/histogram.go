@@ -301,3 +301,24 @@ func (s LatencySummary) Percentile(p float64) (float64, bool) {
 }
 
 func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
+
+// HistogramBar is one non-empty bucket of a histogram: Count values from FromUs to ToUs.
+type HistogramBar struct {
+	FromUs int64 `json:"from_us" yaml:"from_us"`
+	ToUs   int64 `json:"to_us" yaml:"to_us"`
+	Count  int64 `json:"count" yaml:"count"`
+}
+
+// Bars returns the histogram's non-empty buckets in ascending order (to draw it).
+func (h *Histogram) Bars() []HistogramBar {
+	if h == nil {
+		return nil
+	}
+	var out []HistogramBar
+	for _, b := range h.view().Distribution() {
+		if b.Count > 0 {
+			out = append(out, HistogramBar{FromUs: b.From, ToUs: b.To, Count: b.Count})
+		}
+	}
+	return out
+}

@@ -332,6 +332,27 @@ func TestRunLifecycle(t *testing.T) {
 				t.Errorf("format %s: %d %.200s", format, code, body)
 			}
 		}
+		code, body = h.do("GET", "/api/v1/results/"+done.ResultID+"?intervals=false", h.viewer, nil)
+		if code != 200 || strings.Contains(string(body), `"intervals"`) || !strings.Contains(string(body), `"latency_histogram"`) {
+			t.Errorf("a result without its intervals: %d %.200s", code, body)
+		}
+		if code, body := h.do("GET", "/api/v1/results/"+done.ResultID+"?intervals=no", h.viewer, nil); code != 400 || !strings.Contains(string(body), `"field": "intervals"`) {
+			t.Errorf("intervals=no: %d %s", code, body)
+		}
+		// what the UI draws: the curve and histogram from the stored HDR histogram
+		code, body = h.do("GET", "/api/v1/results/"+done.ResultID+"/charts", h.viewer, nil)
+		var charts apitypes.ResultCharts
+		json.Unmarshal(body, &charts)
+		var binned int64
+		for _, b := range charts.Histogram {
+			binned += b.Count
+		}
+		if code != 200 || binned != 200 || len(charts.Percentiles) < 20 || len(charts.Series.RPS) < 1 || charts.MaxMs <= 0 {
+			t.Errorf("charts: %d, %d binned, %d points, %d seconds: %.300s", code, binned, len(charts.Percentiles), len(charts.Series.RPS), body)
+		}
+		if code, _ := h.do("GET", "/api/v1/results/nosuchresult/charts", h.viewer, nil); code != 404 {
+			t.Errorf("charts of no result: %d", code)
+		}
 		// an ad-hoc run, then list by label and compare
 		code, body = h.do("POST", "/api/v1/runs", h.editor, map[string]any{"config": h.config("/adhoc", 50, time.Second)})
 		json.Unmarshal(body, &run)

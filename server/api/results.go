@@ -90,7 +90,8 @@ func timeParam(v, name string, errs *smp.FieldErrors) time.Time {
 }
 
 // getResult answers the full result as JSON (default), YAML, SMP (YAML or JSON) or
-// CSV, chosen by ?format= or the Accept header.
+// CSV, chosen by ?format= or the Accept header; ?intervals=false leaves the
+// per-second intervals out.
 func (a *API) getResult(w http.ResponseWriter, r *http.Request) {
 	format := r.URL.Query().Get("format")
 	if format == "" {
@@ -110,10 +111,22 @@ func (a *API) getResult(w http.ResponseWriter, r *http.Request) {
 		badInput(w, r, smp.FieldErrors{{Path: "format", Msg: fmt.Sprintf("must be one of %s, got %q", strings.Join(smp.OutputFormats, ", "), format)}}, "")
 		return
 	}
+	withIntervals := true
+	switch v := r.URL.Query().Get("intervals"); v {
+	case "", "true":
+	case "false":
+		withIntervals = false
+	default:
+		badInput(w, r, smp.FieldErrors{{Path: "intervals", Msg: fmt.Sprintf("must be true or false, got %q", v)}}, "")
+		return
+	}
 	_, res, err := a.st.GetResult(r.Context(), r.PathValue("id"))
 	if err != nil {
 		a.storeError(w, r, err)
 		return
+	}
+	if !withIntervals {
+		res.Intervals = nil
 	}
 	if res.DetailsURI == "" {
 		res.DetailsURI = "/api/v1/results/" + res.ID
