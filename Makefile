@@ -48,6 +48,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeResult$$' -fuzztime $(FUZZTIME) ./smp
 	$(GO) test -run '^$$' -fuzz '^FuzzWriteBodies$$' -fuzztime $(API_FUZZTIME) ./server/api
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./bus
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeMeshSync$$' -fuzztime $(FUZZTIME) ./bus
 	$(GO) test -run '^$$' -fuzz '^FuzzParseKubeconfig$$' -fuzztime $(FUZZTIME) ./kube
 
 # Real Kubernetes clusters c1..c3 on loopback for the tests (see hack/clusters.sh).
