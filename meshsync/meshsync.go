@@ -167,9 +167,8 @@ func Run(ctx context.Context, opt Options) error {
 	if err != nil {
 		return err
 	}
-	if _, err := js.Stream(ctx, bus.MeshSyncStream); err != nil {
-		return fmt.Errorf("the %s stream: %w (the broker creates it)", bus.MeshSyncStream, err)
-	}
+	// No stream lookup: an in-cluster MeshSync may not reach JetStream's API (see
+	// bus.MeshSyncPermissions). A missing stream shows as failed publishes, retried.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	d.ctx = ctx

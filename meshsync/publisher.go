@@ -126,6 +126,9 @@ func (p *publisher) ackLoop(ctx context.Context) {
 			}
 		}
 		for backoff := 100 * time.Millisecond; err != nil; backoff = min(2*backoff, 5*time.Second) {
+			if errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) {
+				err = fmt.Errorf("%w (does the broker have the %s stream?)", err, bus.MeshSyncStream)
+			}
 			p.onError(fmt.Errorf("publishing event %d: %w", pp.seq, err))
 			select {
 			case <-time.After(backoff):
