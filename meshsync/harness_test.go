@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -45,6 +46,8 @@ type harness struct {
 
 	mu      sync.Mutex
 	lists   map[string]int // initial listings this MeshSync asked for, by path
+	watches map[string][]io.Closer
+	expire  map[string]bool
 	events  []received
 	bad     []string
 	changed chan struct{}
@@ -97,16 +100,33 @@ func startMeshSync(t *testing.T, scope Scope) *harness {
 		cs: k8stest.Clientset(t, merged, "c1"), changed: make(chan struct{})}
 	// Count the listings MeshSync asks for (LIST, or a watch that sends initial events):
 	// a restarted watch or a relist shows here.
-	h.lists = map[string]int{}
+	h.lists, h.watches, h.expire = map[string]int{}, map[string][]io.Closer{}, map[string]bool{}
 	h.cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
 		return roundTripper(func(req *http.Request) (*http.Response, error) {
 			q := req.URL.Query()
-			if req.Method == http.MethodGet && (q.Get("watch") != "true" || q.Get("sendInitialEvents") == "true") {
+			path := req.URL.Path
+			resuming := q.Get("watch") == "true" && q.Get("sendInitialEvents") != "true"
+			h.mu.Lock()
+			if req.Method == http.MethodGet && !resuming {
+				h.lists[path]++
+			}
+			expired := resuming && h.expire[path]
+			delete(h.expire, path)
+			h.mu.Unlock()
+			if expired {
+				// What an API server answers a watch from a compacted resource version.
+				return &http.Response{StatusCode: http.StatusGone, Request: req,
+					Header: http.Header{"Content-Type": []string{"application/json"}},
+					Body: io.NopCloser(strings.NewReader(`{"kind":"Status","apiVersion":"v1","status":"Failure",` +
+						`"message":"too old resource version","reason":"Expired","code":410}`))}, nil
+			}
+			resp, err := rt.RoundTrip(req)
+			if err == nil && q.Get("watch") == "true" {
 				h.mu.Lock()
-				h.lists[req.URL.Path]++
+				h.watches[path] = append(h.watches[path], resp.Body)
 				h.mu.Unlock()
 			}
-			return rt.RoundTrip(req)
+			return resp, err
 		})
 	}
 	subject, _ := bus.MeshSyncEvents(h.cluster)
@@ -267,4 +287,17 @@ func (h *harness) listings(path string) int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.lists[path]
+}
+
+// loseWatch cuts MeshSync's open watches of path, and answers its next attempt to
+// resume with 410 Expired, as after a long disconnection: client-go must relist.
+func (h *harness) loseWatch(path string) {
+	h.mu.Lock()
+	h.expire[path] = true
+	bodies := h.watches[path]
+	h.watches[path] = nil
+	h.mu.Unlock()
+	for _, b := range bodies {
+		_ = b.Close()
+	}
 }

@@ -152,3 +152,40 @@ func TestResyncOnControlSnapshotsWithTheRightCount(t *testing.T) {
 		}
 	}
 }
+
+func TestALostWatchIsRelistedAsASnapshot(t *testing.T) {
+	ctx := context.Background()
+	cs := k8stest.Clientset(t, k8stest.Require(t, 1), "c1")
+	ns := createNamespace(t, cs, "msrelist")
+	for _, n := range []string{"one", "two"} {
+		if _, err := cs.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: n}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := startMeshSync(t, Scope{IncludeNamespaces: []string{ns}, IncludeKinds: []string{"ConfigMap", "Secret"}})
+	evs := h.waitFor("the start snapshot", waitLong, func(evs []received) bool { return len(snapshotEnds(evs, "")) > 0 })
+	before := len(snapshotEnds(evs, ""))
+	path := "/api/v1/namespaces/" + ns + "/configmaps"
+	listed := h.listings(path)
+
+	h.loseWatch(path)
+	evs = h.waitFor("a relist snapshot of config maps", waitLong, func(evs []received) bool {
+		return len(snapshotEnds(evs, "configmaps.v1.")) > 1
+	})
+	want, err := cs.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ends := snapshotEnds(evs, "")[before:]
+	if len(ends) != 1 || ends[0].Reason != "relist" || strings.Join(ends[0].Resources, ",") != "configmaps.v1." || ends[0].Count != len(want.Items) {
+		e := ends[0]
+		t.Errorf("after a lost watch: %d snapshots, the first of %v (%s) with %d objects; want one relist of config maps with %d",
+			len(ends), e.Resources, e.Reason, e.Count, len(want.Items))
+	}
+	if h.listings(path) != listed+1 {
+		t.Errorf("config maps listed %d times after the lost watch, want once", h.listings(path)-listed)
+	}
+	if h.listings("/api/v1/namespaces/"+ns+"/secrets") != 1 {
+		t.Errorf("secrets were listed again though their watch was never lost")
+	}
+}

@@ -8,8 +8,9 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/dynamic/dynamicinformer"
-	"k8s.io/client-go/metadata/metadatainformer"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/meshperf/meshperf/bus"
@@ -28,8 +29,8 @@ type watcher struct {
 	// cache and sends every object while no event of the resource goes out.
 	mu     sync.Mutex
 	synced atomic.Bool
-	// relisting is set by a failed watch (the reflector lists again): the resource
-	// gets a snapshot once the new listing is in the cache.
+	// relisting is set when the reflector lists again after its first listing (a
+	// lost watch): the resource gets a snapshot once the new listing is cached.
 	relisting atomic.Bool
 }
 
@@ -78,18 +79,10 @@ func (d *discoverer) newWatcher(r resource) *watcher {
 				o.FieldSelector = fs
 			}
 		}
-		var inf cache.SharedIndexInformer
-		if r.Full {
-			inf = dynamicinformer.NewFilteredDynamicInformer(d.dyn, r.GVR, watchNS, 0, cache.Indexers{}, tweak).Informer()
-		} else {
-			inf = metadatainformer.NewFilteredMetadataInformer(d.meta, r.GVR, watchNS, 0, cache.Indexers{}, tweak).Informer()
-		}
+		inf := d.informer(w, watchNS, tweak)
 		_ = inf.SetTransform(transformFor(r))
 		_ = inf.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) {
 			d.noteError(r.key(), err)
-			if w.synced.Load() && w.relisting.CompareAndSwap(false, true) {
-				go d.awaitRelist(w)
-			}
 		})
 		_, _ = inf.AddEventHandler(cache.ResourceEventHandlerDetailedFuncs{
 			AddFunc: func(obj any, initial bool) {
@@ -110,6 +103,44 @@ func (d *discoverer) newWatcher(r resource) *watcher {
 		w.informers = append(w.informers, inf)
 	}
 	return w
+}
+
+// informer lists and watches w's resource in namespace ns (all: ""), metadata only or
+// whole, and tells each listing after the first (a relist: a lost watch, an expired
+// resource version) so the resource gets a snapshot once the new listing is cached.
+func (d *discoverer) informer(w *watcher, ns string, tweak func(*metav1.ListOptions)) cache.SharedIndexInformer {
+	gvr := w.res.GVR
+	listing := func(o *metav1.ListOptions, watching bool) {
+		tweak(o)
+		if (!watching || (o.SendInitialEvents != nil && *o.SendInitialEvents)) && w.synced.Load() &&
+			w.relisting.CompareAndSwap(false, true) {
+			go d.awaitRelist(w)
+		}
+	}
+	if w.res.Full {
+		c := d.dyn.Resource(gvr).Namespace(ns)
+		return cache.NewSharedIndexInformer(cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{
+			ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+				listing(&o, false)
+				return c.List(ctx, o)
+			},
+			WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+				listing(&o, true)
+				return c.Watch(ctx, o)
+			},
+		}, d.dyn), &unstructured.Unstructured{}, 0, cache.Indexers{})
+	}
+	c := d.meta.Resource(gvr).Namespace(ns)
+	return cache.NewSharedIndexInformer(cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			listing(&o, false)
+			return c.List(ctx, o)
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			listing(&o, true)
+			return c.Watch(ctx, o)
+		},
+	}, d.meta), &metav1.PartialObjectMetadata{}, 0, cache.Indexers{})
 }
 
 // start runs the informers until ctx ends or the watcher is stopped, and reports
