@@ -173,8 +173,8 @@ func TestScopeLimitsTheWatchesThemselves(t *testing.T) {
 	if n := apiserverMetric(t, cs, "apiserver_longrunning_requests", group, `resource="gadgets"`, `scope="namespace"`, `verb="WATCH"`); n != 0 {
 		t.Errorf("the API server counts %v namespace watches of the excluded gadgets", n)
 	}
-	if n := apiserverMetric(t, cs, "apiserver_request_total", group, `resource="gadgets"`, `scope="namespace"`, `verb="LIST"`); n != 0 {
-		t.Errorf("the excluded gadgets were listed %v times in a namespace", n)
+	if n := h.requested("/gadgets") + h2.requested("/gadgets"); n != 0 || h.requested("/widgets") == 0 {
+		t.Errorf("MeshSync made %d requests for the excluded gadgets (and %d for widgets)", n, h.requested("/widgets"))
 	}
 }
 

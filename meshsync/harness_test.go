@@ -44,13 +44,14 @@ type harness struct {
 	cfg     *rest.Config
 	cs      kubernetes.Interface
 
-	mu      sync.Mutex
-	lists   map[string]int // initial listings this MeshSync asked for, by path
-	watches map[string][]io.Closer
-	expire  map[string]bool
-	events  []received
-	bad     []string
-	changed chan struct{}
+	mu       sync.Mutex
+	lists    map[string]int // initial listings this MeshSync asked for, by path
+	requests map[string]int // every request, by path
+	watches  map[string][]io.Closer
+	expire   map[string]bool
+	events   []received
+	bad      []string
+	changed  chan struct{}
 }
 
 func startNATS(t *testing.T) *nats.Conn {
@@ -100,13 +101,14 @@ func startMeshSync(t *testing.T, scope Scope) *harness {
 		cs: k8stest.Clientset(t, merged, "c1"), changed: make(chan struct{})}
 	// Count the listings MeshSync asks for (LIST, or a watch that sends initial events):
 	// a restarted watch or a relist shows here.
-	h.lists, h.watches, h.expire = map[string]int{}, map[string][]io.Closer{}, map[string]bool{}
+	h.lists, h.requests, h.watches, h.expire = map[string]int{}, map[string]int{}, map[string][]io.Closer{}, map[string]bool{}
 	h.cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
 		return roundTripper(func(req *http.Request) (*http.Response, error) {
 			q := req.URL.Query()
 			path := req.URL.Path
 			resuming := q.Get("watch") == "true" && q.Get("sendInitialEvents") != "true"
 			h.mu.Lock()
+			h.requests[path]++
 			if req.Method == http.MethodGet && !resuming {
 				h.lists[path]++
 			}
@@ -300,4 +302,17 @@ func (h *harness) loseWatch(path string) {
 	for _, b := range bodies {
 		_ = b.Close()
 	}
+}
+
+// requested is how many requests MeshSync made to paths containing part.
+func (h *harness) requested(part string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for p, c := range h.requests {
+		if strings.Contains(p, part) {
+			n += c
+		}
+	}
+	return n
 }

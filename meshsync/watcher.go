@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -32,6 +33,7 @@ type watcher struct {
 	// relisting is set when the reflector lists again after its first listing (a
 	// lost watch): the resource gets a snapshot once the new listing is cached.
 	relisting atomic.Bool
+	listed    chan struct{}
 }
 
 // selectorFor is the field selector that keeps excluded namespaces out of a watch.
@@ -60,7 +62,7 @@ func namespacesFor(r resource, scope Scope) []string {
 }
 
 func (d *discoverer) newWatcher(r resource) *watcher {
-	w := &watcher{res: r, done: make(chan struct{})}
+	w := &watcher{res: r, done: make(chan struct{}), listed: make(chan struct{}, 1)}
 	sel := selectorFor(r, d.opt.Scope)
 	nsFilter := r.GVR.Group == "" && r.GVR.Resource == "namespaces" && len(d.opt.Scope.IncludeNamespaces) > 0
 	namespaces := namespacesFor(r, d.opt.Scope)
@@ -114,19 +116,45 @@ func (d *discoverer) informer(w *watcher, ns string, tweak func(*metav1.ListOpti
 		tweak(o)
 		if (!watching || (o.SendInitialEvents != nil && *o.SendInitialEvents)) && w.synced.Load() &&
 			w.relisting.CompareAndSwap(false, true) {
-			go d.awaitRelist(w)
+			select {
+			case <-w.listed: // a stale signal from before this relist
+			default:
+			}
+			go d.awaitRelist(w, w.lastSync())
 		}
+	}
+	// listed tells awaitRelist a listing came in whole (a LIST returned, or a
+	// watch-list's initial events ended).
+	listed := func() {
+		select {
+		case w.listed <- struct{}{}:
+		default:
+		}
+	}
+	watched := func(wi watch.Interface, err error) (watch.Interface, error) {
+		if err != nil {
+			return nil, err
+		}
+		return watch.Filter(wi, func(e watch.Event) (watch.Event, bool) {
+			if e.Type == watch.Bookmark {
+				if m, err := meta.Accessor(e.Object); err == nil && m.GetAnnotations()[metav1.InitialEventsAnnotationKey] == "true" {
+					listed()
+				}
+			}
+			return e, true
+		}), nil
 	}
 	if w.res.Full {
 		c := d.dyn.Resource(gvr).Namespace(ns)
 		return cache.NewSharedIndexInformer(cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{
 			ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 				listing(&o, false)
+				defer listed()
 				return c.List(ctx, o)
 			},
 			WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 				listing(&o, true)
-				return c.Watch(ctx, o)
+				return watched(c.Watch(ctx, o))
 			},
 		}, d.dyn), &unstructured.Unstructured{}, 0, cache.Indexers{})
 	}
@@ -134,11 +162,12 @@ func (d *discoverer) informer(w *watcher, ns string, tweak func(*metav1.ListOpti
 	return cache.NewSharedIndexInformer(cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			listing(&o, false)
+			defer listed()
 			return c.List(ctx, o)
 		},
 		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 			listing(&o, true)
-			return c.Watch(ctx, o)
+			return watched(c.Watch(ctx, o))
 		},
 	}, d.meta), &metav1.PartialObjectMetadata{}, 0, cache.Indexers{})
 }
@@ -195,18 +224,24 @@ func (w *watcher) lastSync() string {
 	return b.String()
 }
 
-// awaitRelist waits (bounded) for the reflector's new listing, then snapshots the
-// resource: what changed while the watch was lost is then known to the consumer,
-// deletions included.
-func (d *discoverer) awaitRelist(w *watcher) {
+// awaitRelist waits (bounded) for the reflector's new listing to be cached, then
+// snapshots the resource: what changed while the watch was lost is then known to the
+// consumer, deletions included. A listing whose resource version did not move (no
+// write anywhere meanwhile) is taken as cached a moment after it arrived whole.
+func (d *discoverer) awaitRelist(w *watcher, before string) {
 	defer w.relisting.Store(false)
-	before := w.lastSync()
-	tick := time.NewTicker(200 * time.Millisecond)
+	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	deadline := time.After(5 * time.Minute)
+	var arrived <-chan time.Time
 	for w.lastSync() == before {
 		select {
 		case <-tick.C:
+		case <-w.listed:
+			arrived = time.After(time.Second)
+		case <-arrived:
+			d.requestSnapshot(snapshotRequest{keys: []string{w.res.key()}, reason: "relist"})
+			return
 		case <-deadline:
 			return
 		case <-d.ctx.Done():
