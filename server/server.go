@@ -18,8 +18,10 @@ import (
 	"time"
 
 	"github.com/oklog/run"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/net/netutil"
 
+	"github.com/meshperf/meshperf/internal/selfmetrics"
 	"github.com/meshperf/meshperf/server/agents"
 	"github.com/meshperf/meshperf/server/api"
 	"github.com/meshperf/meshperf/server/auth"
@@ -142,11 +144,11 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer brk.Close() // after every subsystem has stopped: runs cancel their agents on the way out
 	log.Info("broker ready", "agents_connect_to", brk.URL, "embedded", cfg.NATSURL == "")
-	reg, err := agents.Listen(brk.NC, agents.Options{Logger: log})
+	agentReg, err := agents.Listen(brk.NC, agents.Options{Logger: log})
 	if err != nil {
 		return fmt.Errorf("listening for agents: %w", err)
 	}
-	defer reg.Close()
+	defer agentReg.Close()
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
@@ -156,20 +158,23 @@ func Run(ctx context.Context, cfg Config) error {
 		host, _ := os.Hostname()
 		cfg.InstanceID = host + "@" + ln.Addr().String()
 	}
+	reg, sm := serverMetrics(st, log)
 	agentDefaults := connections.AgentDefaults{BrokerEndpoint: cfg.AgentBrokerURL, Image: cfg.AgentImage}
 	if creds != nil {
 		// Each cluster's agents share one credential for the names under the cluster's
 		// prefix (cluster:pod), so replicas come and go without the server's help.
 		agentDefaults.Credential = func(cluster string) (string, error) { return creds.Issue(cluster, true) }
 	}
-	conns := connections.New(st, connections.Options{Box: box, CheckInterval: cfg.ClusterCheckInterval, Logger: log, Agents: agentDefaults})
+	conns := connections.New(st, connections.Options{Box: box, CheckInterval: cfg.ClusterCheckInterval, Logger: log, Agents: agentDefaults,
+		OnCheck: sm.ConnectionCheck})
 	// Runs outlive the request that started them: their context ends only when the
 	// group stops, not with ctx's values or deadline.
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
 	ropt := runs.Options{Owner: cfg.InstanceID, Concurrency: cfg.Concurrency, Version: cfg.Version, Logger: log,
-		Distributed: &agents.Distributor{Registry: reg, NC: brk.NC, Stream: brk.Stream, Version: cfg.Version, Logger: log},
-		Clusters:    conns, MaxQueued: cfg.MaxQueuedRuns, MaxQueuedPerUser: cfg.MaxQueuedRunsPerUser}
+		Distributed: &agents.Distributor{Registry: agentReg, NC: brk.NC, Stream: brk.Stream, Version: cfg.Version, Logger: log,
+			OnIntervalLag: sm.ObserveBrokerLag},
+		Clusters: conns, MaxQueued: cfg.MaxQueuedRuns, MaxQueuedPerUser: cfg.MaxQueuedRunsPerUser}
 	if policy != nil {
 		ropt.Targets = policy
 	}
@@ -178,12 +183,13 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	sched := schedule.New(st, mgr, cfg.InstanceID, log)
+	sched.OnFiring = sm.Firing
 	var issue func(string, bool) (string, error)
 	if creds != nil {
 		issue = creds.Issue
 	}
-	a := api.New(st, mgr, api.Options{AnonymousRead: cfg.AnonymousRead, Targets: policy, Logger: log, Agents: reg, Clusters: conns,
-		IssueAgentCredential: issue, MaxRunConnections: cfg.MaxRunConnections})
+	a := api.New(st, mgr, api.Options{AnonymousRead: cfg.AnonymousRead, Targets: policy, Logger: log, Agents: agentReg, Clusters: conns,
+		IssueAgentCredential: issue, MaxRunConnections: cfg.MaxRunConnections, Metrics: sm, MetricsHandler: selfmetrics.Handler(reg)})
 	srv := newHTTPServer(a.Handler(), cfg.HTTP)
 
 	// The subsystems run as one group (the shape of Prometheus's cmd/prometheus): the
@@ -230,7 +236,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	addLoop(&g, workCtx, func(ctx context.Context) error { sched.Run(ctx); return nil })
 	addLoop(&g, workCtx, func(ctx context.Context) error { conns.Run(ctx); return nil })
-	addLoop(&g, workCtx, reg.Run)
+	addLoop(&g, workCtx, agentReg.Run)
 	for _, sub := range cfg.Subsystems {
 		addLoop(&g, workCtx, func(ctx context.Context) error {
 			if err := sub.Run(ctx); err != nil {
@@ -260,6 +266,45 @@ func Run(ctx context.Context, cfg Config) error {
 	err = g.Run()
 	log.Info("stopped", "cause", errOrSignal(err))
 	return err
+}
+
+// serverMetrics is the server's own registry: its metrics, the runs by state and the
+// queue read from the store at scrape time, and every statement's latency.
+func serverMetrics(st *store.Store, log *slog.Logger) (*prometheus.Registry, *selfmetrics.Server) {
+	reg := selfmetrics.NewRegistry()
+	scrape := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.Background(), 2*time.Second)
+	}
+	sm := selfmetrics.NewServer(reg, selfmetrics.ServerGauges{
+		RunsByState: func() map[string]float64 {
+			ctx, cancel := scrape()
+			defer cancel()
+			counts, err := st.CountRunsByState(ctx)
+			out := make(map[string]float64, len(counts))
+			for k, v := range counts {
+				out[k] = float64(v)
+			}
+			if err != nil {
+				log.Warn("counting runs for /metrics", "err", err)
+			}
+			return out
+		},
+		QueueDepth: func() float64 {
+			ctx, cancel := scrape()
+			defer cancel()
+			n, _, err := st.CountQueuedRuns(ctx, "")
+			if err != nil {
+				log.Warn("counting queued runs for /metrics", "err", err)
+			}
+			return float64(n)
+		},
+	})
+	if err := st.ObserveStatements(func(op string, d time.Duration) {
+		sm.DBQueryDuration.WithLabelValues(op).Observe(d.Seconds())
+	}); err != nil {
+		log.Warn("database latency metrics unavailable", "err", err)
+	}
+	return reg, sm
 }
 
 // addLoop adds a subsystem that runs until its context ends.

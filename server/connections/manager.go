@@ -29,7 +29,9 @@ type Options struct {
 	CheckInterval time.Duration
 	// Agents is what deploying agents needs from the server: its broker credentials.
 	Agents AgentDefaults
-	Logger *slog.Logger
+	// OnCheck, if set, counts health checks by connection kind and result.
+	OnCheck func(kind string, ok bool)
+	Logger  *slog.Logger
 }
 
 // Manager keeps the connections: adds them from kubeconfigs, checks their health, moves
@@ -234,6 +236,9 @@ func (m *Manager) check(ctx context.Context, c *store.Connection) error {
 		o.Error = perr.Error()
 	} else {
 		o.Version, o.Nodes = info.Version, storeNodes(info.Nodes)
+	}
+	if m.opt.OnCheck != nil {
+		m.opt.OnCheck(c.Kind, perr == nil)
 	}
 	if err := m.st.RecordCheck(ctx, c.ID, o); err != nil {
 		return err
