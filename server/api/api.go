@@ -139,6 +139,13 @@ func (a *API) routes() []route {
 		{"POST", "/api/v1/clusters/{id}/check", auth.Editor, a.withClusters(a.checkCluster)},
 		{"PUT", "/api/v1/clusters/{id}/state", auth.Admin, a.withClusters(a.setClusterState)},
 
+		{"GET", "/api/v1/connections", auth.Viewer, a.withClusters(a.listConnections)},
+		{"POST", "/api/v1/connections", auth.Admin, a.withClusters(a.addConnection)},
+		{"GET", "/api/v1/connections/{id}", auth.Viewer, a.withClusters(a.getCluster)},
+		{"DELETE", "/api/v1/connections/{id}", auth.Admin, a.withClusters(a.deleteCluster)},
+		{"POST", "/api/v1/connections/{id}/check", auth.Editor, a.withClusters(a.checkCluster)},
+		{"PUT", "/api/v1/connections/{id}/state", auth.Admin, a.withClusters(a.setClusterState)},
+
 		{"GET", "/api/v1/results", auth.Viewer, a.listResults},
 		{"GET", "/api/v1/results/compare", auth.Viewer, a.compareResults},
 		{"GET", "/api/v1/results/{id}", auth.Viewer, a.getResult},
