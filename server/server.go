@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/oklog/run"
-	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/net/netutil"
 
 	"github.com/meshperf/meshperf/internal/selfmetrics"
@@ -174,7 +173,8 @@ func Run(ctx context.Context, cfg Config) error {
 	ropt := runs.Options{Owner: cfg.InstanceID, Concurrency: cfg.Concurrency, Version: cfg.Version, Logger: log,
 		Distributed: &agents.Distributor{Registry: agentReg, NC: brk.NC, Stream: brk.Stream, Version: cfg.Version, Logger: log,
 			OnIntervalLag: sm.ObserveBrokerLag},
-		Clusters: conns, MaxQueued: cfg.MaxQueuedRuns, MaxQueuedPerUser: cfg.MaxQueuedRunsPerUser}
+		Clusters: conns, MaxQueued: cfg.MaxQueuedRuns, MaxQueuedPerUser: cfg.MaxQueuedRunsPerUser,
+		Metrics: runMetrics(conns)}
 	if policy != nil {
 		ropt.Targets = policy
 	}
@@ -266,45 +266,6 @@ func Run(ctx context.Context, cfg Config) error {
 	err = g.Run()
 	log.Info("stopped", "cause", errOrSignal(err))
 	return err
-}
-
-// serverMetrics is the server's own registry: its metrics, the runs by state and the
-// queue read from the store at scrape time, and every statement's latency.
-func serverMetrics(st *store.Store, log *slog.Logger) (*prometheus.Registry, *selfmetrics.Server) {
-	reg := selfmetrics.NewRegistry()
-	scrape := func() (context.Context, context.CancelFunc) {
-		return context.WithTimeout(context.Background(), 2*time.Second)
-	}
-	sm := selfmetrics.NewServer(reg, selfmetrics.ServerGauges{
-		RunsByState: func() map[string]float64 {
-			ctx, cancel := scrape()
-			defer cancel()
-			counts, err := st.CountRunsByState(ctx)
-			out := make(map[string]float64, len(counts))
-			for k, v := range counts {
-				out[k] = float64(v)
-			}
-			if err != nil {
-				log.Warn("counting runs for /metrics", "err", err)
-			}
-			return out
-		},
-		QueueDepth: func() float64 {
-			ctx, cancel := scrape()
-			defer cancel()
-			n, _, err := st.CountQueuedRuns(ctx, "")
-			if err != nil {
-				log.Warn("counting queued runs for /metrics", "err", err)
-			}
-			return float64(n)
-		},
-	})
-	if err := st.ObserveStatements(func(op string, d time.Duration) {
-		sm.DBQueryDuration.WithLabelValues(op).Observe(d.Seconds())
-	}); err != nil {
-		log.Warn("database latency metrics unavailable", "err", err)
-	}
-	return reg, sm
 }
 
 // addLoop adds a subsystem that runs until its context ends.

@@ -42,6 +42,11 @@ type TestConfig struct {
 	// agents selected by meshperf.io/cluster target that cluster without it.
 	// (meshperf extension)
 	Cluster string `yaml:"cluster,omitempty" json:"cluster,omitempty"`
+
+	// Metrics queries Prometheus over the measured window after the run and keeps the
+	// series with the result; a Prometheus that does not answer marks them missing
+	// and the run still succeeds. (meshperf extension)
+	Metrics *MetricsConfig `yaml:"metrics,omitempty" json:"metrics,omitempty"`
 }
 
 // ClusterLabel labels agents deployed into a cluster with the cluster's connection name.

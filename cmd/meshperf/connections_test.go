@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -44,5 +45,39 @@ func TestConnectionCLI(t *testing.T) {
 	}
 	if r := meshperf(t, "connection", "get", "prom"); r.code == 0 {
 		t.Errorf("get after remove succeeded:\n%s", r.stdout)
+	}
+}
+
+// A local run with a metrics section: a Prometheus that does not answer leaves the
+// run's exit code alone and the metrics marked missing; bad PromQL is refused before
+// any load, naming the field.
+func TestRunPrometheusFlag(t *testing.T) {
+	target := startTarget(t)
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "m.yaml")
+	write := func(query string) {
+		y := "duration: 1s\nclients:\n  - endpoint_urls: [\"" + target + "/m\"]\n    rps: 10\nmetrics:\n  step: 1s\n  queries:\n    - name: q\n      query: '" + query + "'\n"
+		if err := os.WriteFile(cfgFile, []byte(y), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(`sum(meshperf_target_requests_total)`)
+	r := meshperf(t, "run", "-f", cfgFile, "--prometheus", "http://"+freeAddr(t), "-o", "json", "-q")
+	var res struct {
+		Status  string
+		Metrics struct {
+			Queries []struct{ Name, Status, Reason string }
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || r.code != 0 || res.Status != "completed" {
+		t.Fatalf("run: exit %d, %v\n%s\n%s", r.code, err, r.stdout, r.stderr)
+	}
+	if len(res.Metrics.Queries) != 1 || res.Metrics.Queries[0].Status != "missing" || !strings.Contains(res.Metrics.Queries[0].Reason, "did not answer") {
+		t.Errorf("metrics: %+v", res.Metrics)
+	}
+	write(`sum(rate(x[1m])`)
+	r = meshperf(t, "run", "-f", cfgFile, "--prometheus", "http://"+freeAddr(t), "--dry-run")
+	if r.code != 2 || !strings.Contains(r.stderr, "metrics.queries[0].query") {
+		t.Errorf("bad PromQL: exit %d\n%s", r.code, r.stderr)
 	}
 }
