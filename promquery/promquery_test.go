@@ -83,6 +83,9 @@ func TestCollectMatchesTargetCounts(t *testing.T) {
 			{Name: "target_requests", Query: `sum(meshperf_target_requests_total{path="/w"})`, Unit: "requests"},
 			{Name: "target_rate", Query: `sum(rate(meshperf_target_requests_total{path="/w"}[$rate]))`, Unit: "requests/s"},
 			{Name: "absent", Query: `sum(no_such_metric_here)`},
+			// The target's own process stands in for a proxy: the resource summary reads
+			// any query with a role.
+			{Name: "target_cpu", Query: `sum(rate(process_cpu_seconds_total{job="target"}[$rate]))`, Unit: "cores", Role: smp.RoleProxyCPU},
 		}}}
 	cfg.ApplyDefaults()
 	res, err := perf.Run(context.Background(), cfg, perf.Options{})
@@ -92,7 +95,7 @@ func TestCollectMatchesTargetCounts(t *testing.T) {
 	promquery.Attach(context.Background(), &promquery.Source{Name: "test", URL: prom.URL}, cfg, res, "")
 	own := tgt.Stats().ByPath["/w"]
 	m := res.Metrics
-	if m == nil || len(m.Queries) != 3 || m.Step.D() != promtest.ScrapeInterval {
+	if m == nil || len(m.Queries) != 4 || m.Step.D() != promtest.ScrapeInterval {
 		t.Fatalf("metrics: %+v", m)
 	}
 	counter := m.Queries[0]
@@ -125,6 +128,10 @@ func TestCollectMatchesTargetCounts(t *testing.T) {
 	}
 	if res.Status != smp.StatusCompleted {
 		t.Errorf("run status %s", res.Status)
+	}
+	rs := m.Resources()
+	if len(rs) != 1 || rs[0].Status != smp.MetricsOK || rs[0].Points == 0 || rs[0].Mean <= 0 || rs[0].Max < rs[0].Mean {
+		t.Errorf("the target's CPU as a resource figure: %+v", rs)
 	}
 }
 

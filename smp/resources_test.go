@@ -1,0 +1,63 @@
+package smp
+
+import (
+	"bytes"
+	"errors"
+	"math"
+	"strings"
+	"testing"
+	"time"
+)
+
+func roleQuery(name, role, unit string, pods ...[]float64) QueryResult {
+	q := QueryResult{MetricQuery: MetricQuery{Name: name, Role: role, Unit: unit}, Status: MetricsOK}
+	for i, vals := range pods {
+		s := Series{Labels: map[string]string{"pod": string(rune('a' + i))}}
+		for j, v := range vals {
+			s.Points = append(s.Points, [2]float64{float64(1000 + 5*j), v})
+		}
+		q.Series = append(q.Series, s)
+	}
+	return q
+}
+
+// Resource figures sum the pods per instant, then take mean and max over the window;
+// the MUE divides the rate by the mean cores of proxies and control plane; the SMP
+// mesh config carries millicores and MiB.
+func TestResourcesMUEAndSMPMesh(t *testing.T) {
+	r := &Result{ID: "r1", Summary: Summary{ActualRPS: 1000}, Metrics: &MetricsResult{Step: Duration(5 * time.Second), Queries: []QueryResult{
+		roleQuery("proxy_cpu", RoleProxyCPU, "cores", []float64{0.1, 0.2, 0.3}, []float64{0.1, 0.2, 0.3}),
+		roleQuery("proxy_memory", RoleProxyMemory, "bytes", []float64{64 << 20, 64 << 20, 64 << 20}),
+		roleQuery("control_plane_cpu", RoleControlPlaneCPU, "cores", []float64{0.1, 0.1, 0.1}),
+		{MetricQuery: MetricQuery{Name: "control_plane_memory", Role: RoleControlPlaneMemory}, Status: MetricsMissing, Reason: "no series matched over the window"},
+	}}}
+	fs := r.Metrics.Resources()
+	if len(fs) != 4 {
+		t.Fatalf("%+v", fs)
+	}
+	if f := fs[0]; math.Abs(f.Mean-0.4) > 1e-9 || math.Abs(f.Max-0.6) > 1e-9 || f.Points != 3 {
+		t.Errorf("proxy cpu: %+v (want mean 0.4, max 0.6: two pods summed)", f)
+	}
+	if f := fs[3]; f.Status != MetricsMissing || f.Reason == "" {
+		t.Errorf("a missing role: %+v", f)
+	}
+	mue, ok := MeshUtilizationEfficiency(r)
+	if !ok || math.Abs(mue-2000) > 1e-6 {
+		t.Errorf("MUE %v %v, want 1000 / (0.4 + 0.1) = 2000", mue, ok)
+	}
+	mc := ExportMeshConfig(r)
+	if mc == nil || mc.Sidecar.CpuMcores != 400 || mc.Sidecar.MemMb != 64 || mc.Sidecar.Rps != 1000 || mc.MeshControlPlane.CpuMcores != 100 || mc.MeshControlPlane.MemMb != 0 {
+		t.Fatalf("mesh config: %+v", mc)
+	}
+	var buf bytes.Buffer
+	if err := WriteResult(&buf, r, FormatSMPMesh); err != nil || !strings.Contains(buf.String(), "cpu_mcores: 400") {
+		t.Errorf("smp-mesh: %v\n%s", err, buf.String())
+	}
+	r.Metrics.Queries = r.Metrics.Queries[1:] // no proxy CPU
+	if _, ok := MeshUtilizationEfficiency(r); ok {
+		t.Errorf("an MUE without proxy CPU")
+	}
+	if err := WriteResult(&buf, &Result{}, FormatSMPMesh); !errors.Is(err, ErrNoMeshFigures) {
+		t.Errorf("smp-mesh of a result without figures: %v", err)
+	}
+}
