@@ -63,3 +63,29 @@ func (a *API) listConnections(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": list})
 }
+
+// checkRunPrometheus refuses a run whose metrics name a Prometheus connection that does
+// not exist (a disconnected one is accepted: it may be back when the run ends, and if
+// not the metrics are recorded missing).
+func (a *API) checkRunPrometheus(w http.ResponseWriter, r *http.Request, cfg *smp.TestConfig, prefix string) bool {
+	if cfg.Metrics == nil || cfg.Metrics.Prometheus == "" {
+		return true
+	}
+	const field = "metrics.prometheus"
+	if a.opt.Clusters == nil {
+		badInput(w, r, smp.FieldErrors{{Path: field, Msg: "this server has no connections"}}, prefix)
+		return false
+	}
+	list, err := a.opt.Clusters.ListKind(r.Context(), connections.KindPrometheus)
+	if err != nil {
+		a.storeError(w, r, err)
+		return false
+	}
+	for _, c := range list {
+		if c.Name == cfg.Metrics.Prometheus || c.ID == cfg.Metrics.Prometheus {
+			return true
+		}
+	}
+	badInput(w, r, smp.FieldErrors{{Path: field, Msg: "no Prometheus connection named " + cfg.Metrics.Prometheus + " (meshperf connection add prometheus URL)"}}, prefix)
+	return false
+}

@@ -42,6 +42,18 @@ func TestConnectionsAPI(t *testing.T) {
 		if code, b := h.do("POST", "/api/v1/connections/prom/check", h.editor, nil); code != 200 || !strings.Contains(string(b), `"connected"`) {
 			t.Errorf("check: %d %s", code, b)
 		}
+		run := func(metrics map[string]any) (int, string) {
+			code, b := h.do("POST", "/api/v1/runs", h.editor, map[string]any{"config": map[string]any{"duration": "1s",
+				"clients": []map[string]any{{"endpoint_urls": []string{"http://127.0.0.1:1/"}, "rps": 1}}, "metrics": metrics}})
+			return code, string(b)
+		}
+		if code, b := run(map[string]any{"prometheus": "nope"}); code != 400 || !strings.Contains(b, `"config.metrics.prometheus"`) {
+			t.Errorf("a run naming no such Prometheus: %d %s", code, b)
+		}
+		if code, b := run(map[string]any{"prometheus": "prom", "queries": []map[string]any{{"name": "q", "query": "sum(rate(x[1m])"}}}); code != 400 ||
+			!strings.Contains(b, `"config.metrics.queries[0].query"`) {
+			t.Errorf("a run with bad PromQL: %d %s", code, b)
+		}
 		if code, b := h.do("DELETE", "/api/v1/connections/prom", h.admin, nil); code != 200 {
 			t.Errorf("delete: %d %s", code, b)
 		}
