@@ -12,7 +12,7 @@ func withProxyCPU(center float64, n int, seed uint64) *smp.Result {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	s := smp.Series{}
 	for i := range n {
-		s.Points = append(s.Points, [2]float64{float64(1000 + 5*i), center * (1 + 0.05*(rng.Float64()-0.5))})
+		s.Points = append(s.Points, []float64{float64(1000 + 5*i), center * (1 + 0.05*(rng.Float64()-0.5))})
 	}
 	return &smp.Result{ID: "r", Metrics: &smp.MetricsResult{Queries: []smp.QueryResult{{
 		MetricQuery: smp.MetricQuery{Name: "proxy_cpu", Role: smp.RoleProxyCPU, Unit: UnitCores}, Status: smp.MetricsOK, Series: []smp.Series{s}}}}}

@@ -257,7 +257,7 @@ func seriesOf(v model.Value) []smp.Series {
 	}
 	out := make([]smp.Series, 0, len(mat))
 	for _, ss := range mat {
-		s := smp.Series{Points: make([][2]float64, 0, len(ss.Values))}
+		s := smp.Series{Points: make([][]float64, 0, len(ss.Values))}
 		if len(ss.Metric) > 0 {
 			s.Labels = make(map[string]string, len(ss.Metric))
 			for k, v := range ss.Metric {
@@ -269,7 +269,7 @@ func seriesOf(v model.Value) []smp.Series {
 			if math.IsNaN(f) || math.IsInf(f, 0) {
 				continue
 			}
-			s.Points = append(s.Points, [2]float64{float64(p.Timestamp) / 1000, f})
+			s.Points = append(s.Points, []float64{float64(p.Timestamp) / 1000, f})
 		}
 		out = append(out, s)
 	}

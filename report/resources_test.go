@@ -14,7 +14,7 @@ func TestResourceSection(t *testing.T) {
 	q := func(name, role, unit string, v ...float64) smp.QueryResult {
 		s := smp.Series{}
 		for i, x := range v {
-			s.Points = append(s.Points, [2]float64{float64(i * 5), x})
+			s.Points = append(s.Points, []float64{float64(i * 5), x})
 		}
 		return smp.QueryResult{MetricQuery: smp.MetricQuery{Name: name, Role: role, Unit: unit}, Status: smp.MetricsOK, Series: []smp.Series{s}}
 	}

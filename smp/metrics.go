@@ -70,8 +70,9 @@ type QueryResult struct {
 	Series []Series `json:"series,omitempty" yaml:"series,omitempty"`
 }
 
-// Series is one labelled series: points are [unix seconds, value].
+// Series is one labelled series: each point is [unix seconds, value] (a list, so the
+// strict decoder and every JSON/YAML reader take it).
 type Series struct {
 	Labels map[string]string `json:"labels,omitempty" yaml:"labels,omitempty"`
-	Points [][2]float64      `json:"points" yaml:"points"`
+	Points [][]float64       `json:"points" yaml:"points"`
 }

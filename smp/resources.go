@@ -38,7 +38,9 @@ func (m *MetricsResult) RoleValues(role string) ([]float64, *QueryResult) {
 		at := map[float64]float64{}
 		for _, s := range q.Series {
 			for _, p := range s.Points {
-				at[p[0]] += p[1]
+				if len(p) == 2 { // [unix seconds, value]; anything else is not a point
+					at[p[0]] += p[1]
+				}
 			}
 		}
 		ts := make([]float64, 0, len(at))

@@ -14,7 +14,7 @@ func roleQuery(name, role, unit string, pods ...[]float64) QueryResult {
 	for i, vals := range pods {
 		s := Series{Labels: map[string]string{"pod": string(rune('a' + i))}}
 		for j, v := range vals {
-			s.Points = append(s.Points, [2]float64{float64(1000 + 5*j), v})
+			s.Points = append(s.Points, []float64{float64(1000 + 5*j), v})
 		}
 		q.Series = append(q.Series, s)
 	}
@@ -59,5 +59,25 @@ func TestResourcesMUEAndSMPMesh(t *testing.T) {
 	}
 	if err := WriteResult(&buf, &Result{}, FormatSMPMesh); !errors.Is(err, ErrNoMeshFigures) {
 		t.Errorf("smp-mesh of a result without figures: %v", err)
+	}
+}
+
+// A result with metrics survives the strict decoder, in JSON and YAML (compare and
+// gate read result files with it).
+func TestMetricsRoundTrip(t *testing.T) {
+	r := &Result{ID: "r1", Status: StatusCompleted, Metrics: &MetricsResult{Source: "prom", Step: Duration(time.Second),
+		Queries: []QueryResult{roleQuery("proxy_cpu", RoleProxyCPU, "cores", []float64{0.25, 0.5})}}}
+	for _, format := range []string{FormatJSON, FormatYAML} {
+		var buf bytes.Buffer
+		if err := WriteResult(&buf, r, format); err != nil {
+			t.Fatal(err)
+		}
+		back, err := DecodeResult(buf.Bytes())
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", format, err, buf.String())
+		}
+		if fs := back.Metrics.Resources(); len(fs) != 1 || fs[0].Max != 0.5 || back.Metrics.Queries[0].Name != "proxy_cpu" {
+			t.Errorf("%s: %+v", format, back.Metrics)
+		}
 	}
 }

@@ -6,8 +6,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/meshperf/meshperf/internal/promtest"
+	"github.com/meshperf/meshperf/smp"
 )
 
 // The connection commands against a real server and a real Prometheus: add, list
@@ -80,4 +82,40 @@ func TestRunPrometheusFlag(t *testing.T) {
 	if r.code != 2 || !strings.Contains(r.stderr, "metrics.queries[0].query") {
 		t.Errorf("bad PromQL: exit %d\n%s", r.code, r.stderr)
 	}
+}
+
+// A distributed run whose profile names a Prometheus connection: the real Prometheus
+// scrapes the target and the agent process (its --metrics-addr); the result carries the
+// target's counter over the window, and the agent's own counters show what it sent.
+func TestDistributedRunCarriesPrometheusMetrics(t *testing.T) {
+	tgt := startTarget(t)
+	srv := startServer(t, freeAddr(t), t.TempDir(), "", "MESHPERF_ADMIN_TOKEN="+adminToken)
+	agentMetrics := freeAddr(t)
+	startAgents(t, brokerURL(t, srv), srv.url, []string{"--labels", "pool=m", "--metrics-addr", agentMetrics}, "m-a")
+	prom := promtest.Start(t, promtest.Target{Job: "target", Addr: strings.TrimPrefix(tgt, "http://")}, promtest.Target{Job: "agent", Addr: agentMetrics})
+	prom.WaitFor(t, `up`, "job", 30*time.Second, func(m map[string]float64) bool { return m["target"] == 1 && m["agent"] == 1 })
+	t.Setenv("MESHPERF_CONFIG", filepath.Join(t.TempDir(), "config.yaml"))
+	meshperf(t, "login", "--server", srv.url, "--token", adminToken)
+	if r := meshperf(t, "connection", "add", "prometheus", prom.URL, "--name", "prom"); r.code != 0 {
+		t.Fatalf("connection add: %s", r.stderr)
+	}
+	prof := filepath.Join(t.TempDir(), "dist.yaml")
+	os.WriteFile(prof, []byte("name: dist-metrics\nduration: 3s\nagents: {count: 1, selector: {pool: m}}\nclients:\n  - endpoint_urls: ["+tgt+"/dm]\n    rps: 50\n"+
+		"metrics:\n  prometheus: prom\n  step: 1s\n  queries:\n    - {name: target_requests, query: 'sum(meshperf_target_requests_total{path=\"/dm\"})', unit: requests}\n"), 0o600)
+	if r := meshperf(t, "profile", "apply", "-f", prof); r.code != 0 {
+		t.Fatalf("apply: %s", r.stderr)
+	}
+	r := meshperf(t, "run", "--profile", "dist-metrics", "-o", "json")
+	if r.code != 0 {
+		t.Fatalf("distributed run: exit %d\n%s", r.code, r.stderr)
+	}
+	res, err := smp.DecodeResult([]byte(r.stdout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Metrics == nil || len(res.Metrics.Queries) != 1 || res.Metrics.Queries[0].Status != smp.MetricsOK || res.Metrics.Source != "prom" {
+		t.Fatalf("metrics of a distributed run: %+v", res.Metrics)
+	}
+	prom.WaitFor(t, `meshperf_agent_shards_total`, "job", 20*time.Second, func(m map[string]float64) bool { return m["agent"] == 1 })
+	prom.WaitFor(t, `meshperf_agent_intervals_sent_total`, "job", 20*time.Second, func(m map[string]float64) bool { return m["agent"] >= 3 })
 }
