@@ -208,8 +208,8 @@ func (m *Manager) probeConnection(ctx context.Context, c *store.Connection) (str
 const probeTimeout = 10 * time.Second
 
 // probeEndpoint checks an endpoint's health: Prometheus's build information (its
-// version; /-/ready where the API is not reachable), Grafana's /api/health. A
-// credential the endpoint refuses fails the check.
+// version; /-/ready where the API is not reachable), Grafana's /api/health and, with
+// a credential, /api/org. A credential the endpoint refuses fails the check.
 func probeEndpoint(ctx context.Context, kind, base string, cred EndpointCredential) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
@@ -269,6 +269,17 @@ func probeEndpoint(ctx context.Context, kind, base string, cred EndpointCredenti
 		}
 		if json.Unmarshal(body, &h) != nil || h.Database != "ok" {
 			return "", fmt.Errorf("/api/health: database %q", h.Database)
+		}
+		// /api/health answers anyone: the credential is proven on /api/org, which any
+		// valid user or service account token may read.
+		if cred != (EndpointCredential{}) {
+			code, _, err := get("/api/org")
+			if err != nil {
+				return "", err
+			}
+			if code != http.StatusOK {
+				return "", fmt.Errorf("the credential was refused (/api/org answered %d)", code)
+			}
 		}
 		return h.Version, nil
 	}

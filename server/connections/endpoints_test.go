@@ -101,7 +101,15 @@ func TestGrafanaConnectionHealth(t *testing.T) {
 	m, _ := newManager(t, st, Options{})
 	healthy := true
 	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/api/health" || r.Header.Get("Authorization") == "" {
+		if r.URL.Path == "/api/org" {
+			if u, p, ok := r.BasicAuth(); !ok || u != "admin" || p != "pw-9c1d" {
+				http.Error(w, `{"message":"invalid username or password"}`, http.StatusUnauthorized)
+				return
+			}
+			w.Write([]byte(`{"id":1,"name":"Main Org."}`))
+			return
+		}
+		if r.URL.Path != "/api/health" {
 			http.NotFound(w, r)
 			return
 		}
@@ -113,6 +121,10 @@ func TestGrafanaConnectionHealth(t *testing.T) {
 	}))
 	defer fake.Close()
 	ctx := context.Background()
+	if res, _ := m.AddEndpoint(ctx, EndpointSpec{Kind: KindGrafana, Name: "graf-bad", URL: fake.URL,
+		Credential: EndpointCredential{Username: "admin", Password: "wrong"}}, "test"); res.Outcome != Failed || !strings.Contains(res.Error, "refused") {
+		t.Errorf("a wrong grafana password: %+v", res)
+	}
 	res, err := m.AddEndpoint(ctx, EndpointSpec{Kind: KindGrafana, Name: "graf", URL: fake.URL,
 		Credential: EndpointCredential{Username: "admin", Password: "pw-9c1d"}}, "test")
 	if err != nil || res.Outcome != store.ConnAdded || res.Connection.Version != "11.3.0" {
