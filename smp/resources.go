@@ -114,42 +114,43 @@ func figure(fs []ResourceFigure, role string) (ResourceFigure, bool) {
 	return ResourceFigure{}, false
 }
 
-// ExportMeshConfig builds the SMP ServiceMeshConfig's measured parts from a result's
-// resource figures (means over the window): the sidecars' CPU (millicores), memory
-// (MiB) and the rate through them, the control plane's CPU and memory. SMP's
-// PerformanceTestResult has no resource fields; they live here. Nil when the result
-// has no resource figure.
-func ExportMeshConfig(r *Result) *smpspec.ServiceMeshConfig {
-	if r == nil || r.Metrics == nil {
-		return nil
+// ApplyMeshResources fills the measured parts of a mesh's SMP ServiceMeshConfig from a
+// result's resource figures (means over the measured window): the sidecars' CPU
+// (millicores), memory (MiB) and the rate through them, the control plane's CPU and
+// memory. SMP's PerformanceTestResult has no resource fields; they belong here. Give
+// it the config of the mesh the metrics describe (config.metrics.mesh). It reports
+// whether any figure was filled; fields it has no figure for are left as they were.
+func ApplyMeshResources(c *smpspec.ServiceMeshConfig, r *Result) bool {
+	if c == nil || r == nil || r.Metrics == nil {
+		return false
 	}
 	fs := r.Metrics.Resources()
-	out := &smpspec.ServiceMeshConfig{SmpVersion: SMPVersion, Id: r.ID}
 	filled := false
 	mcores := func(v float64) int32 { return int32(math.Round(v * 1000)) }
 	mib := func(v float64) int32 { return int32(math.Round(v / (1 << 20))) }
+	sidecar := func() *smpspec.ServiceMeshConfig_Sidecar {
+		if c.Sidecar == nil {
+			c.Sidecar = &smpspec.ServiceMeshConfig_Sidecar{}
+		}
+		return c.Sidecar
+	}
+	plane := func() *smpspec.ServiceMeshConfig_MeshControlPlane {
+		if c.MeshControlPlane == nil {
+			c.MeshControlPlane = &smpspec.ServiceMeshConfig_MeshControlPlane{}
+		}
+		return c.MeshControlPlane
+	}
 	if f, ok := figure(fs, RoleProxyCPU); ok {
-		out.Sidecar = &smpspec.ServiceMeshConfig_Sidecar{CpuMcores: mcores(f.Mean), Rps: int32(math.Round(r.Summary.ActualRPS))}
-		filled = true
+		sidecar().CpuMcores, sidecar().Rps, filled = mcores(f.Mean), int32(math.Round(r.Summary.ActualRPS)), true
 	}
 	if f, ok := figure(fs, RoleProxyMemory); ok {
-		if out.Sidecar == nil {
-			out.Sidecar = &smpspec.ServiceMeshConfig_Sidecar{}
-		}
-		out.Sidecar.MemMb, filled = mib(f.Mean), true
+		sidecar().MemMb, filled = mib(f.Mean), true
 	}
 	if f, ok := figure(fs, RoleControlPlaneCPU); ok {
-		out.MeshControlPlane = &smpspec.ServiceMeshConfig_MeshControlPlane{CpuMcores: mcores(f.Mean)}
-		filled = true
+		plane().CpuMcores, filled = mcores(f.Mean), true
 	}
 	if f, ok := figure(fs, RoleControlPlaneMemory); ok {
-		if out.MeshControlPlane == nil {
-			out.MeshControlPlane = &smpspec.ServiceMeshConfig_MeshControlPlane{}
-		}
-		out.MeshControlPlane.MemMb, filled = mib(f.Mean), true
+		plane().MemMb, filled = mib(f.Mean), true
 	}
-	if !filled {
-		return nil
-	}
-	return out
+	return filled
 }

@@ -2,11 +2,12 @@ package smp
 
 import (
 	"bytes"
-	"errors"
 	"math"
 	"strings"
 	"testing"
 	"time"
+
+	smpspec "github.com/layer5io/service-mesh-performance/spec"
 )
 
 func roleQuery(name, role, unit string, pods ...[]float64) QueryResult {
@@ -22,9 +23,9 @@ func roleQuery(name, role, unit string, pods ...[]float64) QueryResult {
 }
 
 // Resource figures sum the pods per instant, then take mean and max over the window;
-// the MUE divides the rate by the mean cores of proxies and control plane; the SMP
-// mesh config carries millicores and MiB.
-func TestResourcesMUEAndSMPMesh(t *testing.T) {
+// the MUE divides the rate by the mean cores of proxies and control plane; a mesh's
+// SMP ServiceMeshConfig gets millicores and MiB, its other fields kept.
+func TestResourcesMUEAndSMPMeshFields(t *testing.T) {
 	r := &Result{ID: "r1", Summary: Summary{ActualRPS: 1000}, Metrics: &MetricsResult{Step: Duration(5 * time.Second), Queries: []QueryResult{
 		roleQuery("proxy_cpu", RoleProxyCPU, "cores", []float64{0.1, 0.2, 0.3}, []float64{0.1, 0.2, 0.3}),
 		roleQuery("proxy_memory", RoleProxyMemory, "bytes", []float64{64 << 20, 64 << 20, 64 << 20}),
@@ -45,20 +46,21 @@ func TestResourcesMUEAndSMPMesh(t *testing.T) {
 	if !ok || math.Abs(mue-2000) > 1e-6 {
 		t.Errorf("MUE %v %v, want 1000 / (0.4 + 0.1) = 2000", mue, ok)
 	}
-	mc := ExportMeshConfig(r)
-	if mc == nil || mc.Sidecar.CpuMcores != 400 || mc.Sidecar.MemMb != 64 || mc.Sidecar.Rps != 1000 || mc.MeshControlPlane.CpuMcores != 100 || mc.MeshControlPlane.MemMb != 0 {
+	mc := &smpspec.ServiceMeshConfig{Sidecar: &smpspec.ServiceMeshConfig_Sidecar{Count: 3}}
+	if !ApplyMeshResources(mc, r) || mc.Sidecar.Count != 3 || mc.Sidecar.CpuMcores != 400 || mc.Sidecar.MemMb != 64 || mc.Sidecar.Rps != 1000 ||
+		mc.MeshControlPlane.CpuMcores != 100 || mc.MeshControlPlane.MemMb != 0 {
 		t.Fatalf("mesh config: %+v", mc)
 	}
-	var buf bytes.Buffer
-	if err := WriteResult(&buf, r, FormatSMPMesh); err != nil || !strings.Contains(buf.String(), "cpu_mcores: 400") {
-		t.Errorf("smp-mesh: %v\n%s", err, buf.String())
+	b, err := MarshalSMP(mc, "yaml")
+	if err != nil || !strings.Contains(string(b), "cpu_mcores: 400") {
+		t.Errorf("the SMP document: %v\n%s", err, b)
 	}
 	r.Metrics.Queries = r.Metrics.Queries[1:] // no proxy CPU
 	if _, ok := MeshUtilizationEfficiency(r); ok {
 		t.Errorf("an MUE without proxy CPU")
 	}
-	if err := WriteResult(&buf, &Result{}, FormatSMPMesh); !errors.Is(err, ErrNoMeshFigures) {
-		t.Errorf("smp-mesh of a result without figures: %v", err)
+	if ApplyMeshResources(&smpspec.ServiceMeshConfig{}, &Result{}) {
+		t.Errorf("figures filled from a result without metrics")
 	}
 }
 

@@ -3,7 +3,6 @@ package smp
 import (
 	"encoding/csv"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -20,13 +19,10 @@ const (
 	FormatSMP     = "smp"      // the SMP PerformanceTestResult, YAML
 	FormatSMPJSON = "smp-json" // the SMP PerformanceTestResult, JSON
 	FormatSMPEnv  = "smp-env"  // the SMP EnvironmentConfig the result's env_id names, YAML
-	// FormatSMPMesh is the SMP ServiceMeshConfig's measured parts (sidecar and control
-	// plane CPU and memory), YAML, from the result's Prometheus metrics.
-	FormatSMPMesh = "smp-mesh"
 )
 
 // OutputFormats lists what WriteResult accepts.
-var OutputFormats = []string{FormatJSON, FormatYAML, FormatCSV, FormatSMP, FormatSMPJSON, FormatSMPEnv, FormatSMPMesh}
+var OutputFormats = []string{FormatJSON, FormatYAML, FormatCSV, FormatSMP, FormatSMPJSON, FormatSMPEnv}
 
 // WriteResult writes a result in one of OutputFormats.
 func WriteResult(w io.Writer, r *Result, format string) error {
@@ -55,17 +51,6 @@ func WriteResult(w io.Writer, r *Result, format string) error {
 		}
 		_, err = w.Write(b)
 		return err
-	case FormatSMPMesh:
-		mc := ExportMeshConfig(r)
-		if mc == nil {
-			return ErrNoMeshFigures
-		}
-		b, err := MarshalSMP(mc, "yaml")
-		if err != nil {
-			return err
-		}
-		_, err = w.Write(b)
-		return err
 	case FormatSMPEnv:
 		b, err := MarshalSMP(ExportEnvironment(&r.Environment), "yaml")
 		if err != nil {
@@ -76,9 +61,6 @@ func WriteResult(w io.Writer, r *Result, format string) error {
 	}
 	return fmt.Errorf("unknown output format %q (one of %v)", format, OutputFormats)
 }
-
-// ErrNoMeshFigures: a result without resource figures has no SMP mesh config.
-var ErrNoMeshFigures = errors.New("smp-mesh: the result has no proxy or control-plane resource figures (config.metrics with a mesh or role queries, and a Prometheus that answered)")
 
 // CSVHeader is the first row WriteResult writes for FormatCSV.
 var CSVHeader = []string{

@@ -3,7 +3,6 @@ package api
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -105,8 +104,7 @@ func (a *API) getResult(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	contentType := map[string]string{smp.FormatJSON: "application/json", smp.FormatYAML: "application/yaml",
-		smp.FormatCSV: "text/csv", smp.FormatSMP: "application/yaml", smp.FormatSMPJSON: "application/json", smp.FormatSMPEnv: "application/yaml",
-		smp.FormatSMPMesh: "application/yaml"}[format]
+		smp.FormatCSV: "text/csv", smp.FormatSMP: "application/yaml", smp.FormatSMPJSON: "application/json", smp.FormatSMPEnv: "application/yaml"}[format]
 	if contentType == "" {
 		badInput(w, r, smp.FieldErrors{{Path: "format", Msg: fmt.Sprintf("must be one of %s, got %q", strings.Join(smp.OutputFormats, ", "), format)}}, "")
 		return
@@ -121,10 +119,6 @@ func (a *API) getResult(w http.ResponseWriter, r *http.Request) {
 	}
 	var buf bytes.Buffer
 	if err := smp.WriteResult(&buf, res, format); err != nil {
-		if errors.Is(err, smp.ErrNoMeshFigures) {
-			badInput(w, r, smp.FieldErrors{{Path: "format", Msg: err.Error()}}, "")
-			return
-		}
 		a.storeError(w, r, err)
 		return
 	}

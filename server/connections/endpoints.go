@@ -285,3 +285,18 @@ func probeEndpoint(ctx context.Context, kind, base string, cred EndpointCredenti
 	}
 	return "", fmt.Errorf("no health check for kind %q", kind)
 }
+
+// Grafana is a connected Grafana connection's URL and credential in the form the
+// dashboards' upload takes (api.GrafanaConnections): a token, or user:password. An
+// unknown name wraps store.ErrNotFound.
+func (m *Manager) Grafana(ctx context.Context, name string) (url, credential string, err error) {
+	ep, err := m.Endpoint(ctx, name, KindGrafana)
+	if err != nil {
+		return "", "", err
+	}
+	credential = ep.Credential.BearerToken
+	if ep.Credential.Username != "" {
+		credential = ep.Credential.Username + ":" + ep.Credential.Password
+	}
+	return ep.URL, credential, nil
+}

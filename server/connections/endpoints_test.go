@@ -134,6 +134,12 @@ func TestGrafanaConnectionHealth(t *testing.T) {
 	if err != nil || ep.Credential.Username != "admin" || ep.Credential.Password != "pw-9c1d" || ep.URL != fake.URL {
 		t.Fatalf("grafana endpoint: %+v, %v", ep, err)
 	}
+	if u, cred, err := m.Grafana(ctx, "graf"); err != nil || u != fake.URL || cred != "admin:pw-9c1d" {
+		t.Errorf("grafana for the dashboards: %q %q %v", u, cred, err)
+	}
+	if _, _, err := m.Grafana(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("an unknown grafana: %v", err)
+	}
 	healthy = false
 	if v, _ := m.Check(ctx, "graf"); v.State != string(Disconnected) || !strings.Contains(v.LastError, "failing") {
 		t.Errorf("unhealthy grafana: %+v", v)
