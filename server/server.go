@@ -143,11 +143,11 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer brk.Close() // after every subsystem has stopped: runs cancel their agents on the way out
 	log.Info("broker ready", "agents_connect_to", brk.URL, "embedded", cfg.NATSURL == "")
-	agentReg, err := agents.Listen(brk.NC, agents.Options{Logger: log})
+	reg, err := agents.Listen(brk.NC, agents.Options{Logger: log})
 	if err != nil {
 		return fmt.Errorf("listening for agents: %w", err)
 	}
-	defer agentReg.Close()
+	defer reg.Close()
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
@@ -157,7 +157,7 @@ func Run(ctx context.Context, cfg Config) error {
 		host, _ := os.Hostname()
 		cfg.InstanceID = host + "@" + ln.Addr().String()
 	}
-	reg, sm := serverMetrics(st, log)
+	metricsReg, sm := serverMetrics(st, log)
 	agentDefaults := connections.AgentDefaults{BrokerEndpoint: cfg.AgentBrokerURL, Image: cfg.AgentImage}
 	if creds != nil {
 		// Each cluster's agents share one credential for the names under the cluster's
@@ -171,10 +171,10 @@ func Run(ctx context.Context, cfg Config) error {
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
 	ropt := runs.Options{Owner: cfg.InstanceID, Concurrency: cfg.Concurrency, Version: cfg.Version, Logger: log,
-		Distributed: &agents.Distributor{Registry: agentReg, NC: brk.NC, Stream: brk.Stream, Version: cfg.Version, Logger: log,
-			OnIntervalLag: sm.ObserveBrokerLag},
-		Clusters: conns, MaxQueued: cfg.MaxQueuedRuns, MaxQueuedPerUser: cfg.MaxQueuedRunsPerUser,
-		Metrics: runMetrics(conns)}
+		Distributed: &agents.Distributor{Registry: reg, NC: brk.NC, Stream: brk.Stream, Version: cfg.Version, Logger: log},
+		Clusters:    conns, MaxQueued: cfg.MaxQueuedRuns, MaxQueuedPerUser: cfg.MaxQueuedRunsPerUser}
+	ropt.Metrics = runMetrics(conns)
+	ropt.Distributed.(*agents.Distributor).OnIntervalLag = sm.ObserveBrokerLag
 	if policy != nil {
 		ropt.Targets = policy
 	}
@@ -188,8 +188,8 @@ func Run(ctx context.Context, cfg Config) error {
 	if creds != nil {
 		issue = creds.Issue
 	}
-	a := api.New(st, mgr, api.Options{AnonymousRead: cfg.AnonymousRead, Targets: policy, Logger: log, Agents: agentReg, Clusters: conns,
-		IssueAgentCredential: issue, MaxRunConnections: cfg.MaxRunConnections, Metrics: sm, MetricsHandler: selfmetrics.Handler(reg)})
+	a := api.New(st, mgr, api.Options{AnonymousRead: cfg.AnonymousRead, Targets: policy, Logger: log, Agents: reg, Clusters: conns,
+		IssueAgentCredential: issue, MaxRunConnections: cfg.MaxRunConnections, Metrics: sm, MetricsHandler: selfmetrics.Handler(metricsReg)})
 	srv := newHTTPServer(a.Handler(), cfg.HTTP)
 
 	// The subsystems run as one group (the shape of Prometheus's cmd/prometheus): the
@@ -236,7 +236,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	addLoop(&g, workCtx, func(ctx context.Context) error { sched.Run(ctx); return nil })
 	addLoop(&g, workCtx, func(ctx context.Context) error { conns.Run(ctx); return nil })
-	addLoop(&g, workCtx, agentReg.Run)
+	addLoop(&g, workCtx, reg.Run)
 	for _, sub := range cfg.Subsystems {
 		addLoop(&g, workCtx, func(ctx context.Context) error {
 			if err := sub.Run(ctx); err != nil {
