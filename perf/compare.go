@@ -95,7 +95,7 @@ func Compare(baseline, candidate *smp.Result) []Change {
 	for _, m := range mustMetrics(CompareMetrics...) {
 		out = append(out, compareSeries(m, values(a, m), values(b, m)))
 	}
-	return out
+	return append(out, CompareResources(baseline, candidate)...)
 }
 
 func values(ivs []smp.Interval, m Metric) []float64 {

@@ -115,6 +115,9 @@ func CheckGateOptions(o *GateOptions) error {
 		o.Metrics = DefaultGateMetrics
 	}
 	for _, m := range o.Metrics {
+		if _, ok := LookupResource(m); ok {
+			continue // stored-baseline gates only: RunGate refuses them
+		}
 		if _, err := LookupMetric(m); err != nil {
 			errs.Add("--metric", 0, "%v", err)
 		}
@@ -129,6 +132,11 @@ func CheckGateOptions(o *GateOptions) error {
 func RunGate(ctx context.Context, base, cand GateSide, opt GateOptions) (*GateReport, error) {
 	if err := CheckGateOptions(&opt); err != nil {
 		return nil, err
+	}
+	for _, m := range opt.Metrics {
+		if _, ok := LookupResource(m); ok {
+			return nil, smp.FieldErrors{{Path: "--metric", Msg: m + " comes from Prometheus over a stored run's window: gate it against a stored baseline whose runs carry metrics"}}
+		}
 	}
 	rep := &GateReport{Mode: "interleaved", Baseline: base.Name, Candidate: cand.Name}
 	err := gateRounds(rep, opt, func(round int) (GateRound, error) { return runGateRound(ctx, round, base, cand, opt) })
@@ -323,11 +331,16 @@ func GateAgainstResult(baseline *smp.Result, candidate *smp.Result, opt GateOpti
 		changes[ch.Metric] = ch
 	}
 	for _, name := range opt.Metrics {
-		m, _ := LookupMetric(name) // validated by CheckGateOptions
+		m, isResource := LookupResource(name)
+		if !isResource {
+			m, _ = LookupMetric(name) // validated by CheckGateOptions
+		}
 		ch, compared := changes[m.Name]
 		c := GateCheck{Metric: m.Name, Unit: m.Unit, Better: m.Better, Limit: limit(m.Better, opt.MaxRegression),
 			Base: ch.Baseline.Center, Cand: ch.Candidate.Center, Ratio: ch.Ratio, Lo: ch.RatioLo, Hi: ch.RatioHi}
 		switch {
+		case !compared && isResource:
+			c.Verdict, c.Note = GateInconclusive, "both results need this role's Prometheus series (config.metrics, status ok)"
 		case !compared:
 			c.Verdict, c.Note = GateInconclusive, "not compared per second against a stored result (gate it with --baseline)"
 		case ch.Verdict == NotEnoughData:

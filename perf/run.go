@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/meshperf/meshperf/loadgen"
+	"github.com/meshperf/meshperf/promquery"
 	"github.com/meshperf/meshperf/smp"
 )
 
@@ -44,6 +45,7 @@ func validate(cfg *smp.TestConfig) (*Thresholds, error) {
 		}
 	}
 	loadgen.Check(cfg, &errs)
+	promquery.Check(cfg.Metrics, &errs)
 	checks, terrs := ParseThresholds(cfg.Thresholds)
 	errs = append(errs, terrs...)
 	if err := errs.Err(); err != nil {

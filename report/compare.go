@@ -54,6 +54,8 @@ func estimateText(e perf.Estimate, unit string) string {
 			return fmt.Sprintf("%.3fms", v)
 		case perf.UnitRatio:
 			return fmt.Sprintf("%.2f%%", v*100)
+		case perf.UnitCores, perf.UnitBytes:
+			return resourceValue(v, unit)
 		}
 		return fmt.Sprintf("%.1f", v)
 	}

@@ -119,6 +119,7 @@ func Summary(w io.Writer, r *smp.Result, st Style) {
 				pct(1-ss.ErrorRate), ms(ss.Latency.P50Ms), ms(ss.Latency.P99Ms))
 		}
 	}
+	resourcesSummary(w, r)
 	for _, warn := range r.Warnings {
 		fmt.Fprintf(w, "\n  %s %s", st.paint("33", "!"), warn)
 	}
@@ -314,6 +315,7 @@ func ResultMarkdown(w io.Writer, r *smp.Result) {
 		}
 		fmt.Fprintln(w)
 	}
+	resourcesMarkdown(w, r)
 	if r.Generator.Saturated {
 		fmt.Fprintf(w, "> ⚠️ generator saturated: %s\n\n", r.Generator.Reason)
 	}

@@ -31,6 +31,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/meshperf/meshperf/grpcecho"
+	"github.com/meshperf/meshperf/internal/selfmetrics"
 )
 
 // Config says where the target listens and what it injects. An empty address turns
@@ -57,6 +58,9 @@ type Server struct {
 	// service is the target's own service-time view (GET /stats/service).
 	service serviceTimes
 	wire    wireCounter
+	// metrics are served at /metrics from the target's own registry.
+	metrics        *selfmetrics.Target
+	metricsHandler http.Handler
 
 	httpSrv, httpsSrv *http.Server
 	grpcSrv           *grpc.Server
@@ -75,6 +79,8 @@ func Start(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, start: time.Now()}
 	s.stats.init()
+	reg := selfmetrics.NewRegistry()
+	s.metrics, s.metricsHandler = selfmetrics.NewTarget(reg), selfmetrics.Handler(reg)
 	fail := func(err error) (*Server, error) { s.Close(); return nil, err }
 	if cfg.HTTPAddr != "" {
 		ln, err := net.Listen("tcp", cfg.HTTPAddr)
@@ -209,6 +215,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/stats/service":
 		s.serveServiceView(w, r)
 		return
+	case "/metrics":
+		s.metricsHandler.ServeHTTP(w, r)
+		return
 	}
 	began := time.Now()
 	in := s.cfg.Injection
@@ -216,6 +225,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		var err error
 		if in, err = in.overrides(r.URL.Query().Get); err != nil {
 			s.stats.add(caller(r), r.URL.Path, "400")
+			s.metrics.Observe(r.URL.Path, "400", time.Since(began))
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
@@ -233,6 +243,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		body = fill(in.ResponseBytes)
 	}
 	s.stats.addProto(caller(r), r.URL.Path, statusText(code), r.Proto)
+	// Counted before the response leaves, like /stats: a client that has its answer
+	// finds it counted.
+	s.metrics.Observe(r.URL.Path, statusText(code), time.Since(began))
 	if ct := r.Header.Get("Content-Type"); ct != "" && len(body) > 0 {
 		w.Header().Set("Content-Type", ct)
 	}
@@ -266,13 +279,16 @@ func (s *Server) grpcInject(ctx context.Context, req any, info *grpc.UnaryServer
 	if p, ok := peer.FromContext(ctx); ok {
 		who, _, _ = strings.Cut(p.Addr.String(), ":")
 	}
+	began := time.Now()
 	s.holdResponse(ctx, in)
 	if in.fails() {
 		s.stats.add(who, info.FullMethod, codes.Unavailable.String())
+		s.metrics.Observe(info.FullMethod, codes.Unavailable.String(), time.Since(began))
 		return nil, status.Error(codes.Unavailable, "injected error")
 	}
 	resp, err := handler(ctx, req)
 	s.stats.add(who, info.FullMethod, status.Code(err).String())
+	s.metrics.Observe(info.FullMethod, status.Code(err).String(), time.Since(began))
 	return resp, err
 }
 

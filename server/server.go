@@ -20,6 +20,7 @@ import (
 	"github.com/oklog/run"
 	"golang.org/x/net/netutil"
 
+	"github.com/meshperf/meshperf/internal/selfmetrics"
 	"github.com/meshperf/meshperf/server/agents"
 	"github.com/meshperf/meshperf/server/api"
 	"github.com/meshperf/meshperf/server/auth"
@@ -158,13 +159,15 @@ func Run(ctx context.Context, cfg Config) error {
 		host, _ := os.Hostname()
 		cfg.InstanceID = host + "@" + ln.Addr().String()
 	}
+	metricsReg, sm := serverMetrics(st, log)
 	agentDefaults := connections.AgentDefaults{BrokerEndpoint: cfg.AgentBrokerURL, Image: cfg.AgentImage}
 	if creds != nil {
 		// Each cluster's agents share one credential for the names under the cluster's
 		// prefix (cluster:pod), so replicas come and go without the server's help.
 		agentDefaults.Credential = func(cluster string) (string, error) { return creds.Issue(cluster, true) }
 	}
-	conns := connections.New(st, connections.Options{Box: box, CheckInterval: cfg.ClusterCheckInterval, Logger: log, Agents: agentDefaults})
+	conns := connections.New(st, connections.Options{Box: box, CheckInterval: cfg.ClusterCheckInterval, Logger: log, Agents: agentDefaults,
+		OnCheck: sm.ConnectionCheck})
 	// Runs outlive the request that started them: their context ends only when the
 	// group stops, not with ctx's values or deadline.
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
@@ -174,6 +177,8 @@ func Run(ctx context.Context, cfg Config) error {
 	ropt := runs.Options{Owner: cfg.InstanceID, Concurrency: cfg.Concurrency, Version: cfg.Version, Logger: log,
 		Distributed: &agents.Distributor{Registry: reg, NC: brk.NC, Stream: brk.Stream, Version: cfg.Version, Logger: log},
 		Clusters:    meshSvc, MaxQueued: cfg.MaxQueuedRuns, MaxQueuedPerUser: cfg.MaxQueuedRunsPerUser}
+	ropt.Metrics = runMetrics(conns)
+	ropt.Distributed.(*agents.Distributor).OnIntervalLag = sm.ObserveBrokerLag
 	if policy != nil {
 		ropt.Targets = policy
 	}
@@ -182,12 +187,14 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	sched := schedule.New(st, mgr, cfg.InstanceID, log)
+	sched.OnFiring = sm.Firing
 	var issue func(string, bool) (string, error)
 	if creds != nil {
 		issue = creds.Issue
 	}
 	a := api.New(st, mgr, api.Options{AnonymousRead: cfg.AnonymousRead, Targets: policy, Logger: log, Agents: reg, Clusters: conns, Meshes: meshSvc,
-		IssueAgentCredential: issue, MaxRunConnections: cfg.MaxRunConnections})
+		IssueAgentCredential: issue, MaxRunConnections: cfg.MaxRunConnections, Metrics: sm, MetricsHandler: selfmetrics.Handler(metricsReg),
+		Grafana: grafanaConnections{conns}})
 	srv := newHTTPServer(web.Mount(a.Handler()), cfg.HTTP)
 
 	// The subsystems run as one group (the shape of Prometheus's cmd/prometheus): the

@@ -46,6 +46,10 @@ type TestConfig struct {
 	// GrafanaPanels are panels of existing Grafana boards attached to the test: each
 	// run links them with the run's window as their time range. (meshperf extension)
 	GrafanaPanels []GrafanaPanel `yaml:"grafana_panels,omitempty" json:"grafana_panels,omitempty"`
+	// Metrics queries Prometheus over the measured window after the run and keeps the
+	// series with the result; a Prometheus that does not answer marks them missing
+	// and the run still succeeds. (meshperf extension)
+	Metrics *MetricsConfig `yaml:"metrics,omitempty" json:"metrics,omitempty"`
 }
 
 // GrafanaPanel is one panel of a Grafana board (by the board's uid and the panel's id).

@@ -64,8 +64,10 @@ type Result struct {
 	Generator   GeneratorReport `json:"generator" yaml:"generator"`
 	ServerView  []ServerView    `json:"server_view,omitempty" yaml:"server_view,omitempty"`
 	Environment Environment     `json:"environment" yaml:"environment"`
-	Warnings    []string        `json:"warnings,omitempty" yaml:"warnings,omitempty"`
-	DetailsURI  string          `json:"details_uri,omitempty" yaml:"details_uri,omitempty"`
+	// Metrics holds the Prometheus series of the measured window (config.metrics).
+	Metrics    *MetricsResult `json:"metrics,omitempty" yaml:"metrics,omitempty"`
+	Warnings   []string       `json:"warnings,omitempty" yaml:"warnings,omitempty"`
+	DetailsURI string         `json:"details_uri,omitempty" yaml:"details_uri,omitempty"`
 
 	Intervals []Interval `json:"intervals,omitempty" yaml:"intervals,omitempty"`
 }

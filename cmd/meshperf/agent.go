@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"runtime"
@@ -16,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/meshperf/meshperf/client"
+	"github.com/meshperf/meshperf/internal/selfmetrics"
 	"github.com/meshperf/meshperf/perf/distributed"
 )
 
@@ -23,6 +26,7 @@ func newAgentCmd() *cobra.Command {
 	var url, token, tokenFile, name string
 	var labels []string
 	var burnCPU bool
+	var metricsAddr string
 	cmd := &cobra.Command{
 		Use:   "agent --nats URL --token-file F --name N [--labels k=v,...]",
 		Short: "Run a load-generating agent that announces itself to a server's broker",
@@ -65,7 +69,16 @@ the broker.`,
 				log.Warn("--burn-cpu: a goroutine spins for the agent's life (a starved generator, for tests)")
 				go spin()
 			}
-			a, err := distributed.ConnectAgent(distributed.AgentOptions{URL: url, Credential: token, Name: name, Labels: lbl, Version: version, Logger: log})
+			opts := distributed.AgentOptions{URL: url, Credential: token, Name: name, Labels: lbl, Version: version, Logger: log}
+			if metricsAddr != "" {
+				stopMetrics, addr, err := serveAgentMetrics(metricsAddr, &opts)
+				if err != nil {
+					return badInput(fmt.Errorf("--metrics-addr: %w", err))
+				}
+				defer stopMetrics()
+				log.Info("serving metrics", "url", "http://"+addr+"/metrics")
+			}
+			a, err := distributed.ConnectAgent(opts)
 			if err != nil {
 				return err
 			}
@@ -82,6 +95,7 @@ the broker.`,
 	fl.StringVar(&tokenFile, "token-file", "", "file holding this agent's credential")
 	fl.StringVar(&name, "name", "", "agent name, the one its credential proves (default: the host name)")
 	fl.StringSliceVar(&labels, "labels", nil, "labels key=value, comma-separated")
+	fl.StringVar(&metricsAddr, "metrics-addr", "", "serve the agent's own metrics at http://ADDR/metrics, e.g. 127.0.0.1:9464 (empty: off)")
 	fl.BoolVar(&burnCPU, "burn-cpu", false, "keep one core busy (tests: with GOMAXPROCS=1, a starved generator)")
 	_ = fl.MarkHidden("burn-cpu")
 
@@ -176,4 +190,20 @@ agent-credentials.key revokes every credential.`,
 	rf.add(create)
 	cred.AddCommand(create)
 	return cred
+}
+
+// serveAgentMetrics serves the agent's own registry on addr (no token: bind it where
+// only Prometheus reaches) and sets opts.Metrics.
+func serveAgentMetrics(addr string, opts *distributed.AgentOptions) (stop func(), bound string, err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, "", err
+	}
+	reg := selfmetrics.NewRegistry()
+	opts.Metrics = selfmetrics.NewAgent(reg)
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", selfmetrics.Handler(reg))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return func() { _ = srv.Close() }, ln.Addr().String(), nil
 }

@@ -16,11 +16,13 @@ import (
 
 	"github.com/meshperf/meshperf/loadgen"
 	"github.com/meshperf/meshperf/perf"
+	"github.com/meshperf/meshperf/promquery"
 	"github.com/meshperf/meshperf/report"
 	"github.com/meshperf/meshperf/smp"
 )
 
 type runFlags struct {
+	prometheus  string
 	profile     string
 	remote      remoteFlags
 	file        string
@@ -106,6 +108,7 @@ written.`,
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no live progress")
 	fl.BoolVar(&f.scaleStages, "scale-stages", false, "with --duration: scale the config's stages in proportion to fit the new duration")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "check the config and flags (every problem at once), say what would run, and exit")
+	fl.StringVar(&f.prometheus, "prometheus", "", "Prometheus base URL to query over the measured window for the config's metrics section (local runs; server runs use the section's connection)")
 	fl.StringVar(&f.profile, "profile", "", "run this stored profile on the server (--duration, --warmup, --rate, --connections and --label override it)")
 	f.remote.add(cmd)
 	return cmd
@@ -180,6 +183,13 @@ func runTest(cmd *cobra.Command, f *runFlags) error {
 			return badInput(err)
 		}
 		return err
+	}
+	if cfg.Metrics != nil {
+		var src *promquery.Source
+		if f.prometheus != "" {
+			src = &promquery.Source{Name: f.prometheus, URL: f.prometheus}
+		}
+		promquery.Attach(cmd.Context(), src, cfg, res, "no Prometheus given: run with --prometheus URL")
 	}
 	if f.details != "" {
 		if abs, err := filepath.Abs(f.details); err == nil {

@@ -26,7 +26,8 @@ func newTargetCmd() *cobra.Command {
 HTTP (HTTP/1.1 and h2c; h2 on the TLS port) echoes the request body, or --response-size
 bytes. Query parameters override the injection per request: ?latency=fixed:5ms,
 ?status=503, ?error_rate=0.1, ?size=1024. GET /stats reports what was received (by
-caller, path and status); GET /healthz answers ok. gRPC serves grpc.health.v1 and
+caller, path and status); GET /metrics serves its Prometheus metrics (requests by path
+and code, latency histogram); GET /healthz answers ok. gRPC serves grpc.health.v1 and
 meshperf.echo.v1.Echo; TCP echoes bytes.`,
 		Example: `  meshperf target
   meshperf target --latency longtail:2ms,50ms --error-rate 0.01

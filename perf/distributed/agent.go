@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/meshperf/meshperf/bus"
+	"github.com/meshperf/meshperf/internal/selfmetrics"
 	"github.com/meshperf/meshperf/loadgen"
 	"github.com/meshperf/meshperf/perf"
 	"github.com/meshperf/meshperf/smp"
@@ -32,7 +33,9 @@ type AgentOptions struct {
 	Name       string
 	Labels     map[string]string
 	Version    string
-	Logger     *slog.Logger
+	// Metrics records shards, intervals sent, the outbox and send lag (nil: nothing).
+	Metrics *selfmetrics.Agent
+	Logger  *slog.Logger
 }
 
 // Agent is a load generator that takes shards of runs from the server: it announces
@@ -185,7 +188,9 @@ func (a *Agent) execute(ctx context.Context, as *bus.Assignment) {
 		log.Error("bad run id", "err", err)
 		return
 	}
-	out := newOutbox(a.js, subj, log)
+	a.opt.Metrics.ShardStarted()
+	defer a.opt.Metrics.ShardEnded()
+	out := newOutbox(a.js, subj, log, a.opt.Metrics)
 	offset := time.Duration(a.offset.Load())
 	send := func(iv smp.Interval, final bool, machine *smp.Environment) {
 		env := &bus.Envelope{Kind: bus.KindInterval, Sender: a.opt.Name, Boot: a.boot, Seq: a.seq.Add(1), Sent: time.Now(),
@@ -230,20 +235,25 @@ type outbox struct {
 	ch   chan outItem
 	done chan struct{}
 	stop atomic.Int64 // unix ns after which unsent messages are given up
+	m    *selfmetrics.Agent
 }
 
 type outItem struct {
-	data []byte
-	id   string
+	data   []byte
+	id     string
+	queued time.Time
 }
 
-func newOutbox(js jetstream.JetStream, subj string, log *slog.Logger) *outbox {
-	o := &outbox{js: js, subj: subj, log: log, ch: make(chan outItem, 100_000), done: make(chan struct{})}
+func newOutbox(js jetstream.JetStream, subj string, log *slog.Logger, m *selfmetrics.Agent) *outbox {
+	o := &outbox{js: js, subj: subj, log: log, ch: make(chan outItem, 100_000), done: make(chan struct{}), m: m}
 	go o.loop()
 	return o
 }
 
-func (o *outbox) add(data []byte, id string) { o.ch <- outItem{data, id} }
+func (o *outbox) add(data []byte, id string) {
+	o.m.Queued()
+	o.ch <- outItem{data, id, time.Now()}
+}
 
 func (o *outbox) loop() {
 	defer close(o.done)
@@ -253,10 +263,12 @@ func (o *outbox) loop() {
 			_, err := o.js.Publish(ctx, o.subj, it.data, jetstream.WithMsgID(it.id))
 			cancel()
 			if err == nil {
+				o.m.Sent(time.Since(it.queued), true)
 				break
 			}
 			if s := o.stop.Load(); s != 0 && time.Now().UnixNano() > s {
 				o.log.Error("giving up an interval the broker never acknowledged", "id", it.id, "err", err)
+				o.m.Sent(0, false)
 				break
 			}
 			o.log.Warn("publishing an interval; retrying", "id", it.id, "err", err)

@@ -37,8 +37,11 @@ type CoordinatorOptions struct {
 	// be recorded and a restarted server can Resume.
 	OnPlaced   func(Placement)
 	OnProgress func(perf.Progress)
-	Version    string
-	Logger     *slog.Logger
+	// OnIntervalLag, if set, is told how long each interval took from its agent
+	// sending it to the coordinator reading it (clock offsets included).
+	OnIntervalLag func(time.Duration)
+	Version       string
+	Logger        *slog.Logger
 }
 
 // Placement is where a distributed run went: its agents and the agreed start.
@@ -179,6 +182,9 @@ func collect(ctx context.Context, o CoordinatorOptions, p Placement, prior []smp
 				finals[env.Sender] = true
 				envs[env.Sender] = env.Interval.Environment
 				continue
+			}
+			if o.OnIntervalLag != nil {
+				o.OnIntervalLag(time.Since(env.Sent))
 			}
 			iv := env.Interval.Interval
 			if o.Sink != nil {

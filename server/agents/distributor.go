@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -24,6 +25,8 @@ type Distributor struct {
 	Stream   jetstream.Stream
 	Version  string
 	Logger   *slog.Logger
+	// OnIntervalLag observes the broker's lag (see distributed.CoordinatorOptions).
+	OnIntervalLag func(time.Duration)
 }
 
 // Choose picks count alive, idle agents whose labels match the selector, by name.
@@ -60,7 +63,7 @@ func (d *Distributor) Run(ctx context.Context, runID string, cfg *smp.TestConfig
 		return nil, err
 	}
 	return distributed.Coordinate(ctx, distributed.CoordinatorOptions{NC: d.NC, Stream: d.Stream, RunID: runID, Config: cfg, Agents: chosen,
-		Sink: sink, OnProgress: progress, Version: d.Version, Logger: d.Logger,
+		Sink: sink, OnProgress: progress, Version: d.Version, Logger: d.Logger, OnIntervalLag: d.OnIntervalLag,
 		OnPlaced: func(p distributed.Placement) {
 			b, _ := json.Marshal(p)
 			placed(string(b))
@@ -74,5 +77,5 @@ func (d *Distributor) Resume(ctx context.Context, runID string, cfg *smp.TestCon
 		return nil, fmt.Errorf("the run's recorded placement is unreadable")
 	}
 	return distributed.Resume(ctx, distributed.CoordinatorOptions{NC: d.NC, Stream: d.Stream, RunID: runID, Config: cfg,
-		Sink: sink, OnProgress: progress, Version: d.Version, Logger: d.Logger}, p, prior)
+		Sink: sink, OnProgress: progress, Version: d.Version, Logger: d.Logger, OnIntervalLag: d.OnIntervalLag}, p, prior)
 }

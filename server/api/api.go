@@ -21,6 +21,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/meshperf/meshperf/apitypes"
+	"github.com/meshperf/meshperf/internal/selfmetrics"
 	"github.com/meshperf/meshperf/server/agents"
 	"github.com/meshperf/meshperf/server/auth"
 	"github.com/meshperf/meshperf/server/connections"
@@ -57,7 +58,11 @@ type Options struct {
 	// Grafana finds Grafana connections to upload boards to (nil: boards are only
 	// returned, never uploaded).
 	Grafana GrafanaConnections
-	Logger  *slog.Logger
+	// Metrics records every request by route pattern; MetricsHandler serves /metrics
+	// (nil: /metrics answers 404).
+	Metrics        *selfmetrics.Server
+	MetricsHandler http.Handler
+	Logger         *slog.Logger
 }
 
 // API is the HTTP API.
@@ -91,6 +96,11 @@ func (a *API) routes() []route {
 		{"GET", "/healthz", "", a.healthz},
 		{"GET", "/readyz", "", a.readyz},
 		{"GET", "/api/v1/openapi.json", "", a.openapi},
+		// /metrics reads like any other viewer route: anonymously only where the server
+		// allows anonymous reading, else with a token (Prometheus sends it with
+		// authorization: {credentials_file: ...}). Run counts, route use and queue depth
+		// are as telling as the results list.
+		{"GET", "/metrics", auth.Viewer, a.metrics},
 
 		{"GET", "/api/v1/whoami", auth.Viewer, a.whoami},
 		{"GET", "/api/v1/users", auth.Admin, a.listUsers},
@@ -137,6 +147,13 @@ func (a *API) routes() []route {
 		{"PUT", "/api/v1/clusters/{id}/state", auth.Admin, a.withClusters(a.setClusterState)},
 		{"GET", "/api/v1/clusters/{id}/meshes", auth.Viewer, a.withMeshes(a.clusterMeshes)},
 		{"GET", "/api/v1/meshes", auth.Viewer, a.withMeshes(a.listMeshes)},
+
+		{"GET", "/api/v1/connections", auth.Viewer, a.withClusters(a.listConnections)},
+		{"POST", "/api/v1/connections", auth.Admin, a.withClusters(a.addConnection)},
+		{"GET", "/api/v1/connections/{id}", auth.Viewer, a.withClusters(a.getCluster)},
+		{"DELETE", "/api/v1/connections/{id}", auth.Admin, a.withClusters(a.deleteCluster)},
+		{"POST", "/api/v1/connections/{id}/check", auth.Editor, a.withClusters(a.checkCluster)},
+		{"PUT", "/api/v1/connections/{id}/state", auth.Admin, a.withClusters(a.setClusterState)},
 
 		{"GET", "/api/v1/results", auth.Viewer, a.listResults},
 		{"GET", "/api/v1/results/compare", auth.Viewer, a.compareResults},
@@ -198,8 +215,17 @@ func (a *API) observe(next http.Handler) http.Handler {
 					writeError(sw, r, http.StatusInternalServerError, "internal", "internal error", nil)
 				}
 			}
+			took := time.Since(start)
 			a.log.Info("request", "request_id", id, "method", r.Method, "path", r.URL.Path, "status", sw.status,
-				"ms", time.Since(start).Milliseconds(), "user", ri.user)
+				"ms", took.Milliseconds(), "user", ri.user)
+			// The route pattern, not the path: ids would make a series per run.
+			route := r.Pattern
+			if route == "" || route == "/" {
+				route = "unmatched"
+			} else if _, p, ok := strings.Cut(route, " "); ok {
+				route = p
+			}
+			a.opt.Metrics.ObserveHTTP(route, r.Method, sw.status, took)
 		}()
 		next.ServeHTTP(sw, r)
 	})
@@ -394,6 +420,14 @@ func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "database": a.st.Dialect})
+}
+
+func (a *API) metrics(w http.ResponseWriter, r *http.Request) {
+	if a.opt.MetricsHandler == nil {
+		writeError(w, r, http.StatusNotFound, "not_found", "this server exports no metrics", nil)
+		return
+	}
+	a.opt.MetricsHandler.ServeHTTP(w, r)
 }
 
 func (a *API) openapi(w http.ResponseWriter, _ *http.Request) {

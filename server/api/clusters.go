@@ -36,7 +36,7 @@ func (a *API) connError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &nu):
 		writeError(w, r, http.StatusConflict, "not_usable", err.Error(), nil)
 	case errors.Is(err, store.ErrNotFound):
-		writeError(w, r, http.StatusNotFound, "not_found", "no such cluster connection", nil)
+		writeError(w, r, http.StatusNotFound, "not_found", "no such connection", nil)
 	case errors.Is(err, store.ErrConflict):
 		writeError(w, r, http.StatusConflict, "conflict", err.Error(), nil)
 	case errors.As(err, &ue):

@@ -27,6 +27,8 @@ config: {clients: [{endpoint_urls: [http://x/], stages: [{duration: 1s, rps: 9}]
 		`{"name":"x","role":"root"}`, `[]`, `null`, `"str"`, `{"config": 5}`,
 		`{"config":{"cluster":"c1","clients":[{"endpoint_urls":["http://127.0.0.1:1/"]}],"duration":"1s"}}`,
 		`{"clusters":["c1","c2"],"replicas":3,"namespace":"meshperf","wait_seconds":1}`, `{"state":"maintenance"}`,
+		`{"name":"m","config":{"clients":[{"endpoint_urls":["http://127.0.0.1:1/"]}],"duration":"1s","metrics":{"mesh":"istio","namespace":"demo","step":"1s","queries":[{"name":"q","query":"sum(rate(x{namespace=\"$namespace\"}[$rate]))","role":"proxy_cpu"}]}}}`,
+		`{"config":{"clients":[{"endpoint_urls":["http://127.0.0.1:1/"]}],"metrics":{"queries":[{"name":"","query":"sum(("}],"step":"-1s"}}}`,
 	} {
 		f.Add(seed)
 	}

@@ -61,7 +61,7 @@ func (a *API) runProfile(w http.ResponseWriter, r *http.Request) {
 		where = b.Overrides.Field
 	}
 	cfgJSON, ok := a.checkConfigAt(w, r, &cfg, where)
-	if !ok || !a.checkRunCluster(w, r, &cfg, "") {
+	if !ok || !a.checkRunCluster(w, r, &cfg, "") || !a.checkRunPrometheus(w, r, &cfg, "") {
 		return
 	}
 	run.Config = cfgJSON
@@ -78,7 +78,7 @@ func (a *API) runAdHoc(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cfgJSON, ok := a.checkConfig(w, r, b.Config, "config.")
-	if !ok || !a.checkRunCluster(w, r, b.Config, "config.") {
+	if !ok || !a.checkRunCluster(w, r, b.Config, "config.") || !a.checkRunPrometheus(w, r, b.Config, "config.") {
 		return
 	}
 	a.submit(w, r, &store.Run{Config: cfgJSON, TriggeredBy: auth.Name(r.Context())})

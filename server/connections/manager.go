@@ -29,7 +29,9 @@ type Options struct {
 	CheckInterval time.Duration
 	// Agents is what deploying agents needs from the server: its broker credentials.
 	Agents AgentDefaults
-	Logger *slog.Logger
+	// OnCheck, if set, counts health checks by connection kind and result.
+	OnCheck func(kind string, ok bool)
+	Logger  *slog.Logger
 }
 
 // Manager keeps the connections: adds them from kubeconfigs, checks their health, moves
@@ -152,17 +154,9 @@ func storeNodes(nodes []kube.Node) []store.ClusterNode {
 	return out
 }
 
-// List returns every connection.
+// List returns every cluster connection (ListKind lists the others).
 func (m *Manager) List(ctx context.Context) ([]*View, error) {
-	cs, err := m.st.ListConnections(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*View, len(cs))
-	for i := range cs {
-		out[i] = view(&cs[i], nil)
-	}
-	return out, nil
+	return m.ListKind(ctx, KindKubernetes)
 }
 
 // Get returns one connection by id or name, with its nodes.
@@ -227,13 +221,16 @@ func (m *Manager) probe(ctx context.Context, c *store.Connection) (*kube.Cluster
 }
 
 func (m *Manager) check(ctx context.Context, c *store.Connection) error {
-	info, perr := m.probe(ctx, c)
+	version, nodes, perr := m.probeConnection(ctx, c)
 	from := State(c.State)
 	o := store.CheckOutcome{At: time.Now().UTC(), FromState: c.State, ToState: string(afterCheck(from, perr == nil))}
 	if perr != nil {
 		o.Error = perr.Error()
 	} else {
-		o.Version, o.Nodes = info.Version, storeNodes(info.Nodes)
+		o.Version, o.Nodes = version, nodes
+	}
+	if m.opt.OnCheck != nil {
+		m.opt.OnCheck(c.Kind, perr == nil)
 	}
 	if err := m.st.RecordCheck(ctx, c.ID, o); err != nil {
 		return err
@@ -311,7 +308,7 @@ func (m *Manager) SetState(ctx context.Context, ref string, to State, actor stri
 		return v, nil
 	}
 	if to == Connected {
-		info, perr := m.probe(ctx, c)
+		version, nodes, perr := m.probeConnection(ctx, c)
 		o := store.CheckOutcome{At: time.Now().UTC(), FromState: c.State, ToState: string(Connected)}
 		if perr != nil {
 			if !CanTransition(from, Disconnected) {
@@ -319,7 +316,7 @@ func (m *Manager) SetState(ctx context.Context, ref string, to State, actor stri
 			}
 			o.Error, o.ToState = perr.Error(), string(Disconnected)
 		} else {
-			o.Version, o.Nodes = info.Version, storeNodes(info.Nodes)
+			o.Version, o.Nodes = version, nodes
 		}
 		if err := m.st.RecordCheck(ctx, c.ID, o); err != nil {
 			return nil, err
@@ -386,6 +383,9 @@ func (m *Manager) Usable(ctx context.Context, ref string) (*store.Connection, er
 	}
 	if err != nil {
 		return nil, err
+	}
+	if c.Kind != KindKubernetes {
+		return nil, fmt.Errorf("%s is a %s connection, not a cluster: %w", c.Name, c.Kind, store.ErrNotFound)
 	}
 	if !State(c.State).Usable() {
 		return nil, &NotUsableError{Name: c.Name, State: State(c.State)}

@@ -52,6 +52,9 @@ type Options struct {
 	// DefaultMaxQueuedPerUser). Submit refuses beyond them with ErrQueueFull.
 	MaxQueued        int
 	MaxQueuedPerUser int
+	// Metrics, if set, attaches the config's Prometheus metrics to a finished run's
+	// result (res.Metrics); it never fails the run.
+	Metrics func(ctx context.Context, cfg *smp.TestConfig, res *smp.Result)
 }
 
 // ClusterEnvironments describes connected clusters for results.
@@ -371,6 +374,9 @@ func (m *Manager) runActive(parent context.Context, run *store.Run, do runFunc) 
 		// intervals are stored; the next start of this instance recovers it.
 		log.Warn("run interrupted by shutdown")
 		return
+	}
+	if m.opt.Metrics != nil && cfg.Metrics != nil {
+		m.opt.Metrics(context.WithoutCancel(parent), &cfg, res)
 	}
 	m.finish(context.WithoutCancel(parent), run, res, status, res.StatusReason)
 	log.Info("run finished", "status", status, "requests", res.Summary.Requests)

@@ -71,6 +71,9 @@ type Scheduler struct {
 	log   *slog.Logger
 	tick  time.Duration
 	now   func() time.Time
+	// OnFiring, if set, counts the firings this server claimed by outcome (started,
+	// skipped, failed).
+	OnFiring func(outcome string)
 }
 
 // New returns a scheduler for one server (owner names it in the firings).
@@ -143,8 +146,10 @@ func (s *Scheduler) fireOne(ctx context.Context, sc *store.Schedule, now time.Ti
 			if sc.Missed == store.MissedRunOnce {
 				outcome += " (a due firing follows)"
 			}
-			if _, err := s.st.ClaimFiring(ctx, sc.ID, last, s.owner, outcome); err != nil {
+			if won, err := s.st.ClaimFiring(ctx, sc.ID, last, s.owner, outcome); err != nil {
 				s.log.Warn("recording missed firings", "schedule", sc.Name, "err", err)
+			} else if won {
+				s.counted("skipped")
 			}
 		}
 		if err := s.st.AdvanceLastFire(ctx, sc.ID, last); err != nil {
@@ -156,6 +161,12 @@ func (s *Scheduler) fireOne(ctx context.Context, sc *store.Schedule, now time.Ti
 		if err := s.st.AdvanceLastFire(ctx, sc.ID, due); err != nil {
 			s.log.Warn("advancing a schedule", "schedule", sc.Name, "err", err)
 		}
+	}
+}
+
+func (s *Scheduler) counted(outcome string) {
+	if s.OnFiring != nil {
+		s.OnFiring(outcome)
 	}
 }
 
@@ -188,6 +199,7 @@ func (s *Scheduler) start(ctx context.Context, sc *store.Schedule, at time.Time,
 	p, err := s.st.GetProfile(ctx, sc.ProfileID)
 	if err != nil {
 		_ = s.st.SetFiringRun(ctx, sc.ID, at, "", "failed: the profile is gone")
+		s.counted("failed")
 		return
 	}
 	id := sc.ID
@@ -195,8 +207,10 @@ func (s *Scheduler) start(ctx context.Context, sc *store.Schedule, at time.Time,
 		TriggeredBy: "schedule:" + sc.Name, ScheduleID: &id}
 	if err := s.runs.Submit(ctx, run); err != nil {
 		_ = s.st.SetFiringRun(ctx, sc.ID, at, "", "failed: "+err.Error())
+		s.counted("failed")
 		return
 	}
+	s.counted("started")
 	_ = s.st.SetFiringRun(ctx, sc.ID, at, run.ID, outcome)
 	s.log.Info("schedule fired", "schedule", sc.Name, "at", at, "run", run.ID)
 }

@@ -185,7 +185,13 @@ type ScheduleFiring struct {
 }
 
 // Connection kinds.
-const ConnKubernetes = "kubernetes"
+const (
+	ConnKubernetes = "kubernetes"
+	// ConnPrometheus and ConnGrafana are HTTP endpoints: Server holds the URL,
+	// ClusterUID their identity ("kind url"), Credential a sealed EndpointCredential.
+	ConnPrometheus = "prometheus"
+	ConnGrafana    = "grafana"
+)
 
 // Connection is the server's link to a Kubernetes cluster, made from a kubeconfig
 // context. A cluster is known once, by the UID of its kube-system namespace, however
