@@ -87,10 +87,18 @@ func versionCounts(counts map[string]int) string {
 	return strings.Join(parts, ",")
 }
 
-// marshalMeshConfigs writes the configs as YAML documents, one per mesh.
-func marshalMeshConfigs(e *Environment) ([]byte, error) {
+// marshalMeshConfigs writes the configs as YAML documents, one per mesh; the mesh the
+// run's metrics describe (config.metrics.mesh) carries the measured resources.
+func marshalMeshConfigs(r *Result) ([]byte, error) {
 	var buf bytes.Buffer
-	for i, c := range ExportMeshConfigs(e) {
+	measured := ""
+	if r.Config != nil && r.Config.Metrics != nil {
+		measured = r.Config.Metrics.Mesh
+	}
+	for i, c := range ExportMeshConfigs(&r.Environment) {
+		if measured != "" && c.Id == MeshConfigID(r.Environment.ID, MeshEnv{Type: measured}) {
+			ApplyMeshResources(c, r)
+		}
 		if i > 0 {
 			buf.WriteString("---\n")
 		}

@@ -83,3 +83,31 @@ func TestMetricsRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// The smp-mesh export carries the measured resources on the mesh the metrics describe
+// (config.metrics.mesh), and only on it.
+func TestSMPMeshExportCarriesResources(t *testing.T) {
+	r := &Result{ID: "r1", Summary: Summary{ActualRPS: 500},
+		Config: &TestConfig{Metrics: &MetricsConfig{Mesh: "istio"}},
+		Environment: Environment{ID: "e1", Kubernetes: &KubernetesEnv{Meshes: []MeshEnv{
+			{Type: "istio", Mode: "sidecar", Version: "1.24.2", Proxies: 2},
+			{Type: "linkerd", Mode: "sidecar", Version: "stable-2.14.10", Proxies: 1},
+		}}},
+		Metrics: &MetricsResult{Step: Duration(5 * time.Second), Queries: []QueryResult{
+			roleQuery("proxy_cpu", RoleProxyCPU, "cores", []float64{0.25, 0.25}),
+		}}}
+	var buf bytes.Buffer
+	if err := WriteResult(&buf, r, FormatSMPMesh); err != nil {
+		t.Fatal(err)
+	}
+	docs := strings.Split(buf.String(), "---\n")
+	if len(docs) != 2 {
+		t.Fatalf("want one document per mesh:\n%s", buf.String())
+	}
+	if !strings.Contains(docs[0], "cpu_mcores: 250") || !strings.Contains(docs[0], "rps: 500") {
+		t.Errorf("istio's config lacks the measured proxy CPU and rate:\n%s", docs[0])
+	}
+	if strings.Contains(docs[1], "cpu_mcores") {
+		t.Errorf("linkerd's config got istio's figures:\n%s", docs[1])
+	}
+}

@@ -60,7 +60,7 @@ func WriteResult(w io.Writer, r *Result, format string) error {
 		_, err = w.Write(b)
 		return err
 	case FormatSMPMesh:
-		b, err := marshalMeshConfigs(&r.Environment)
+		b, err := marshalMeshConfigs(r)
 		if err != nil {
 			return err
 		}
