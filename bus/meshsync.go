@@ -1,12 +1,14 @@
 package bus
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
-	"github.com/meshperf/meshperf/smp"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // MeshSync's stream and subjects. Every cluster has its own events subject (so the
@@ -178,9 +180,16 @@ func DecodeMeshSync(data []byte) (*Envelope, error) {
 	if len(data) > maxMessageBytes {
 		return nil, fmt.Errorf("message is %d bytes; the limit is %d", len(data), maxMessageBytes)
 	}
+	// encoding/json, strict: the YAML-based smp.DecodeStrict cannot carry an object
+	// body (json.RawMessage), and a snapshot of 50k objects needs the fast path.
 	var e Envelope
-	if err := smp.DecodeStrict(data, &e); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&e); err != nil {
 		return nil, fmt.Errorf("not a meshperf message: %w", err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("not a meshperf message: data after the message")
 	}
 	if e.Version != SchemaVersion {
 		return nil, fmt.Errorf("schema version %d; this side speaks %d", e.Version, SchemaVersion)
@@ -247,4 +256,27 @@ func checkMeshSyncEvent(e *Envelope) error {
 // "resource.version.group" ("pods.v1." for the core group).
 func ResourceKey(group, version, resource string) string {
 	return resource + "." + version + "." + group
+}
+
+// MeshSyncStreamConfig is the MESHSYNC stream as the broker creates it: file storage,
+// bounded every way with the oldest going first, and a duplicate window so a publish
+// retried after a lost ack (same Nats-Msg-Id) is stored once.
+func MeshSyncStreamConfig() jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:              MeshSyncStream,
+		Subjects:          MeshSyncSubjects(),
+		Storage:           jetstream.FileStorage,
+		MaxAge:            MeshSyncMaxAge,
+		MaxBytes:          MeshSyncMaxBytes,
+		MaxMsgSize:        MeshSyncMaxMsgSize,
+		MaxMsgsPerSubject: MeshSyncMaxMsgsPerSubject,
+		Discard:           jetstream.DiscardOld,
+		Duplicates:        MeshSyncDuplicateWindow,
+	}
+}
+
+// MeshSyncMsgID is the Nats-Msg-Id of one event: a retried publish carries the same
+// id and JetStream stores it once.
+func MeshSyncMsgID(boot string, seq uint64) string {
+	return boot + "-" + strconv.FormatUint(seq, 10)
 }

@@ -1,7 +1,7 @@
 // Package broker gives the server its NATS: an in-process NATS server with JetStream
 // (the embedded default: loopback, authenticated, stored under the data directory), or
 // a connection to an external NATS cluster. It creates the streams distributed runs
-// use and hands out the server's own connection.
+// and MeshSync use and hands out the server's own connection.
 package broker
 
 import (
@@ -103,6 +103,11 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	if err != nil {
 		b.Close()
 		return nil, fmt.Errorf("creating the %s stream (is JetStream enabled?): %w", cfg.Stream, err)
+	}
+	// MeshSync's discovery events wait here while the server is down.
+	if _, err := b.JS.CreateOrUpdateStream(ctx, bus.MeshSyncStreamConfig()); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("creating the %s stream: %w", bus.MeshSyncStream, err)
 	}
 	return b, nil
 }

@@ -1,0 +1,225 @@
+package inventory
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/meshperf/meshperf/bus"
+	"github.com/meshperf/meshperf/meshsync/fingerprint"
+	"github.com/meshperf/meshperf/server/store"
+)
+
+// Health is one cluster's discovery as the inventory sees it.
+type Health struct {
+	ClusterUID string `json:"cluster_uid"`
+	// State is the discovering process's own state (from its last status event), or
+	// "silent" when nothing was heard of the cluster.
+	State   string `json:"state"`
+	Mode    string `json:"mode,omitempty"`
+	Objects int64  `json:"objects"`
+	// LastEventAt is when the last event was sent; LagSeconds how long it took to be
+	// stored; SinceLastEventSeconds how long ago it was sent.
+	LastEventAt           *time.Time `json:"last_event_at,omitempty"`
+	LagSeconds            float64    `json:"lag_seconds"`
+	SinceLastEventSeconds float64    `json:"since_last_event_seconds"`
+	LastSnapshotAt        *time.Time `json:"last_snapshot_at,omitempty"`
+	SnapshotOpen          bool       `json:"snapshot_open"`
+	WatchesOpen           int        `json:"watches_open"`
+	Resources             int        `json:"resources"`
+	LastError             string     `json:"last_error,omitempty"`
+	LastErrorAt           *time.Time `json:"last_error_at,omitempty"`
+	// Gaps counts sequence gaps found (each asks for a resync).
+	Gaps int64 `json:"gaps"`
+	// Embedded is the server's own MeshSync for the cluster, when it runs one.
+	Embedded *Runner `json:"embedded,omitempty"`
+}
+
+// Health reports a cluster's discovery.
+func (i *Inventory) Health(ctx context.Context, cluster string) (*Health, error) {
+	h := &Health{ClusterUID: cluster, State: "silent"}
+	n, err := i.st.CountInventory(ctx, cluster)
+	if err != nil {
+		return nil, err
+	}
+	h.Objects = n
+	st, err := i.st.InventoryStreamOf(ctx, cluster)
+	if err != nil {
+		return nil, err
+	}
+	if st != nil {
+		h.LastEventAt, h.LastSnapshotAt, h.SnapshotOpen, h.Gaps = st.LastEventAt, st.LastSnapshotAt, st.SnapshotID != "", st.Gaps
+		if st.LastEventAt != nil {
+			h.SinceLastEventSeconds = time.Since(*st.LastEventAt).Seconds()
+			if st.LastAppliedAt != nil {
+				h.LagSeconds = max(0, st.LastAppliedAt.Sub(*st.LastEventAt).Seconds())
+			}
+		}
+		var s bus.MeshSyncStatus
+		if st.Status != "" && json.Unmarshal([]byte(st.Status), &s) == nil {
+			h.State, h.Mode, h.WatchesOpen, h.Resources, h.LastError = s.State, s.Mode, s.WatchesOpen, s.Resources, s.LastError
+			if !s.LastErrorAt.IsZero() {
+				t := s.LastErrorAt
+				h.LastErrorAt = &t
+			}
+		} else if st.LastEventAt != nil {
+			h.State = "reporting"
+		}
+	}
+	return h, nil
+}
+
+// SyntheticCheck is a round trip through discovery: a marker ConfigMap written into
+// the cluster, seen in the inventory, removed, seen gone.
+type SyntheticCheck struct {
+	Namespace string  `json:"namespace"`
+	Name      string  `json:"name"`
+	OK        bool    `json:"ok"`
+	Error     string  `json:"error,omitempty"`
+	ArriveMs  float64 `json:"arrive_ms"`
+	RemoveMs  float64 `json:"remove_ms"`
+	// RoundTripMs is from the write to the removal seen.
+	RoundTripMs float64 `json:"round_trip_ms"`
+}
+
+// Check writes a marker ConfigMap (managed by meshperf) into namespace of the cluster,
+// waits for it in the inventory, deletes it and waits for it to go, each for at most
+// timeout.
+func (i *Inventory) Check(ctx context.Context, cluster string, cs kubernetes.Interface, namespace string, timeout time.Duration) *SyntheticCheck {
+	name := "meshperf-discovery-check-" + bus.NewBoot()[:10]
+	c := &SyntheticCheck{Namespace: namespace, Name: name}
+	sub := i.Subscribe(cluster)
+	defer sub.Close()
+	start := time.Now()
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace,
+		Labels: map[string]string{ManagedByLabel: ManagedByValue, "meshperf.io/purpose": "discovery-check"}},
+		Data: map[string]string{"written": start.UTC().Format(time.RFC3339Nano)}}
+	made, err := cs.CoreV1().ConfigMaps(namespace).Create(ctx, cm, metav1.CreateOptions{})
+	if err != nil {
+		c.Error = "writing the marker ConfigMap: " + err.Error()
+		return c
+	}
+	removed := false
+	defer func() {
+		if !removed {
+			_ = cs.CoreV1().ConfigMaps(namespace).Delete(context.WithoutCancel(ctx), name, metav1.DeleteOptions{})
+		}
+	}()
+	uid := string(made.UID)
+	if err := waitChange(ctx, sub, timeout, func(ch Change) bool { return ch.UID == uid && ch.Type != bus.EventDeleted }); err != nil {
+		c.Error = "the marker did not arrive in the inventory: " + err.Error()
+		return c
+	}
+	c.ArriveMs = ms(time.Since(start))
+	delStart := time.Now()
+	if err := cs.CoreV1().ConfigMaps(namespace).Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+		c.Error = "removing the marker: " + err.Error()
+		return c
+	}
+	removed = true
+	if err := waitChange(ctx, sub, timeout, func(ch Change) bool {
+		return (ch.UID == uid && ch.Type == bus.EventDeleted) || ch.Type == ChangeFlushed
+	}); err != nil {
+		c.Error = "the marker's removal did not reach the inventory: " + err.Error()
+		return c
+	}
+	c.RemoveMs, c.RoundTripMs, c.OK = ms(time.Since(delStart)), ms(time.Since(start)), true
+	return c
+}
+
+func waitChange(ctx context.Context, sub *Subscription, timeout time.Duration, match func(Change) bool) error {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	for {
+		select {
+		case ch := <-sub.C:
+			if match(ch) {
+				return nil
+			}
+		case <-t.C:
+			return fmt.Errorf("not within %s", timeout)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// FingerprintKinds are the kinds fingerprints read.
+var FingerprintKinds = []string{"Deployment", "DaemonSet", "StatefulSet", "Pod", "Namespace", "CustomResourceDefinition",
+	"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "Service"}
+
+// FingerprintObjects returns a cluster's objects that fingerprints read, slim.
+func (i *Inventory) FingerprintObjects(ctx context.Context, cluster string) ([]fingerprint.Object, error) {
+	rows, err := i.st.InventoryObjectsOfKinds(ctx, cluster, FingerprintKinds)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]fingerprint.Object, 0, len(rows))
+	for _, r := range rows {
+		var obj []byte
+		if r.Object != nil {
+			obj = []byte(*r.Object)
+		}
+		o, err := fingerprint.FromTrimmed(r.Group, r.Version, r.Kind, obj)
+		if err != nil {
+			i.log.Debug("an object fingerprints cannot read", "cluster", cluster, "kind", r.Kind, "name", r.Name, "err", err)
+			continue
+		}
+		// Metadata-only kinds (and what FromTrimmed leaves empty) still have their
+		// identity and labels from the row.
+		if o.Name == "" {
+			o.Namespace, o.Name = r.Namespace, r.Name
+		}
+		if o.Labels == nil {
+			_ = json.Unmarshal([]byte(r.Labels), &o.Labels)
+		}
+		if o.Annotations == nil {
+			_ = json.Unmarshal([]byte(r.Annotations), &o.Annotations)
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// Object is an inventory row as the API shows it.
+type Object struct {
+	ClusterUID      string            `json:"cluster_uid"`
+	UID             string            `json:"uid"`
+	Group           string            `json:"group"`
+	Version         string            `json:"version"`
+	Resource        string            `json:"resource"`
+	Kind            string            `json:"kind"`
+	Namespace       string            `json:"namespace,omitempty"`
+	Name            string            `json:"name"`
+	Labels          map[string]string `json:"labels,omitempty"`
+	Annotations     map[string]string `json:"annotations,omitempty"`
+	Owners          []bus.OwnerRef    `json:"owners,omitempty"`
+	ResourceVersion string            `json:"resource_version"`
+	Managed         bool              `json:"managed"`
+	Truncated       bool              `json:"truncated,omitempty"`
+	FirstSeen       time.Time         `json:"first_seen"`
+	LastSeen        time.Time         `json:"last_seen"`
+	// Object is the trimmed object (on one object's view, for the kinds kept whole).
+	Object json.RawMessage `json:"object,omitempty"`
+}
+
+// View turns a row into its API shape.
+func View(r *store.InventoryObject) Object {
+	o := Object{ClusterUID: r.ClusterUID, UID: r.UID, Group: r.Group, Version: r.Version, Resource: r.Resource, Kind: r.Kind,
+		Namespace: r.Namespace, Name: r.Name, ResourceVersion: r.ResourceVersion, Managed: r.Managed, Truncated: r.Truncated,
+		FirstSeen: r.FirstSeen, LastSeen: r.LastSeen}
+	_ = json.Unmarshal([]byte(r.Labels), &o.Labels)
+	_ = json.Unmarshal([]byte(r.Annotations), &o.Annotations)
+	_ = json.Unmarshal([]byte(r.Owners), &o.Owners)
+	if r.Object != nil {
+		o.Object = json.RawMessage(*r.Object)
+	}
+	return o
+}
