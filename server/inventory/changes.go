@@ -3,6 +3,7 @@ package inventory
 import (
 	"sync"
 
+	"github.com/meshperf/meshperf/apitypes"
 	"github.com/meshperf/meshperf/bus"
 )
 
@@ -10,17 +11,7 @@ import (
 const ChangeFlushed = "flushed"
 
 // Change is one committed change of the inventory, for live streams.
-type Change struct {
-	Cluster         string `json:"cluster_uid"`
-	Type            string `json:"type"` // added, modified, deleted, flushed
-	Group           string `json:"group,omitempty"`
-	Version         string `json:"version,omitempty"`
-	Kind            string `json:"kind,omitempty"`
-	Namespace       string `json:"namespace,omitempty"`
-	Name            string `json:"name,omitempty"`
-	UID             string `json:"uid,omitempty"`
-	ResourceVersion string `json:"resource_version,omitempty"`
-}
+type Change = apitypes.InventoryChange
 
 func changeOf(cluster, typ string, o *bus.MeshSyncObject) Change {
 	return Change{Cluster: cluster, Type: typ, Group: o.Group, Version: o.Version, Kind: o.Kind,

@@ -10,35 +10,14 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/meshperf/meshperf/apitypes"
 	"github.com/meshperf/meshperf/bus"
 	"github.com/meshperf/meshperf/meshsync/fingerprint"
 	"github.com/meshperf/meshperf/server/store"
 )
 
 // Health is one cluster's discovery as the inventory sees it.
-type Health struct {
-	ClusterUID string `json:"cluster_uid"`
-	// State is the discovering process's own state (from its last status event), or
-	// "silent" when nothing was heard of the cluster.
-	State   string `json:"state"`
-	Mode    string `json:"mode,omitempty"`
-	Objects int64  `json:"objects"`
-	// LastEventAt is when the last event was sent; LagSeconds how long it took to be
-	// stored; SinceLastEventSeconds how long ago it was sent.
-	LastEventAt           *time.Time `json:"last_event_at,omitempty"`
-	LagSeconds            float64    `json:"lag_seconds"`
-	SinceLastEventSeconds float64    `json:"since_last_event_seconds"`
-	LastSnapshotAt        *time.Time `json:"last_snapshot_at,omitempty"`
-	SnapshotOpen          bool       `json:"snapshot_open"`
-	WatchesOpen           int        `json:"watches_open"`
-	Resources             int        `json:"resources"`
-	LastError             string     `json:"last_error,omitempty"`
-	LastErrorAt           *time.Time `json:"last_error_at,omitempty"`
-	// Gaps counts sequence gaps found (each asks for a resync).
-	Gaps int64 `json:"gaps"`
-	// Embedded is the server's own MeshSync for the cluster, when it runs one.
-	Embedded *Runner `json:"embedded,omitempty"`
-}
+type Health = apitypes.DiscoveryHealth
 
 // Health reports a cluster's discovery.
 func (i *Inventory) Health(ctx context.Context, cluster string) (*Health, error) {
@@ -74,18 +53,8 @@ func (i *Inventory) Health(ctx context.Context, cluster string) (*Health, error)
 	return h, nil
 }
 
-// SyntheticCheck is a round trip through discovery: a marker ConfigMap written into
-// the cluster, seen in the inventory, removed, seen gone.
-type SyntheticCheck struct {
-	Namespace string  `json:"namespace"`
-	Name      string  `json:"name"`
-	OK        bool    `json:"ok"`
-	Error     string  `json:"error,omitempty"`
-	ArriveMs  float64 `json:"arrive_ms"`
-	RemoveMs  float64 `json:"remove_ms"`
-	// RoundTripMs is from the write to the removal seen.
-	RoundTripMs float64 `json:"round_trip_ms"`
-}
+// SyntheticCheck is a round trip through discovery.
+type SyntheticCheck = apitypes.SyntheticCheck
 
 // Check writes a marker ConfigMap (managed by meshperf) into namespace of the cluster,
 // waits for it in the inventory, deletes it and waits for it to go, each for at most
@@ -189,26 +158,7 @@ func (i *Inventory) FingerprintObjects(ctx context.Context, cluster string) ([]f
 }
 
 // Object is an inventory row as the API shows it.
-type Object struct {
-	ClusterUID      string            `json:"cluster_uid"`
-	UID             string            `json:"uid"`
-	Group           string            `json:"group"`
-	Version         string            `json:"version"`
-	Resource        string            `json:"resource"`
-	Kind            string            `json:"kind"`
-	Namespace       string            `json:"namespace,omitempty"`
-	Name            string            `json:"name"`
-	Labels          map[string]string `json:"labels,omitempty"`
-	Annotations     map[string]string `json:"annotations,omitempty"`
-	Owners          []bus.OwnerRef    `json:"owners,omitempty"`
-	ResourceVersion string            `json:"resource_version"`
-	Managed         bool              `json:"managed"`
-	Truncated       bool              `json:"truncated,omitempty"`
-	FirstSeen       time.Time         `json:"first_seen"`
-	LastSeen        time.Time         `json:"last_seen"`
-	// Object is the trimmed object (on one object's view, for the kinds kept whole).
-	Object json.RawMessage `json:"object,omitempty"`
-}
+type Object = apitypes.InventoryObject
 
 // View turns a row into its API shape.
 func View(r *store.InventoryObject) Object {
@@ -217,7 +167,11 @@ func View(r *store.InventoryObject) Object {
 		FirstSeen: r.FirstSeen, LastSeen: r.LastSeen}
 	_ = json.Unmarshal([]byte(r.Labels), &o.Labels)
 	_ = json.Unmarshal([]byte(r.Annotations), &o.Annotations)
-	_ = json.Unmarshal([]byte(r.Owners), &o.Owners)
+	var owners []bus.OwnerRef
+	_ = json.Unmarshal([]byte(r.Owners), &owners)
+	for _, ow := range owners {
+		o.Owners = append(o.Owners, apitypes.OwnerRef(ow))
+	}
 	if r.Object != nil {
 		o.Object = json.RawMessage(*r.Object)
 	}

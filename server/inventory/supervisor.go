@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"k8s.io/client-go/rest"
 
+	"github.com/meshperf/meshperf/apitypes"
 	"github.com/meshperf/meshperf/meshsync"
 	"github.com/meshperf/meshperf/server/store"
 )
@@ -41,18 +42,18 @@ type Supervisor struct {
 	poke chan struct{}
 
 	mu      sync.Mutex
-	runners map[string]*Runner // by connection id
+	runners map[string]*runner // by connection id
 }
 
-// Runner is one embedded MeshSync as health shows it.
-type Runner struct {
-	Connection  string     `json:"connection"`
-	ClusterUID  string     `json:"cluster_uid"`
-	State       string     `json:"state"` // running, backing_off
-	StartedAt   time.Time  `json:"started_at"`
-	Restarts    int        `json:"restarts"`
-	LastError   string     `json:"last_error,omitempty"`
-	LastErrorAt *time.Time `json:"last_error_at,omitempty"`
+// runner is one embedded MeshSync.
+type runner struct {
+	Connection  string
+	ClusterUID  string
+	State       string // running, backing_off
+	StartedAt   time.Time
+	Restarts    int
+	LastError   string
+	LastErrorAt *time.Time
 
 	key    string
 	cancel context.CancelFunc
@@ -73,7 +74,7 @@ func NewSupervisor(opt SupervisorOptions) *Supervisor {
 	if opt.Run == nil {
 		opt.Run = meshsync.Run
 	}
-	return &Supervisor{opt: opt, log: opt.Logger, poke: make(chan struct{}, 1), runners: map[string]*Runner{}}
+	return &Supervisor{opt: opt, log: opt.Logger, poke: make(chan struct{}, 1), runners: map[string]*runner{}}
 }
 
 // Poke re-reads the connections now (after a change made through the API).
@@ -108,14 +109,14 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	}
 }
 
-// Runner returns the embedded MeshSync of a cluster (nil if none runs).
-func (s *Supervisor) Runner(cluster string) *Runner {
+// Embedded returns the embedded MeshSync of a cluster (nil if none runs).
+func (s *Supervisor) Embedded(cluster string) *apitypes.EmbeddedMeshSync {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, r := range s.runners {
 		if r.ClusterUID == cluster {
-			cp := *r
-			return &cp
+			return &apitypes.EmbeddedMeshSync{State: r.State, StartedAt: r.StartedAt, Restarts: r.Restarts,
+				LastError: r.LastError, LastErrorAt: r.LastErrorAt}
 		}
 	}
 	return nil
@@ -135,7 +136,7 @@ func (s *Supervisor) reconcile(ctx context.Context) {
 		}
 	}
 	// Runners stop outside the lock: a runner takes it to record its failure.
-	var stop []*Runner
+	var stop []*runner
 	s.mu.Lock()
 	for id, r := range s.runners {
 		if c, ok := want[id]; !ok || runnerKey(c) != r.key {
@@ -186,7 +187,7 @@ func (s *Supervisor) start(ctx context.Context, c *store.Connection) error {
 		return fmt.Errorf("scope: %w", err)
 	}
 	rctx, cancel := context.WithCancel(ctx)
-	r := &Runner{Connection: c.Name, ClusterUID: c.ClusterUID, State: "running", StartedAt: time.Now().UTC(),
+	r := &runner{Connection: c.Name, ClusterUID: c.ClusterUID, State: "running", StartedAt: time.Now().UTC(),
 		key: runnerKey(c), cancel: cancel, done: make(chan struct{})}
 	s.runners[c.ID] = r
 	opt := meshsync.Options{Cluster: c.ClusterUID, Config: rc, NC: s.opt.NC, Mode: meshsync.ModeEmbedded, Scope: scope,
@@ -221,7 +222,7 @@ func (s *Supervisor) start(ctx context.Context, c *store.Connection) error {
 func (s *Supervisor) stopAll() {
 	s.mu.Lock()
 	all := s.runners
-	s.runners = map[string]*Runner{}
+	s.runners = map[string]*runner{}
 	s.mu.Unlock()
 	for _, r := range all {
 		r.cancel()
