@@ -3,7 +3,9 @@ package bus
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -188,7 +190,7 @@ func DecodeMeshSync(data []byte) (*Envelope, error) {
 	if err := dec.Decode(&e); err != nil {
 		return nil, fmt.Errorf("not a meshperf message: %w", err)
 	}
-	if dec.More() {
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("not a meshperf message: data after the message")
 	}
 	if e.Version != SchemaVersion {
