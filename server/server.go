@@ -20,11 +20,13 @@ import (
 	"github.com/oklog/run"
 	"golang.org/x/net/netutil"
 
+	"github.com/meshperf/meshperf/meshsync"
 	"github.com/meshperf/meshperf/server/agents"
 	"github.com/meshperf/meshperf/server/api"
 	"github.com/meshperf/meshperf/server/auth"
 	"github.com/meshperf/meshperf/server/broker"
 	"github.com/meshperf/meshperf/server/connections"
+	"github.com/meshperf/meshperf/server/inventory"
 	"github.com/meshperf/meshperf/server/runs"
 	"github.com/meshperf/meshperf/server/schedule"
 	"github.com/meshperf/meshperf/server/secrets"
@@ -62,7 +64,10 @@ type Config struct {
 	// their image.
 	AgentBrokerURL string
 	AgentImage     string
-	Concurrency    int
+	// MeshSyncMode is how connections that set none are discovered: embedded (the
+	// default: MeshSync runs in this server) or operator (in the cluster).
+	MeshSyncMode string
+	Concurrency  int
 	// MaxQueuedRuns and MaxQueuedRunsPerUser bound the run queue (0: the defaults,
 	// runs.DefaultMaxQueued and runs.DefaultMaxQueuedPerUser).
 	MaxQueuedRuns        int
@@ -102,6 +107,11 @@ func Run(ctx context.Context, cfg Config) error {
 	policy, err := api.ParseTargetPolicy(cfg.AllowedTargets)
 	if err != nil {
 		return err
+	}
+	switch cfg.MeshSyncMode {
+	case "", meshsync.ModeEmbedded, meshsync.ModeOperator:
+	default:
+		return fmt.Errorf("--meshsync-mode %q: want %s or %s", cfg.MeshSyncMode, meshsync.ModeEmbedded, meshsync.ModeOperator)
 	}
 	st, err := store.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
 	if err != nil {
@@ -182,8 +192,13 @@ func Run(ctx context.Context, cfg Config) error {
 	if creds != nil {
 		issue = creds.Issue
 	}
+	// MeshSync: the inventory consumes every cluster's discovery events; the
+	// supervisor runs discovery in this server for connections in embedded mode.
+	inv := inventory.New(inventory.Options{Store: st, NC: brk.NC, JS: brk.JS, Logger: log})
+	discovery := inventory.NewSupervisor(inventory.SupervisorOptions{Store: st, NC: brk.NC, RESTConfig: conns.RESTConfig,
+		DefaultMode: cfg.MeshSyncMode, Version: cfg.Version, Logger: log})
 	a := api.New(st, mgr, api.Options{AnonymousRead: cfg.AnonymousRead, Targets: policy, Logger: log, Agents: reg, Clusters: conns,
-		IssueAgentCredential: issue, MaxRunConnections: cfg.MaxRunConnections})
+		IssueAgentCredential: issue, MaxRunConnections: cfg.MaxRunConnections, Inventory: inv, Discovery: discovery})
 	srv := newHTTPServer(a.Handler(), cfg.HTTP)
 
 	// The subsystems run as one group (the shape of Prometheus's cmd/prometheus): the
@@ -231,6 +246,8 @@ func Run(ctx context.Context, cfg Config) error {
 	addLoop(&g, workCtx, func(ctx context.Context) error { sched.Run(ctx); return nil })
 	addLoop(&g, workCtx, func(ctx context.Context) error { conns.Run(ctx); return nil })
 	addLoop(&g, workCtx, reg.Run)
+	addLoop(&g, workCtx, inv.Run)
+	addLoop(&g, workCtx, func(ctx context.Context) error { return discovery.Run(ctx) })
 	for _, sub := range cfg.Subsystems {
 		addLoop(&g, workCtx, func(ctx context.Context) error {
 			if err := sub.Run(ctx); err != nil {

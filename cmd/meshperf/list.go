@@ -3,10 +3,12 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"sigs.k8s.io/yaml"
 )
 
 // outputFlag is the -o flag of the list and get verbs: a table (or text) for people,
@@ -14,19 +16,29 @@ import (
 type outputFlag struct{ format string }
 
 func (o *outputFlag) add(cmd *cobra.Command) {
-	cmd.Flags().StringVarP(&o.format, "output", "o", "", "table (default) or json for scripts")
+	cmd.Flags().StringVarP(&o.format, "output", "o", "", "table (default), or json or yaml for scripts")
 }
 
 // check refuses an unknown -o value before the command talks to a server.
 func (o *outputFlag) check() error {
 	switch o.format {
-	case "", "table", "json":
+	case "", "table", "json", "yaml":
 		return nil
 	}
-	return badInput(fmt.Errorf("-o %q: want table or json", o.format))
+	return badInput(fmt.Errorf("-o %q: want table, json or yaml", o.format))
 }
 
 func (o *outputFlag) json() bool { return o.format == "json" }
+
+// writeYAMLOut writes v as YAML with its JSON names (the same document as -o json).
+func writeYAMLOut(w io.Writer, v any) error {
+	b, err := yaml.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
+}
 
 // table describes how a list verb prints its items: the column headings and one row per
 // item. Every list verb goes through writeList so headings, spacing, the empty case and
@@ -45,14 +57,18 @@ func writeList[T any](cmd *cobra.Command, o *outputFlag, t table[T], items []T, 
 		return err
 	}
 	w := cmd.OutOrStdout()
-	if o.json() {
+	if o.json() || o.format == "yaml" {
+		write := writeJSONOut
+		if o.format == "yaml" {
+			write = writeYAMLOut
+		}
 		if asJSON != nil {
-			return writeJSONOut(w, asJSON)
+			return write(w, asJSON)
 		}
 		if items == nil {
 			items = []T{} // [] rather than null: scripts iterate it
 		}
-		return writeJSONOut(w, items)
+		return write(w, items)
 	}
 	if len(items) == 0 && t.empty != "" {
 		fmt.Fprintln(cmd.ErrOrStderr(), t.empty)
@@ -76,4 +92,17 @@ func writeTable(w io.Writer, columns []string, n int, row func(int) []string) er
 		fmt.Fprintln(tw, strings.Join(row(i), "\t"))
 	}
 	return tw.Flush()
+}
+
+// clip shortens s to at most n characters for a table cell.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-3] + "..."
+}
+
+func sorted(s []string) []string {
+	slices.Sort(s)
+	return s
 }
