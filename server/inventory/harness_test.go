@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -19,10 +21,12 @@ import (
 	"github.com/meshperf/meshperf/server/storetest"
 )
 
+var quietLog = slog.New(slog.NewTextHandler(io.Discard, nil))
+
 // world is a real embedded NATS with JetStream (the broker the server runs, with its
 // MESHSYNC stream), a real database of one kind, and the inventory consuming.
 type world struct {
-	t   *testing.T
+	t   testing.TB
 	st  *store.Store
 	brk *broker.Broker
 	inv *inventory.Inventory
@@ -31,7 +35,7 @@ type world struct {
 	done chan error
 }
 
-func newWorld(t *testing.T, kind string) *world {
+func newWorld(t testing.TB, kind string) *world {
 	t.Helper()
 	brk, err := broker.Start(context.Background(), broker.Config{Addr: "127.0.0.1:0", StoreDir: t.TempDir()})
 	if err != nil {
@@ -47,7 +51,7 @@ func newWorld(t *testing.T, kind string) *world {
 // start runs a fresh Inventory on the same durable consumer (a restarted server).
 func (w *world) start() {
 	w.inv = inventory.New(inventory.Options{Store: w.st, NC: w.brk.NC, JS: w.brk.JS, BatchWait: 30 * time.Millisecond,
-		ResyncEvery: time.Millisecond})
+		ResyncEvery: time.Millisecond, Logger: quietLog})
 	ctx, cancel := context.WithCancel(context.Background())
 	w.stop, w.done = cancel, make(chan error, 1)
 	go func() { w.done <- w.inv.Run(ctx) }()
@@ -128,7 +132,7 @@ func (w *world) publishRaw(cluster string, data []byte, msgID string) {
 var (
 	pods       = "pods.v1."
 	configmaps = "configmaps.v1."
-	secrets    = "secrets.v1."
+	secretsRes = "secrets.v1."
 )
 
 func (p *producer) snapshot(id string, resources []string, objs ...*bus.MeshSyncObject) {
@@ -146,7 +150,7 @@ func (p *producer) event(typ string, o *bus.MeshSyncObject) {
 // applied waits until the inventory has committed this producer's events so far.
 func (p *producer) applied() {
 	p.w.t.Helper()
-	waitFor(p.w.t, 30*time.Second, fmt.Sprintf("cluster %s's events up to %d applied", p.cluster, p.seq), func() bool {
+	waitFor(p.w.t, 120*time.Second, fmt.Sprintf("cluster %s's events up to %d applied", p.cluster, p.seq), func() bool {
 		st, err := p.w.st.InventoryStreamOf(context.Background(), p.cluster)
 		return err == nil && st != nil && st.Boot == p.boot && st.Seq >= int64(p.seq)
 	})
@@ -219,7 +223,7 @@ func (l *controlListener) all() []*bus.MeshSyncControlMsg {
 }
 
 // waitFor polls cond until it holds, or fails the test after within.
-func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
 	t.Helper()
 	for end := time.Now().Add(within); !cond(); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(end) {

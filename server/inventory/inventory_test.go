@@ -25,7 +25,7 @@ func TestEventsBecomeTheInventory(t *testing.T) {
 			secret := &bus.MeshSyncObject{Version: "v1", Resource: "secrets", Kind: "Secret", Namespace: "app", Name: "db",
 				UID: "s-1", ResourceVersion: "5",
 				Object: json.RawMessage(`{"kind":"Secret","metadata":{"name":"db"},"data":{"password":"aHVudGVyMg=="},"stringData":{"x":"hunter2"},"type":"Opaque"}`)}
-			p.snapshot("snap-1", []string{pods, secrets},
+			p.snapshot("snap-1", []string{pods, secretsRes},
 				pod("app", "web-1", "p-1", "10", map[string]string{"app": "web", "tier": "front"}),
 				pod("app", "web-2", "p-2", "11", map[string]string{"app": "web"}),
 				pod("ops", "agent", "p-3", "12", map[string]string{"app.kubernetes.io/managed-by": "meshperf"}),

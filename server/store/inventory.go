@@ -30,6 +30,17 @@ type InventoryTx struct {
 // ApplyInventory runs fn in one transaction over clusterUID's inventory.
 func (s *Store) ApplyInventory(ctx context.Context, clusterUID string, fn func(*InventoryTx) error) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if s.Dialect == "postgres" {
+			// Every statement here finds rows by key. Generic plans of the batch's
+			// IN lists, and a table filling faster than autovacuum analyzes it, made
+			// the planner scan a whole index per batch: a 50k-object snapshot took
+			// 40 s instead of 3.
+			for _, set := range []string{"SET LOCAL plan_cache_mode = force_custom_plan", "SET LOCAL enable_seqscan = off"} {
+				if err := tx.Exec(set).Error; err != nil {
+					return err
+				}
+			}
+		}
 		t := &InventoryTx{tx: tx, cluster: clusterUID, pending: map[string]*InventoryObject{}}
 		if err := fn(t); err != nil {
 			return err
@@ -116,8 +127,7 @@ func (t *InventoryTx) Sweep(resources []GroupResource, boot string, afterSeq int
 	return uids, nil
 }
 
-// flush writes the buffered upserts: rows whose resourceVersion did not change keep
-// their labels and only move their boot, seq and last_seen.
+// flush writes the buffered upserts with their labels.
 func (t *InventoryTx) flush() error {
 	if len(t.order) == 0 {
 		return nil
@@ -133,41 +143,19 @@ func (t *InventoryTx) flush() error {
 	if len(rows) == 0 {
 		return nil
 	}
-	type seen struct {
-		UID             string
-		ResourceVersion string
-		FirstSeen       time.Time
-	}
-	known := map[string]seen{}
-	for start := 0; start < len(uids); start += 500 {
-		var got []seen
-		chunk := uids[start:min(start+500, len(uids))]
-		if err := t.tx.Model(&InventoryObject{}).Select("uid, resource_version, first_seen").
-			Where("cluster_uid = ? AND uid IN ?", t.cluster, chunk).Find(&got).Error; err != nil {
-			return err
-		}
-		for _, g := range got {
-			known[g.UID] = g
-		}
-	}
-	var relabel []string
+	// No lookup first: an upsert keeps first_seen, and labels are rewritten for
+	// every row written (a probe per batch grew with the table on PostgreSQL before
+	// its statistics caught up).
 	var labels []InventoryLabel
 	for _, o := range rows {
-		if k, ok := known[o.UID]; ok {
-			o.FirstSeen = k.FirstSeen
-			if k.ResourceVersion == o.ResourceVersion {
-				continue
-			}
-			relabel = append(relabel, o.UID)
-		}
 		var m map[string]string
 		_ = json.Unmarshal([]byte(o.Labels), &m)
 		for k, v := range m {
 			labels = append(labels, InventoryLabel{ClusterUID: t.cluster, UID: o.UID, Key: k, Value: v})
 		}
 	}
-	for start := 0; start < len(relabel); start += 500 {
-		chunk := relabel[start:min(start+500, len(relabel))]
+	for start := 0; start < len(uids); start += 500 {
+		chunk := uids[start:min(start+500, len(uids))]
 		if err := t.tx.Where("cluster_uid = ? AND uid IN ?", t.cluster, chunk).Delete(&InventoryLabel{}).Error; err != nil {
 			return err
 		}
