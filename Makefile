@@ -5,7 +5,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 PKGS     := ./...
 
-.PHONY: all build test test-short clusters-up clusters-down bench bench-go bench-generators bench-rate bench-dist demo lint fuzz clean eval-gate
+.PHONY: all build test test-short clusters-up clusters-down bench bench-go bench-generators bench-rate bench-dist bench-meshsync demo lint fuzz clean eval-gate
 
 all: lint build test
 
@@ -20,7 +20,7 @@ build:
 # none are tested, then tests the cluster packages. The first time, that builds the
 # control plane (10-15 minutes on 2 cores, progress every 30 s); the clusters stay up
 # for the next run; `make clusters-down` stops them.
-CLUSTER_PKGS := ./cmd/meshperf ./server/api ./server/connections
+CLUSTER_PKGS := ./cmd/meshperf ./server/api ./server/connections ./meshsync
 CLUSTERS_LOG := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/meshperf/clusters-up.log
 test: lint
 	@./hack/clusters.sh start-up $(CLUSTERS) $(CLUSTERS_LOG)
@@ -48,6 +48,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeResult$$' -fuzztime $(FUZZTIME) ./smp
 	$(GO) test -run '^$$' -fuzz '^FuzzWriteBodies$$' -fuzztime $(API_FUZZTIME) ./server/api
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./bus
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeMeshSync$$' -fuzztime $(FUZZTIME) ./bus
 	$(GO) test -run '^$$' -fuzz '^FuzzParseKubeconfig$$' -fuzztime $(FUZZTIME) ./kube
 	$(GO) test -run '^$$' -fuzz '^FuzzObjectRow$$' -fuzztime $(FUZZTIME) ./server/inventory
 
@@ -60,7 +61,7 @@ clusters-down:
 	@./hack/clusters.sh down
 
 # Performance targets live here, as ratios against a peer in the same job.
-bench: bench-go bench-generators bench-rate bench-dist
+bench: bench-go bench-generators bench-rate bench-dist bench-meshsync
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS)
@@ -79,6 +80,13 @@ bench-rate: build
 # Distributed scaling: 1, 2 and 4 agent processes against one target, as ratios.
 bench-dist: build
 	$(GO) run ./hack/distbench -meshperf $(BIN)
+
+# Discovery at scale: 50,000 objects (pods, services, config maps, a CRD's objects) in
+# a namespace of test cluster c1; time to a full snapshot published to JetStream and
+# peak RSS of the discovering process, against a naive full-object informer over the
+# same kinds in the same run, as ratios (see hack/meshsyncbench; needs the clusters).
+bench-meshsync: build
+	$(GO) run ./hack/meshsyncbench -meshperf $(BIN)
 
 # How trustworthy the regression gate is here: 20 A/A and 20 "10% slower" gates, with
 # the false-alarm and detection rates, against a naive one-run 5% gate (~10 minutes).

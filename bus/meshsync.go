@@ -113,6 +113,9 @@ type MeshSyncEvent struct {
 	// Resources covered by a snapshot, as "resource.version.group" ("pods.v1." for the
 	// core group): on markers only.
 	Resources []string `json:"resources,omitempty" yaml:"resources,omitempty"`
+	// Reason says why a snapshot was taken (markers only): start, new resource, relist,
+	// resync (with the requester's reason), resource removed (an empty snapshot).
+	Reason string `json:"reason,omitempty" yaml:"reason,omitempty"`
 	// Count is the number of objects a snapshot listed (end marker only).
 	Count  int             `json:"count,omitempty" yaml:"count,omitempty"`
 	Object *MeshSyncObject `json:"object,omitempty" yaml:"object,omitempty"`

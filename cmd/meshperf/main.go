@@ -69,7 +69,7 @@ and results in the Service Mesh Performance (SMP) format.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return badInput(err) })
 	defer refuseUnknownSubcommands(root)
 	root.AddCommand(newRunCmd(), newTargetCmd(), newServerCmd(), newLoginCmd(), newContextCmd(),
-		newProfileCmd(), newResultCmd(), newCompareCmd(), newGateCmd(), newScheduleCmd(), newAgentCmd(), newClusterCmd(), newInventoryCmd(), newUserCmd(), newTokenCmd(), newVersionCmd())
+		newProfileCmd(), newResultCmd(), newCompareCmd(), newGateCmd(), newScheduleCmd(), newAgentCmd(), newMeshSyncCmd(), newClusterCmd(), newInventoryCmd(), newUserCmd(), newTokenCmd(), newVersionCmd())
 	return root
 }
 
