@@ -132,27 +132,21 @@ func (i *Inventory) FingerprintObjects(ctx context.Context, cluster string) ([]f
 	}
 	out := make([]fingerprint.Object, 0, len(rows))
 	for _, r := range rows {
-		var obj []byte
-		if r.Object != nil {
-			obj = []byte(*r.Object)
-		}
-		o, err := fingerprint.FromTrimmed(r.Group, r.Version, r.Kind, obj)
-		if err != nil {
-			i.log.Debug("an object fingerprints cannot read", "cluster", cluster, "kind", r.Kind, "name", r.Name, "err", err)
-			continue
-		}
-		// Metadata-only kinds (and what FromTrimmed leaves empty) still have their
+		// Kinds discovered as metadata only (CRDs, webhook configurations: their
+		// names are the signal) and objects fingerprint cannot read keep their
 		// identity and labels from the row.
-		if o.Name == "" {
-			o.Namespace, o.Name = r.Namespace, r.Name
+		slim := fingerprint.Object{Group: r.Group, Version: r.Version, Kind: r.Kind, Namespace: r.Namespace, Name: r.Name}
+		_ = json.Unmarshal([]byte(r.Labels), &slim.Labels)
+		_ = json.Unmarshal([]byte(r.Annotations), &slim.Annotations)
+		if r.Object != nil {
+			o, err := fingerprint.FromTrimmed(r.Group, r.Version, r.Kind, []byte(*r.Object))
+			if err == nil && o.Name != "" {
+				slim = o
+			} else if err != nil {
+				i.log.Debug("an object fingerprints cannot read; kept by its metadata", "cluster", cluster, "kind", r.Kind, "name", r.Name, "err", err)
+			}
 		}
-		if o.Labels == nil {
-			_ = json.Unmarshal([]byte(r.Labels), &o.Labels)
-		}
-		if o.Annotations == nil {
-			_ = json.Unmarshal([]byte(r.Annotations), &o.Annotations)
-		}
-		out = append(out, o)
+		out = append(out, slim)
 	}
 	return out, nil
 }

@@ -2,6 +2,7 @@ package inventory_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -104,5 +105,38 @@ func TestNothingLostWhileDown(t *testing.T) {
 				t.Errorf("%d resyncs asked after a clean restart", s.Resyncs)
 			}
 		})
+	}
+}
+
+// TestFingerprintObjects: the slim objects fingerprints read are one cluster's, of
+// the kinds they look at only.
+func TestFingerprintObjects(t *testing.T) {
+	w := newWorld(t, "sqlite")
+	w.connect("c1", "cluster-a")
+	w.connect("c2", "cluster-b")
+	a, b := w.producer("cluster-a"), w.producer("cluster-b")
+	deploy := &bus.MeshSyncObject{Group: "apps", Version: "v1", Resource: "deployments", Kind: "Deployment", Namespace: "istio-system",
+		Name: "istiod", UID: "d-1", ResourceVersion: "1", Labels: map[string]string{"app": "istiod"},
+		Object: []byte(`{"kind":"Deployment","metadata":{"name":"istiod","namespace":"istio-system"},"spec":{"template":{"spec":{"containers":[{"name":"discovery","image":"docker.io/istio/pilot:1.24.2"}]}}}}`)}
+	crd := &bus.MeshSyncObject{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions", Kind: "CustomResourceDefinition",
+		Name: "virtualservices.networking.istio.io", UID: "crd-1", ResourceVersion: "1"} // metadata only
+	a.snapshot("s", []string{"deployments.v1.apps", pods, configmaps, "customresourcedefinitions.v1.apiextensions.k8s.io"},
+		deploy, pod("x", "web", "p-1", "1", nil), configMap("x", "cm", "c-1", "1"), crd)
+	b.snapshot("s", []string{pods}, pod("y", "other", "p-9", "1", nil))
+	a.applied()
+	b.applied()
+	objs, err := w.inv.FingerprintObjects(context.Background(), "cluster-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, o := range objs {
+		got = append(got, o.Kind+"/"+o.Namespace+"/"+o.Name)
+		if o.Kind == "Deployment" && o.Labels["app"] != "istiod" {
+			t.Errorf("the Deployment lost its labels: %+v", o)
+		}
+	}
+	if fmt.Sprint(got) != "[CustomResourceDefinition//virtualservices.networking.istio.io Deployment/istio-system/istiod Pod/x/web]" {
+		t.Errorf("fingerprint objects %v", got)
 	}
 }
