@@ -3,6 +3,7 @@ package inventory_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,12 +28,16 @@ func TestStrangersAndJunk(t *testing.T) {
 			env := &bus.Envelope{Kind: bus.KindMeshSyncEvent, Sender: "cluster-b", Boot: "b", Seq: 1, Sent: time.Now(),
 				MeshSyncEvent: &bus.MeshSyncEvent{Cluster: "cluster-b", Type: bus.EventAdded, Object: pod("a", "y", "y-1", "1", nil)}}
 			w.publishEnv("cluster-a", env, "")
+			// Fields the database cannot hold are refused alone, never retried forever.
+			bad := w.producer("cluster-a")
+			bad.event(bus.EventAdded, pod("a", strings.Repeat("n", 300), "l-1", "1", nil))
+			bad.event(bus.EventAdded, pod("a", "nul", "l-2", "1", map[string]string{"k": "a\x00b"}))
 			p := w.producer("cluster-a")
 			p.snapshot("s", []string{pods}, pod("a", "p1", "p-1", "1", nil))
 			p.applied()
 			waitFor(t, 10*time.Second, "the stranger's events dropped", func() bool { return w.inv.Stats().Dropped == 3 })
-			if s := w.inv.Stats(); s.Refused != 3 {
-				t.Errorf("refused %d, want 3", s.Refused)
+			if s := w.inv.Stats(); s.Refused != 5 {
+				t.Errorf("refused %d, want 5", s.Refused)
 			}
 			if rows := w.rows(""); len(rows) != 1 || rows["p-1"].ClusterUID != "cluster-a" {
 				t.Errorf("rows %v", rows)

@@ -66,6 +66,9 @@ func (w *writer) write(ctx context.Context, msgs []jetstream.Msg) {
 		if err == nil && env.Sender != w.cluster {
 			err = fmt.Errorf("sender %q on cluster %s's subject", env.Sender, w.cluster)
 		}
+		if err == nil {
+			err = storable(env.MeshSyncEvent)
+		}
 		if err != nil {
 			w.inv.refuse(m, err.Error())
 			continue
@@ -285,4 +288,37 @@ func withoutSecretData(obj []byte) []byte {
 	delete(m, "stringData")
 	b, _ := json.Marshal(m)
 	return b
+}
+
+// storable refuses what the database cannot hold (it would fail the whole batch
+// again at every retry): overlong fields and NUL characters, named by their field.
+func storable(ev *bus.MeshSyncEvent) error {
+	type field struct {
+		name, v string
+		max     int
+	}
+	fields := []field{{"snapshot", ev.Snapshot, 128}}
+	if o := ev.Object; o != nil {
+		fields = append(fields, field{"object.group", o.Group, 253}, field{"object.version", o.Version, 64},
+			field{"object.resource", o.Resource, 253}, field{"object.kind", o.Kind, 128}, field{"object.namespace", o.Namespace, 253},
+			field{"object.name", o.Name, 253}, field{"object.uid", o.UID, 64}, field{"object.resource_version", o.ResourceVersion, 64})
+		for k, v := range o.Labels {
+			fields = append(fields, field{"object.labels key", k, 317}, field{"object.labels." + k, v, 63})
+		}
+		for k, v := range o.Annotations {
+			fields = append(fields, field{"object.annotations key", k, 317}, field{"object.annotations." + k, v, 1 << 20})
+		}
+	}
+	for _, r := range ev.Resources {
+		fields = append(fields, field{"resources", r, 600})
+	}
+	for _, f := range fields {
+		if len(f.v) > f.max {
+			return fmt.Errorf("%s: %d bytes, at most %d", f.name, len(f.v), f.max)
+		}
+		if strings.ContainsRune(f.v, 0) {
+			return fmt.Errorf("%s: contains a NUL character", f.name)
+		}
+	}
+	return nil
 }
