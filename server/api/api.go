@@ -137,6 +137,7 @@ func (a *API) routes() []route {
 		{"GET", "/api/v1/inventory", auth.Viewer, a.withInventory(a.listInventory)},
 		{"GET", "/api/v1/inventory/counts", auth.Viewer, a.withInventory(a.inventoryCounts)},
 		{"GET", "/api/v1/inventory/events", auth.Viewer, a.withInventory(a.inventoryEvents)},
+		{"GET", "/api/v1/inventory/stats", auth.Viewer, a.withInventory(a.inventoryStats)},
 		{"GET", "/api/v1/clusters/{id}/inventory/{uid}", auth.Viewer, a.withInventory(a.getInventoryObject)},
 		{"POST", "/api/v1/clusters/{id}/inventory/flush", auth.Admin, a.withInventory(a.flushInventory)},
 		{"GET", "/api/v1/clusters/{id}/discovery", auth.Viewer, a.withInventory(a.discoveryHealth)},

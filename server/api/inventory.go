@@ -356,3 +356,9 @@ func (a *API) inventoryEvents(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 }
+
+// inventoryStats: what the consumer refused, dropped and wrote since the server
+// started.
+func (a *API) inventoryStats(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, a.opt.Inventory.Stats())
+}

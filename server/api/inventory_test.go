@@ -138,7 +138,12 @@ func TestInventoryAPI(t *testing.T) {
 				t.Errorf("%s: %d %s", q, code, body)
 			}
 		}
-		code, body := h.do("GET", "/api/v1/inventory/counts", h.viewer, nil)
+		code, body := h.do("GET", "/api/v1/inventory/stats", h.viewer, nil)
+		var stats inventory.Stats
+		if json.Unmarshal(body, &stats); code != 200 || stats.Events != 7 || stats.Batches == 0 {
+			t.Errorf("stats: %d %s", code, body)
+		}
+		code, body = h.do("GET", "/api/v1/inventory/counts", h.viewer, nil)
 		if code != 200 || !strings.Contains(string(body), `"count": 5`) || !strings.Contains(string(body), `"cluster": "c1"`) {
 			t.Errorf("counts: %d %s", code, body)
 		}
