@@ -219,7 +219,9 @@ func (i *Inventory) writer(ctx context.Context, cluster string, wg *sync.WaitGro
 	return w
 }
 
-// lockCluster serializes a flush with the cluster's writer.
+// lockCluster serializes a flush with the cluster's writer. The flush asks for a
+// resync itself, so the writer does not ask again when it next finds the emptied
+// stream position.
 func (i *Inventory) lockCluster(cluster string) func() {
 	i.mu.Lock()
 	w, ok := i.writers[cluster]
@@ -228,6 +230,7 @@ func (i *Inventory) lockCluster(cluster string) func() {
 		return func() {}
 	}
 	w.mu.Lock()
+	w.lastResync = time.Now()
 	return w.mu.Unlock
 }
 

@@ -21,7 +21,7 @@ type writer struct {
 	inv     *Inventory
 	cluster string
 	in      chan jetstream.Msg
-	mu      sync.Mutex // held while a batch or a flush writes
+	mu      sync.Mutex // held while a batch or a flush writes, and for lastResync
 
 	lastResync time.Time
 }
@@ -211,7 +211,12 @@ func (w *writer) after(res applied) {
 	for _, c := range res.changes {
 		w.inv.changes.publish(c)
 	}
-	if res.resync != "" && time.Since(w.lastResync) >= w.inv.opt.ResyncEvery {
+	if res.resync == "" {
+		return
+	}
+	w.mu.Lock() // a flush moves lastResync too
+	defer w.mu.Unlock()
+	if time.Since(w.lastResync) >= w.inv.opt.ResyncEvery {
 		if err := w.inv.Resync(w.cluster, res.resync); err != nil {
 			w.inv.log.Warn("asking for a resync", "cluster", w.cluster, "err", err)
 			return
