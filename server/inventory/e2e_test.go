@@ -220,6 +220,20 @@ func TestEndToEndInventoryEqualsTheCluster(t *testing.T) {
 			}
 			t.Logf("synthetic check: arrived in %.0f ms, removal seen in %.0f ms", chk.ArriveMs, chk.RemoveMs)
 
+			// A resync on request reaches the real MeshSync: a new snapshot completes.
+			before, err := e.inv.Health(ctx, e.conn.ClusterUID)
+			if err != nil || before.LastSnapshotAt == nil {
+				t.Fatalf("health: %+v, %v", before, err)
+			}
+			if err := e.inv.Resync(e.conn.ClusterUID, "test"); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, 60*time.Second, "a snapshot after the resync request", func() bool {
+				h, err := e.inv.Health(ctx, e.conn.ClusterUID)
+				return err == nil && h.LastSnapshotAt != nil && h.LastSnapshotAt.After(*before.LastSnapshotAt)
+			})
+			e.converge("after the resync")
+
 			// The server goes down (discovery and consumer); the cluster moves on.
 			e.stopDiscovery()
 			e.halt()
