@@ -261,3 +261,58 @@ func TestEndToEndInventoryEqualsTheCluster(t *testing.T) {
 		})
 	}
 }
+
+// TestEndToEndTwoClustersStayApart: two real clusters discovered at once keep their
+// own rows (the same namespace and name in both); flushing one leaves the other
+// whole, and the flushed one is rediscovered.
+func TestEndToEndTwoClustersStayApart(t *testing.T) {
+	merged := k8stest.Require(t, 2)
+	w := newWorld(t, "postgres")
+	box, _, err := secrets.LoadOrCreate(filepath.Join(t.TempDir(), "secret.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := connections.New(w.st, connections.Options{Box: box, Logger: quietLog})
+	ctx, ns := context.Background(), k8stest.Namespace("inventory-two")
+	if res, err := conns.Add(ctx, k8stest.Contexts(t, merged, []string{"c1", "c2"}, nil), nil, false, "test"); err != nil || len(res) != 2 {
+		t.Fatalf("connecting: %+v, %v", res, err)
+	}
+	uids := map[string]string{}
+	for _, name := range []string{"c1", "c2"} {
+		cs := k8stest.Clientset(t, merged, name)
+		if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
+		cm, err := cs.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "same"}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _ := w.st.GetConnection(ctx, name)
+		uids[name] = c.ClusterUID + "/" + string(cm.UID)
+		if err := w.st.SetConnectionMeshSync(ctx, c.ID, "", fmt.Sprintf(`{"include_kinds":["ConfigMap"],"include_namespaces":[%q]}`, ns)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sup := inventory.NewSupervisor(inventory.SupervisorOptions{Store: w.st, NC: w.brk.NC, RESTConfig: conns.RESTConfig, Logger: quietLog})
+	sctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- sup.Run(sctx) }()
+	t.Cleanup(func() { stop(); <-done })
+	has := func(ref string) bool {
+		cluster, uid, _ := strings.Cut(ref, "/")
+		r, ok := w.rows(cluster)[uid]
+		return ok && r.Name == "same" && r.Namespace == ns
+	}
+	waitFor(t, 120*time.Second, "both clusters' ConfigMaps in the inventory", func() bool { return has(uids["c1"]) && has(uids["c2"]) })
+	c1, _, _ := strings.Cut(uids["c1"], "/")
+	c2, _, _ := strings.Cut(uids["c2"], "/")
+	before := len(w.rows(c2))
+	if f, err := w.inv.Flush(ctx, c1); err != nil || f.Objects < 1 {
+		t.Fatalf("flush: %+v, %v", f, err)
+	}
+	if n := len(w.rows(c2)); n != before || !has(uids["c2"]) {
+		t.Fatalf("flushing c1 touched c2: %d rows, was %d", n, before)
+	}
+	waitFor(t, 120*time.Second, "c1 rediscovered after its flush", func() bool { return has(uids["c1"]) })
+}
