@@ -185,6 +185,15 @@ func TestInventoryAPI(t *testing.T) {
 			t.Errorf("live change: %s", got)
 		}
 
+		if code, _ := h.do("POST", "/api/v1/clusters/c1/discovery/check", h.viewer, nil); code != 403 {
+			t.Errorf("a viewer ran the synthetic check: %d", code)
+		}
+		if code, body := h.do("POST", "/api/v1/clusters/c1/discovery/check", h.editor, map[string]any{"timeout_seconds": 500}); code != 400 || errorOf(t, body).Fields[0].Path != "timeout_seconds" {
+			t.Errorf("check with a bad timeout: %d %s", code, body)
+		}
+		if code, _ := h.do("POST", "/api/v1/clusters/nope/discovery/check", h.editor, nil); code != 404 {
+			t.Errorf("check of no cluster: %d", code)
+		}
 		if code, _ := h.do("POST", "/api/v1/clusters/c1/discovery/resync", h.viewer, nil); code != 403 {
 			t.Errorf("a viewer asked for a resync: %d", code)
 		}
