@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -264,7 +265,7 @@ var inventoryTable = table[client.InventoryObject]{
 		if o.Managed {
 			managed = "yes"
 		}
-		return []string{o.ClusterUID, o.Kind, orDash(o.Namespace), o.Name, o.UID, orDash(managed), orDash(clip(strings.Join(sorted(ls), ","), 60)),
+		return []string{o.ClusterUID, o.Kind, orDash(o.Namespace), o.Name, o.UID, orDash(managed), orDash(clipCell(strings.Join(sortedLabels(ls), ","), 60)),
 			o.LastSeen.Format(time.RFC3339)}
 	},
 	empty: "no objects",
@@ -276,4 +277,17 @@ var countTable = table[client.InventoryCount]{
 		return []string{orDash(c.Cluster), orDash(c.Group), c.Kind, strconv.FormatInt(c.Count, 10)}
 	},
 	empty: "nothing discovered yet",
+}
+
+// clipCell shortens s to at most n characters for a table cell.
+func clipCell(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-3] + "..."
+}
+
+func sortedLabels(s []string) []string {
+	slices.Sort(s)
+	return s
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -92,17 +91,4 @@ func writeTable(w io.Writer, columns []string, n int, row func(int) []string) er
 		fmt.Fprintln(tw, strings.Join(row(i), "\t"))
 	}
 	return tw.Flush()
-}
-
-// clip shortens s to at most n characters for a table cell.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n-3] + "..."
-}
-
-func sorted(s []string) []string {
-	slices.Sort(s)
-	return s
 }
