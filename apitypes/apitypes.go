@@ -214,6 +214,7 @@ type Flushed struct {
 	Connections      int64 `json:"connections"`
 	Nodes            int64 `json:"nodes"`
 	AgentDeployments int64 `json:"agent_deployments"`
+	InventoryObjects int64 `json:"inventory_objects"`
 }
 
 // BrokerEndpoint is the broker URL agents in a cluster use, and how it was chosen.

@@ -21,11 +21,13 @@ import (
 	"golang.org/x/net/netutil"
 
 	"github.com/meshperf/meshperf/internal/selfmetrics"
+	"github.com/meshperf/meshperf/meshsync"
 	"github.com/meshperf/meshperf/server/agents"
 	"github.com/meshperf/meshperf/server/api"
 	"github.com/meshperf/meshperf/server/auth"
 	"github.com/meshperf/meshperf/server/broker"
 	"github.com/meshperf/meshperf/server/connections"
+	"github.com/meshperf/meshperf/server/inventory"
 	"github.com/meshperf/meshperf/server/meshes"
 	"github.com/meshperf/meshperf/server/runs"
 	"github.com/meshperf/meshperf/server/schedule"
@@ -65,7 +67,10 @@ type Config struct {
 	// their image.
 	AgentBrokerURL string
 	AgentImage     string
-	Concurrency    int
+	// MeshSyncMode is how connections that set none are discovered: embedded (the
+	// default: MeshSync runs in this server) or operator (in the cluster).
+	MeshSyncMode string
+	Concurrency  int
 	// MaxQueuedRuns and MaxQueuedRunsPerUser bound the run queue (0: the defaults,
 	// runs.DefaultMaxQueued and runs.DefaultMaxQueuedPerUser).
 	MaxQueuedRuns        int
@@ -105,6 +110,11 @@ func Run(ctx context.Context, cfg Config) error {
 	policy, err := api.ParseTargetPolicy(cfg.AllowedTargets)
 	if err != nil {
 		return err
+	}
+	switch cfg.MeshSyncMode {
+	case "", meshsync.ModeEmbedded, meshsync.ModeOperator:
+	default:
+		return fmt.Errorf("--meshsync-mode %q: want %s or %s", cfg.MeshSyncMode, meshsync.ModeEmbedded, meshsync.ModeOperator)
 	}
 	st, err := store.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
 	if err != nil {
@@ -172,8 +182,14 @@ func Run(ctx context.Context, cfg Config) error {
 	// group stops, not with ctx's values or deadline.
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
-	// Fingerprints list the cluster live until the inventory can answer for it.
-	meshSvc := meshes.New(conns, &meshes.LiveSource{Clusters: conns}, log)
+	// MeshSync: the inventory consumes every cluster's discovery events; the
+	// supervisor runs discovery in this server for connections in embedded mode.
+	inv := inventory.New(inventory.Options{Store: st, NC: brk.NC, JS: brk.JS, Logger: log})
+	discovery := inventory.NewSupervisor(inventory.SupervisorOptions{Store: st, NC: brk.NC, RESTConfig: conns.RESTConfig,
+		DefaultMode: cfg.MeshSyncMode, Version: cfg.Version, Logger: log})
+	// Fingerprints read the inventory, and list the cluster live until its discovery
+	// has completed a snapshot.
+	meshSvc := meshes.New(conns, meshes.Fallback{Primary: inv, Secondary: &meshes.LiveSource{Clusters: conns}}, log)
 	ropt := runs.Options{Owner: cfg.InstanceID, Concurrency: cfg.Concurrency, Version: cfg.Version, Logger: log,
 		Distributed: &agents.Distributor{Registry: reg, NC: brk.NC, Stream: brk.Stream, Version: cfg.Version, Logger: log},
 		Clusters:    meshSvc, MaxQueued: cfg.MaxQueuedRuns, MaxQueuedPerUser: cfg.MaxQueuedRunsPerUser}
@@ -194,7 +210,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	a := api.New(st, mgr, api.Options{AnonymousRead: cfg.AnonymousRead, Targets: policy, Logger: log, Agents: reg, Clusters: conns, Meshes: meshSvc,
 		IssueAgentCredential: issue, MaxRunConnections: cfg.MaxRunConnections, Metrics: sm, MetricsHandler: selfmetrics.Handler(metricsReg),
-		Grafana: grafanaConnections{conns}})
+		Grafana: grafanaConnections{conns}, Inventory: inv, Discovery: discovery})
 	srv := newHTTPServer(web.Mount(a.Handler()), cfg.HTTP)
 
 	// The subsystems run as one group (the shape of Prometheus's cmd/prometheus): the
@@ -242,6 +258,8 @@ func Run(ctx context.Context, cfg Config) error {
 	addLoop(&g, workCtx, func(ctx context.Context) error { sched.Run(ctx); return nil })
 	addLoop(&g, workCtx, func(ctx context.Context) error { conns.Run(ctx); return nil })
 	addLoop(&g, workCtx, reg.Run)
+	addLoop(&g, workCtx, inv.Run)
+	addLoop(&g, workCtx, func(ctx context.Context) error { return discovery.Run(ctx) })
 	for _, sub := range cfg.Subsystems {
 		addLoop(&g, workCtx, func(ctx context.Context) error {
 			if err := sub.Run(ctx); err != nil {

@@ -102,6 +102,7 @@ Every flag falls back to an environment variable MESHPERF_<FLAG> (dashes as unde
 	fl.StringVar(&cfg.SecretKeyFile, "secret-key-file", "", "key that seals cluster credentials at rest (default --data-dir/secret.key, generated on first start; replicas share it)")
 	fl.DurationVar(&cfg.ClusterCheckInterval, "cluster-check-interval", 30*time.Second, "how often cluster connections are health-checked")
 	fl.StringVar(&cfg.AgentBrokerURL, "agent-broker-url", "", "broker URL agents deployed into clusters use (else each cluster's meshperf-broker Service)")
+	fl.StringVar(&cfg.MeshSyncMode, "meshsync-mode", "embedded", "how connected clusters are discovered unless a connection says otherwise: embedded (MeshSync runs in this server) or operator (in the cluster)")
 	fl.StringVar(&cfg.AgentImage, "agent-image", "ghcr.io/meshperf/meshperf:"+imageTag(), "image of agents deployed into clusters")
 	fl.StringVar(&cfg.AgentKeyFile, "agent-key-file", "", "key agents' credentials are issued under (default --data-dir/agent-credentials.key, generated on first start; replicas share it; replacing it revokes every credential)")
 	fl.StringVar(&agentTokenFile, "agent-token-file", "", "no longer accepted: agents have their own credentials (meshperf agent credential create NAME)")

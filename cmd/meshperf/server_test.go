@@ -172,7 +172,7 @@ func TestServerCLIFlow(t *testing.T) {
 	if r := meshperf(t, "result", "get", page.Items[0].ID[:8], "-o", "json"); r.code != 0 || !strings.Contains(r.stdout, page.Items[0].ID) {
 		t.Errorf("result get by prefix: %d %s", r.code, r.stderr)
 	}
-	if r := meshperf(t, "result", "list", "-o", "wide"); r.code != 2 || !strings.Contains(r.stderr, "want table or json") {
+	if r := meshperf(t, "result", "list", "-o", "wide"); r.code != 2 || !strings.Contains(r.stderr, "want table, json or yaml") {
 		t.Errorf("list -o wide: %d %s", r.code, r.stderr)
 	}
 	if r := meshperf(t, "result", "list"); r.code != 0 || !strings.HasPrefix(r.stdout, "ID ") || strings.Count(r.stdout, "\n") != 4 {

@@ -26,6 +26,7 @@ import (
 	"github.com/meshperf/meshperf/server/auth"
 	"github.com/meshperf/meshperf/server/connections"
 	"github.com/meshperf/meshperf/server/meshes"
+	"github.com/meshperf/meshperf/server/inventory"
 	"github.com/meshperf/meshperf/server/runs"
 	"github.com/meshperf/meshperf/server/store"
 	"github.com/meshperf/meshperf/smp"
@@ -52,6 +53,10 @@ type Options struct {
 	// Meshes identifies the meshes in connected clusters (nil: the mesh routes
 	// answer 503).
 	Meshes *meshes.Service
+	// Inventory is MeshSync's inventory (nil: the inventory routes answer 503);
+	// Discovery the embedded MeshSyncs (nil: none run here).
+	Inventory *inventory.Inventory
+	Discovery *inventory.Supervisor
 	// IssueAgentCredential issues an agent's broker credential (nil: an external
 	// broker, where agents' identities are configured).
 	IssueAgentCredential func(name string, prefix bool) (string, error)
@@ -154,6 +159,18 @@ func (a *API) routes() []route {
 		{"DELETE", "/api/v1/connections/{id}", auth.Admin, a.withClusters(a.deleteCluster)},
 		{"POST", "/api/v1/connections/{id}/check", auth.Editor, a.withClusters(a.checkCluster)},
 		{"PUT", "/api/v1/connections/{id}/state", auth.Admin, a.withClusters(a.setClusterState)},
+
+		{"GET", "/api/v1/inventory", auth.Viewer, a.withInventory(a.listInventory)},
+		{"GET", "/api/v1/inventory/counts", auth.Viewer, a.withInventory(a.inventoryCounts)},
+		{"GET", "/api/v1/inventory/events", auth.Viewer, a.withInventory(a.inventoryEvents)},
+		{"GET", "/api/v1/inventory/stats", auth.Viewer, a.withInventory(a.inventoryStats)},
+		{"GET", "/api/v1/clusters/{id}/inventory/{uid}", auth.Viewer, a.withInventory(a.getInventoryObject)},
+		{"POST", "/api/v1/clusters/{id}/inventory/flush", auth.Admin, a.withInventory(a.flushInventory)},
+		{"GET", "/api/v1/clusters/{id}/discovery", auth.Viewer, a.withInventory(a.discoveryHealth)},
+		{"GET", "/api/v1/clusters/{id}/discovery/settings", auth.Viewer, a.getDiscovery},
+		{"PUT", "/api/v1/clusters/{id}/discovery/settings", auth.Admin, a.setDiscovery},
+		{"POST", "/api/v1/clusters/{id}/discovery/resync", auth.Editor, a.withInventory(a.resyncInventory)},
+		{"POST", "/api/v1/clusters/{id}/discovery/check", auth.Editor, a.withClusters(a.withInventory(a.discoveryCheck))},
 
 		{"GET", "/api/v1/results", auth.Viewer, a.listResults},
 		{"GET", "/api/v1/results/compare", auth.Viewer, a.compareResults},

@@ -37,9 +37,14 @@ type harness struct {
 	conns                 *connections.Manager
 }
 
-func newHarness(t *testing.T, kind string, opt api.Options) *harness {
+// newHarness serves the API over a fresh database of kind; with is called with the
+// store before the API is built (to add what needs it, such as an inventory).
+func newHarness(t *testing.T, kind string, opt api.Options, with ...func(*store.Store, *api.Options)) *harness {
 	t.Helper()
 	st := storetest.Open(t, kind)
+	for _, f := range with {
+		f(st, &opt)
+	}
 	tgt, err := sampleapp.Start(sampleapp.Config{HTTPAddr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)

@@ -351,7 +351,7 @@ func (m *Manager) Remove(ctx context.Context, ref, actor string) (store.Flushed,
 	if err != nil {
 		return f, err
 	}
-	m.st.AddEvent(ctx, actor, "connection.deleted", c.Name, fmt.Sprintf("flushed %d nodes, %d agent deployments", f.Nodes, f.AgentDeployments))
+	m.st.AddEvent(ctx, actor, "connection.deleted", c.Name, fmt.Sprintf("flushed %d nodes, %d agent deployments, %d discovered objects", f.Nodes, f.AgentDeployments, f.InventoryObjects))
 	m.log.Info("cluster connection removed", "name", c.Name, "cluster_uid", c.ClusterUID)
 	return f, nil
 }

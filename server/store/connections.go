@@ -149,6 +149,8 @@ type Flushed struct {
 	Connections      int64 `json:"connections"`
 	Nodes            int64 `json:"nodes"`
 	AgentDeployments int64 `json:"agent_deployments"`
+	// InventoryObjects are the objects MeshSync had discovered in the cluster.
+	InventoryObjects int64 `json:"inventory_objects"`
 }
 
 // DeleteConnection removes a connection and everything stored about its cluster, in one
@@ -165,6 +167,17 @@ func (s *Store) DeleteConnection(ctx context.Context, id string) (Flushed, error
 			return res.Error
 		}
 		f.Nodes = res.RowsAffected
+		var c Connection
+		if err := tx.Select("cluster_uid").Where("id = ?", id).Limit(1).Find(&c).Error; err != nil {
+			return err
+		}
+		if c.ClusterUID != "" {
+			inv, err := flushInventory(tx, c.ClusterUID)
+			if err != nil {
+				return err
+			}
+			f.InventoryObjects = inv.Objects
+		}
 		if res = tx.Where("id = ?", id).Delete(&Connection{}); res.Error != nil {
 			return res.Error
 		}

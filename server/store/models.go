@@ -214,6 +214,11 @@ type Connection struct {
 	CreatedBy      string `gorm:"size:128"`
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+	// MeshSyncMode is how the cluster is discovered: embedded (in the server),
+	// operator (in the cluster), or empty for the server's default.
+	MeshSyncMode string `gorm:"size:16"`
+	// MeshSyncScope limits discovery (JSON of meshsync.Scope; empty: everything).
+	MeshSyncScope string `gorm:"type:text"`
 }
 
 // ClusterNode is one node of a connected cluster, as its last health check saw it.
@@ -241,4 +246,63 @@ type AgentDeployment struct {
 	UpdatedBy    string `gorm:"size:128"`
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+}
+
+// InventoryObject is one object of a connected cluster as MeshSync last reported it,
+// keyed by the cluster's ID (its kube-system UID) and the object's UID.
+type InventoryObject struct {
+	ClusterUID string `gorm:"primaryKey;size:64;index:idx_inventory_kind,priority:1;index:idx_inventory_name,priority:1;index:idx_inventory_resource,priority:1"`
+	UID        string `gorm:"primaryKey;size:64"`
+	Group      string `gorm:"column:api_group;size:253;index:idx_inventory_resource,priority:3"`
+	Version    string `gorm:"size:64"`
+	Resource   string `gorm:"size:253;index:idx_inventory_resource,priority:2"`
+	Kind       string `gorm:"size:128;index:idx_inventory_kind,priority:2"`
+	Namespace  string `gorm:"size:253;index:idx_inventory_kind,priority:3;index:idx_inventory_name,priority:3"`
+	Name       string `gorm:"size:253;index:idx_inventory_kind,priority:4;index:idx_inventory_name,priority:2"`
+	// Labels, Annotations and Owners are JSON (a map, a map, a list).
+	Labels          string `gorm:"type:text"`
+	Annotations     string `gorm:"type:text"`
+	Owners          string `gorm:"type:text"`
+	ResourceVersion string `gorm:"size:64"`
+	// Object is the trimmed object (JSONB on PostgreSQL, text on SQLite); nil for
+	// kinds discovered as metadata only.
+	Object    *string `gorm:"type:text"`
+	Truncated bool
+	// Managed says meshperf made it (label app.kubernetes.io/managed-by=meshperf).
+	Managed   bool `gorm:"index"`
+	FirstSeen time.Time
+	LastSeen  time.Time
+	// Boot and Seq name the event that last touched the row: a snapshot keeps the rows
+	// touched after its start marker.
+	Boot string `gorm:"size:64"`
+	Seq  int64
+}
+
+// InventoryLabel is one label of an inventory object, for label selectors.
+type InventoryLabel struct {
+	ClusterUID string `gorm:"primaryKey;size:64;index:idx_inventory_label,priority:1"`
+	UID        string `gorm:"primaryKey;size:64"`
+	Key        string `gorm:"primaryKey;size:317;index:idx_inventory_label,priority:2"`
+	Value      string `gorm:"size:63;index:idx_inventory_label,priority:3"`
+}
+
+// InventoryStream is where the consumer stands in one cluster's MeshSync events: the
+// last boot and sequence applied, the open snapshot, and the last status reported.
+type InventoryStream struct {
+	ClusterUID string `gorm:"primaryKey;size:64"`
+	Boot       string `gorm:"size:64"`
+	Seq        int64
+	// SnapshotID, SnapshotBoot and SnapshotSeq are the open snapshot's start marker.
+	SnapshotID   string `gorm:"size:128"`
+	SnapshotBoot string `gorm:"size:64"`
+	SnapshotSeq  int64
+	// LastSnapshotAt is when a snapshot last completed.
+	LastSnapshotAt *time.Time
+	// LastEventAt is the last event's send time; LastAppliedAt when it was stored.
+	LastEventAt   *time.Time
+	LastAppliedAt *time.Time
+	// Status is the last status event's body (JSON).
+	Status    string `gorm:"type:text"`
+	Gaps      int64
+	UpdatedAt time.Time
 }

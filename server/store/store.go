@@ -363,6 +363,7 @@ func migrations() []*gormigrate.Migration {
 				return tx.AutoMigrate(&APIToken{})
 			},
 		},
+		inventoryMigration(),
 	}
 }
 
@@ -452,7 +453,8 @@ func redactURL(raw string) string {
 // models are the live structs the migrations must have built.
 func models() []any {
 	return []any{&User{}, &APIToken{}, &Profile{}, &ProfileVersion{}, &Run{}, &RunInterval{}, &Result{}, &ResultLabel{},
-		&Event{}, &Schedule{}, &ScheduleFiring{}, &Connection{}, &ClusterNode{}, &AgentDeployment{}}
+		&Event{}, &Schedule{}, &ScheduleFiring{}, &Connection{}, &ClusterNode{}, &AgentDeployment{},
+		&InventoryObject{}, &InventoryLabel{}, &InventoryStream{}}
 }
 
 // SchemaDrift lists what the models declare and the migrated database lacks: tables,
