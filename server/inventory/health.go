@@ -154,6 +154,14 @@ func (i *Inventory) FingerprintObjects(ctx context.Context, cluster string) ([]f
 		if r.Object != nil {
 			o, err := fingerprint.FromTrimmed(r.Group, r.Version, r.Kind, []byte(*r.Object))
 			if err == nil && o.Name != "" {
+				// The row's labels are the object's own (a trimmed object may carry
+				// them only there).
+				if len(o.Labels) == 0 {
+					o.Labels = slim.Labels
+				}
+				if len(o.Annotations) == 0 {
+					o.Annotations = slim.Annotations
+				}
 				slim = o
 			} else if err != nil {
 				i.log.Debug("an object fingerprints cannot read; kept by its metadata", "cluster", cluster, "kind", r.Kind, "name", r.Name, "err", err)

@@ -2,6 +2,7 @@ package inventory_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -120,6 +121,10 @@ func TestFingerprintObjects(t *testing.T) {
 	w.connect("c1", "cluster-a")
 	w.connect("c2", "cluster-b")
 	a, b := w.producer("cluster-a"), w.producer("cluster-b")
+	// Before its first complete snapshot the inventory cannot say "no mesh here".
+	if _, err := w.inv.FingerprintObjects(context.Background(), "cluster-a"); !errors.Is(err, ErrNotDiscovered) {
+		t.Fatalf("before any snapshot: %v, want ErrNotDiscovered", err)
+	}
 	deploy := &bus.MeshSyncObject{Group: "apps", Version: "v1", Resource: "deployments", Kind: "Deployment", Namespace: "istio-system",
 		Name: "istiod", UID: "d-1", ResourceVersion: "1", Labels: map[string]string{"app": "istiod"},
 		Object: []byte(`{"kind":"Deployment","metadata":{"name":"istiod","namespace":"istio-system"},"spec":{"template":{"spec":{"containers":[{"name":"discovery","image":"docker.io/istio/pilot:1.24.2"}]}}}}`)}
