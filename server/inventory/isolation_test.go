@@ -122,7 +122,7 @@ func TestFingerprintObjects(t *testing.T) {
 	w.connect("c2", "cluster-b")
 	a, b := w.producer("cluster-a"), w.producer("cluster-b")
 	// Before its first complete snapshot the inventory cannot say "no mesh here".
-	if _, err := w.inv.FingerprintObjects(context.Background(), "cluster-a"); !errors.Is(err, ErrNotDiscovered) {
+	if _, err := w.inv.FingerprintObjects(context.Background(), "cluster-a"); !errors.Is(err, inventory.ErrNotDiscovered) {
 		t.Fatalf("before any snapshot: %v, want ErrNotDiscovered", err)
 	}
 	deploy := &bus.MeshSyncObject{Group: "apps", Version: "v1", Resource: "deployments", Kind: "Deployment", Namespace: "istio-system",
