@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/meshperf/meshperf/bus"
+	"github.com/meshperf/meshperf/server/inventory"
 	"github.com/meshperf/meshperf/server/storetest"
 )
 
