@@ -64,6 +64,8 @@ func TestBrowserClusters(t *testing.T) {
 	ctx, console := startBrowser(t)
 	shots := artifacts(t)
 	do(t, ctx, chromedp.Navigate(l.url+"/"))
+	// once the page has been refused without a token (its 401 clears the token), set one
+	waitFor(t, ctx, "the login page", `document.querySelector('#login input[name=token]')`, 10*time.Second)
 	eval[bool](t, ctx, `(() => { sessionStorage.setItem('meshperf.token', '`+browserToken+`'); return true })()`)
 
 	// Clusters: c1, its discovery, meshes and inventory; a label filter in the address,
@@ -83,6 +85,7 @@ func TestBrowserClusters(t *testing.T) {
 	}
 	cluster.create("web-extra", "web")
 	waitFor(t, ctx, "the new ConfigMap, live", `[...document.querySelectorAll('#inventory a.inventory-object')].map(a => a.textContent).sort().join() === 'web-config,web-extra'`, 20*time.Second)
+	eval[bool](t, ctx, `(() => { document.querySelector('#cluster-detail').scrollIntoView(); scrollBy(0, -70); return true })()`)
 	screenshot(t, ctx, shots, "clusters")
 
 	for _, m := range console() {

@@ -16,13 +16,14 @@ function withParams(query, changes) {
   return `/clusters?${q}`;
 }
 
-function Discovery({ id }) {
-  const { data: d, error } = useAPI(`/clusters/${encodeURIComponent(id)}/discovery`);
+function Discovery({ id, changes }) {
+  const { data: d, error, reload } = useAPI(`/clusters/${encodeURIComponent(id)}/discovery`);
+  useEffect(() => { if (changes) reload(); }, [changes]);
   return (
     <section class="card" id="discovery"><h2>Discovery</h2>
       {error ? <p class="muted">{error.message}</p> : d && (
         <table><tbody>
-          <tr><td>state</td><td><span class={`status ${d.state === 'running' || d.state === 'reporting' ? 'completed' : 'neutral'}`}>{d.state}</span> <span class="muted">{d.mode}</span></td></tr>
+          <tr><td>state</td><td><span class={`status ${['running', 'watching', 'reporting'].includes(d.state) ? 'completed' : 'neutral'}`}>{d.state}</span> <span class="muted">{d.mode}</span></td></tr>
           <tr><td>objects</td><td>{num(d.objects, 0)}</td></tr>
           <tr><td>last event</td><td>{when(d.last_event_at)}{d.lag_seconds != null && <span class="muted"> · lag {num(d.lag_seconds, 2)} s</span>}</td></tr>
           <tr><td>last snapshot</td><td>{when(d.last_snapshot_at)}{d.snapshot_open && <span class="badge warn">open</span>}</td></tr>
@@ -118,9 +119,9 @@ export function ClusterDetail({ id, query }) {
   const d = detail.data;
   return (
     <div id="cluster-detail">
-      <h2>{d?.name || id} <span class="muted">{live ? `${live} live changes` : 'live'}</span></h2>
+      <h2>{d?.name || id} <span class="muted">{live ? `${live} live change${live === 1 ? '' : 's'}` : 'live'}</span></h2>
       <div class="grid2">
-        <Discovery id={id} />
+        <Discovery id={id} changes={changes} />
         <Meshes id={id} />
       </div>
       {d && (
