@@ -22,6 +22,18 @@ type Progress struct {
 	P99Ms     float64
 	SoFar     int64 // requests since the start, warm-up included
 	SendLagMs float64
+	// Sources is the second per source (per agent in a distributed run), by name.
+	Sources []SourceProgress
+}
+
+// SourceProgress is one source's share of a second.
+type SourceProgress struct {
+	Source   string
+	Requests int64
+	Failures int64
+	RPS      float64
+	P50Ms    float64
+	P99Ms    float64
 }
 
 // Aggregator merges intervals from any number of sources into one series. Merging is
@@ -46,6 +58,8 @@ type Aggregator struct {
 type pendingSecond struct {
 	sources map[string]bool
 	iv      smp.Interval
+	// bySource keeps each source's figures, read before its histograms are compacted.
+	bySource []SourceProgress
 }
 
 // NewAggregator expects intervals from the named sources; onSecond (may be nil) is
@@ -82,6 +96,11 @@ func (a *Aggregator) Interval(iv *smp.Interval) {
 		a.pending[iv.Index] = p
 	}
 	p.sources[iv.Source] = true
+	sp := SourceProgress{Source: iv.Source, Requests: iv.Requests, Failures: iv.Requests - iv.Successes}
+	if iv.Latency != nil {
+		sp.P50Ms, sp.P99Ms = float64(iv.Latency.Quantile(50))/1000, float64(iv.Latency.Quantile(99))/1000
+	}
+	p.bySource = append(p.bySource, sp)
 	mergeInto(&p.iv, iv)
 	for {
 		q := a.pending[a.emitted]
@@ -140,6 +159,13 @@ func (a *Aggregator) emitLocked(p *pendingSecond) {
 	}
 	if secs > 0 {
 		pr.RPS = float64(p.iv.Requests) / secs
+	}
+	sort.Slice(p.bySource, func(i, j int) bool { return p.bySource[i].Source < p.bySource[j].Source })
+	for _, sp := range p.bySource {
+		if secs > 0 {
+			sp.RPS = float64(sp.Requests) / secs
+		}
+		pr.Sources = append(pr.Sources, sp)
 	}
 	if p.iv.SendLag.Count() > 0 {
 		pr.SendLagMs = float64(p.iv.SendLag.Quantile(99)) / 1000

@@ -1,13 +1,9 @@
 package web_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,76 +15,8 @@ import (
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 
-	"github.com/meshperf/meshperf/sampleapp"
-	"github.com/meshperf/meshperf/server"
+	"github.com/meshperf/meshperf/internal/promtest"
 )
-
-const browserToken = "mpt_browser-test-admin-token-0123456789"
-
-// lab is a real meshperf server (SQLite in a temporary directory, embedded NATS) and a
-// real target.
-type lab struct {
-	url    string
-	target string
-}
-
-func startLab(t *testing.T) *lab {
-	t.Helper()
-	tgt, err := sampleapp.Start(sampleapp.Config{HTTPAddr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tgt.Close() })
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- server.Run(ctx, server.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), AdminToken: browserToken, NATSAddr: "127.0.0.1:0",
-			InstanceID: "browser-test", Concurrency: 3, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Out: io.Discard,
-			Ready: func(addr string) { ready <- addr }})
-	}()
-	l := &lab{target: tgt.URL()}
-	select {
-	case addr := <-ready:
-		l.url = "http://" + addr
-	case err := <-done:
-		t.Fatalf("the server did not start: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("the server did not start within 30 s")
-	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-		}
-	})
-	return l
-}
-
-func (l *lab) call(t *testing.T, method, path string, body any) map[string]any {
-	t.Helper()
-	b, _ := json.Marshal(body)
-	req, _ := http.NewRequest(method, l.url+path, bytes.NewReader(b))
-	req.Header.Set("Authorization", "Bearer "+browserToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	raw, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode >= 300 {
-		t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, raw)
-	}
-	json.Unmarshal(raw, &out)
-	return out
-}
-
-func (l *lab) config(path string, seconds int) map[string]any {
-	return map[string]any{"duration": fmt.Sprintf("%ds", seconds), "warmup": "0s", "labels": map[string]string{"suite": "browser"},
-		"clients": []map[string]any{{"endpoint_urls": []string{l.target + path}, "rps": 40, "connections": 2}}}
-}
 
 // startBrowser starts Debian's chromium, headless; its console is collected.
 func startBrowser(t *testing.T) (context.Context, func() []chromedp.ConsoleMessage) {
@@ -217,9 +145,18 @@ func points(name string) string {
 // watch the live chart grow, open the result, compare three results; no console errors.
 func TestBrowser(t *testing.T) {
 	l := startLab(t)
-	l.call(t, "POST", "/api/v1/profiles", map[string]any{"name": "browser", "config": l.config("/live", 6)})
-	for _, p := range []string{"/a", "/b"} { // two more results to compare, run meanwhile
-		l.call(t, "POST", "/api/v1/runs", map[string]any{"config": l.config(p, 3)})
+	// A real Prometheus scrapes the target: its runs keep series (the target's own
+	// process stands in for a mesh's proxies and control plane).
+	l.prom = promtest.Start(t, promtest.Target{Job: "target", Addr: strings.TrimPrefix(l.target, "http://")})
+	l.prom.WaitFor(t, `up{job="target"}`, "job", 20*time.Second, func(m map[string]float64) bool { return m["target"] == 1 })
+	l.call(t, "POST", "/api/v1/connections", map[string]any{"kind": "prometheus", "name": "prom", "url": l.prom.URL})
+	profile := l.config("/live", 6) // two clients: two sources, shown apart while the run is live
+	profile["clients"] = append(profile["clients"].([]map[string]any), map[string]any{"endpoint_urls": []string{l.target + "/live2"}, "rps": 40, "connections": 2})
+	l.call(t, "POST", "/api/v1/profiles", map[string]any{"name": "browser", "config": profile})
+	var metricRuns []string
+	for _, p := range []string{"/a", "/b"} { // two more results to compare, with Prometheus series, run meanwhile
+		run := l.call(t, "POST", "/api/v1/runs", map[string]any{"config": l.withMetrics(l.config(p, 3))})
+		metricRuns = append(metricRuns, run["id"].(string))
 	}
 	ctx, console := startBrowser(t)
 	shots := artifacts(t)
@@ -241,7 +178,8 @@ func TestBrowser(t *testing.T) {
 	// The profile's YAML: the server's validation error is shown at its line.
 	do(t, ctx, chromedp.Navigate(l.url+"/profiles/browser"))
 	waitFor(t, ctx, "the profile's YAML", `document.querySelector('#yaml')?.value.includes('endpoint_urls')`, 10*time.Second)
-	bad := "name: browser\ndescription: edited in a browser\nconfig:\n  labels:\n    suite: browser\n  duration: 6s\n  warmup: 0s\n  clients:\n    - endpoint_urls: [\"" + l.target + "/live\"]\n      rps: -5\n      connections: 2\n"
+	bad := "name: browser\ndescription: edited in a browser\nconfig:\n  labels:\n    suite: browser\n  duration: 6s\n  warmup: 0s\n  clients:\n    - endpoint_urls: [\"" + l.target + "/live\"]\n      rps: -5\n      connections: 2\n" +
+		"    - endpoint_urls: [\"" + l.target + "/live2\"]\n      rps: 40\n      connections: 2\n"
 	setYAML := func(text string) {
 		t.Helper()
 		js, _ := json.Marshal(text)
@@ -277,6 +215,10 @@ func TestBrowser(t *testing.T) {
 	waitFor(t, ctx, "the live chart's first points", points("live-latency")+` >= 1`, 20*time.Second)
 	first := eval[int](t, ctx, points("live-latency"))
 	waitFor(t, ctx, "the live chart to grow", fmt.Sprintf(`%s > %d && %s > %d`, points("live-latency"), first, points("live-rate"), first), 10*time.Second)
+	waitFor(t, ctx, "each source's share", `document.querySelectorAll('#per-source tr[data-source]').length === 2 && `+points("live-per-source")+` >= 1`, 10*time.Second)
+	if shares := eval[string](t, ctx, `[...document.querySelectorAll('#per-source tr[data-source]')].map(r => r.dataset.source).join()`); shares == "" || strings.Count(shares, ",") != 1 {
+		t.Errorf("the sources shown apart: %q", shares)
+	}
 	screenshot(t, ctx, shots, "run-live")
 	waitFor(t, ctx, "the run's end", `document.querySelector('#open-result')`, 30*time.Second)
 	if status := eval[string](t, ctx, `document.querySelector('#run-status').textContent`); status != "completed" {
@@ -304,6 +246,25 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("the downloaded CSV: %.300s", csv)
 	}
 
+	// A result with Prometheus series: a chart per query that found some, the missing
+	// one with its reason, the resource section.
+	metricResult := l.waitResult(t, metricRuns[0], 30*time.Second)
+	do(t, ctx, chromedp.Navigate(l.url+"/results/"+metricResult))
+	waitFor(t, ctx, "the target's CPU and memory series", points("metric-target_cpu")+` >= 2 && `+points("metric-target_memory")+` >= 2`, 10*time.Second)
+	if n := eval[string](t, ctx, `document.querySelector('figure[data-chart="metric-target_requests"]')?.dataset.series`); n == "" || n == "0" {
+		t.Errorf("the query of the run's own drew %q series", n)
+	}
+	if missing := eval[string](t, ctx, `document.querySelector('#metrics-missing')?.innerText || ''`); !strings.Contains(missing, "control_plane_cpu") || !strings.Contains(missing, "missing") {
+		t.Errorf("the query that matched nothing is shown as %q", missing)
+	}
+	resources := eval[string](t, ctx, `[...document.querySelectorAll('#resources tr[data-role]')].map(r => r.dataset.role + ':' + r.innerText.replace(/\s+/g, ' ')).join('|')`)
+	if !strings.Contains(resources, "proxy_cpu:proxy CPU target_cpu") || !strings.Contains(resources, "cores") || !strings.Contains(resources, "MiB") ||
+		!strings.Contains(resources, "control_plane_cpu:") || !strings.Contains(resources, "missing") {
+		t.Errorf("the resource section: %s", resources)
+	}
+	eval[bool](t, ctx, `(() => { document.querySelector('#resources').scrollIntoView(); scrollBy(0, -70); return true })()`)
+	screenshot(t, ctx, shots, "result-prometheus")
+
 	// Compare three results: three curves, the baseline solid.
 	do(t, ctx, chromedp.Navigate(l.url+"/results?label=suite%3Dbrowser"))
 	waitFor(t, ctx, "three results", `document.querySelectorAll('#results input.pick').length === 3`, 15*time.Second)
@@ -327,6 +288,16 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("the comparison's canvas has %d coloured pixels: no curves drawn", drawn)
 	}
 	screenshot(t, ctx, shots, "compare")
+	// Resources side by side: the two runs with series measured the target's CPU, the
+	// live run (no metrics) did not.
+	waitFor(t, ctx, "the resources side by side", `document.querySelector('#compare-resources tr[data-role=proxy_cpu]')`, 10*time.Second)
+	cpu := eval[string](t, ctx, `document.querySelector('#compare-resources tr[data-role=proxy_cpu]').innerText`)
+	if strings.Count(cpu, "cores") != 4 || strings.Count(cpu, "not measured") != 1 { // mean and max each
+		t.Errorf("proxy CPU side by side: %q", cpu)
+	}
+	eval[bool](t, ctx, `(() => { document.querySelector('#compare-resources').scrollIntoView(); scrollBy(0, -70); return true })()`)
+	screenshot(t, ctx, shots, "compare-resources")
+	eval[bool](t, ctx, `(() => { scrollTo(0, 0); return true })()`)
 	ids := strings.Split(strings.TrimPrefix(eval[string](t, ctx, `location.search`), "?ids="), ",")
 	do(t, ctx, chromedp.Click(chromedp.CSS(`#compare-table a.baseline`)))
 	waitFor(t, ctx, "the second result as the baseline", fmt.Sprintf(`location.search === '?ids=%s,%s,%s' && document.querySelector('#compare-table thead th:nth-child(2) a').getAttribute('href') === '/results/%s' && %s >= 20`,
@@ -350,15 +321,20 @@ func TestBrowser(t *testing.T) {
 	waitFor(t, ctx, "the schedule's page", `document.querySelector('#schedule-history')?.innerText.includes('Next:')`, 10*time.Second)
 	screenshot(t, ctx, shots, "schedules")
 
-	// Clusters: none here, said so.
+	// Clusters: none here, said so (TestBrowserClusters opens a real one).
 	do(t, ctx, chromedp.Navigate(l.url+"/clusters"))
 	waitFor(t, ctx, "the clusters page", `document.querySelector('#clusters')?.innerText.includes('No clusters')`, 10*time.Second)
+	// A cluster's page for an unknown cluster: each part says what the API answered.
+	do(t, ctx, chromedp.Navigate(l.url+"/clusters?open=no-such-cluster&kind=ConfigMap"))
+	waitFor(t, ctx, "the unknown cluster's page", `document.querySelector('#discovery p.muted')?.textContent.includes('no such') && document.querySelector('#meshes p.muted') &&
+		document.querySelector('#inventory p.error') && document.querySelector('#inventory-filters input[name=kind]').value === 'ConfigMap'`, 10*time.Second)
 
 	// Nothing went wrong in the page: no exceptions, no console errors (the one
 	// expected failure is the refused token's 401 and the invalid profile's 400).
 	for _, m := range console() {
 		expected := strings.Contains(m.Text, "status of 401") && strings.Contains(m.URL, "/api/v1/whoami") ||
-			strings.Contains(m.Text, "status of 400") && strings.Contains(m.URL, "/api/v1/profiles/browser")
+			strings.Contains(m.Text, "status of 400") && strings.Contains(m.URL, "/api/v1/profiles/browser") ||
+			strings.Contains(m.Text, "status of 4") && strings.Contains(m.URL, "no-such-cluster")
 		if (m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleException) && !expected {
 			t.Errorf("console %s at %s:%d: %s", m.Type, m.URL, m.Line+1, m.Text)
 		}

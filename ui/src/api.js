@@ -58,12 +58,17 @@ export async function download(id, format, filename) {
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
 
-// events follows a run's server-sent events with fetch (EventSource cannot send the
-// token). onEvent(type, data) gets each; it returns a function that stops.
+// events follows a run's server-sent events; it returns a function that stops.
 export function events(runID, onEvent, onError) {
+  return stream(`/runs/${encodeURIComponent(runID)}/events`, onEvent, onError);
+}
+
+// stream follows an API path's server-sent events with fetch (EventSource cannot send
+// the token). onEvent(type, data) gets each; it returns a function that stops.
+export function stream(path, onEvent, onError) {
   const ctl = new AbortController();
   (async () => {
-    const res = await fetch(`/api/v1/runs/${encodeURIComponent(runID)}/events`, {
+    const res = await fetch(`/api/v1${path}`, {
       headers: headers({ Accept: 'text/event-stream' }), signal: ctl.signal,
     });
     if (!res.ok) throw new APIError(res.status, await res.json().catch(() => null));

@@ -5,6 +5,34 @@ import { Chart, secondAxis, palette, percentileX } from '../chart.jsx';
 import { useAPI } from '../hooks.js';
 import { ms, num, short, unitFmt } from '../format.js';
 import { logScales, percentileAxes } from './result.jsx';
+import { resourceFigures, resourceFmt, resourceRoles } from './metrics.jsx';
+
+// ResourcesSideBySide: each resource figure (mean, max) of every result; the change
+// against the baseline's mean.
+function ResourcesSideBySide({ rows, full }) {
+  const figs = full.map((r) => resourceFigures(r.metrics));
+  const roles = resourceRoles.filter(([role]) => figs.some((f) => f[role]));
+  if (!roles.length) return null;
+  return (
+    <section class="card" id="compare-resources"><h2>Resources side by side <span class="muted">(mean, max over each measured window)</span></h2>
+      <table>
+        <thead><tr><th>Role</th>{rows.map((r, i) => <th><span class="swatch" style={{ background: palette[i % palette.length] }} />{nameOf(r, i)}</th>)}</tr></thead>
+        <tbody>{roles.map(([role, label]) => (
+          <tr data-role={role}><td>{label}</td>{figs.map((f, i) => {
+            const x = f[role];
+            if (!x || x.status !== 'ok') return <td class="muted">{x ? `missing: ${x.reason}` : 'not measured'}</td>;
+            const base = figs[0][role];
+            const delta = i > 0 && base?.status === 'ok' && base.mean > 0 ? (100 * (x.mean - base.mean)) / base.mean : null;
+            return (
+              <td class="num">{resourceFmt(x.mean, x.unit)} <span class="muted">max {resourceFmt(x.max, x.unit)}</span>
+                {delta != null && <span class={`delta ${delta <= 0 ? 'good' : 'bad'}`}> {delta > 0 ? '+' : ''}{delta.toFixed(1)}%</span>}</td>
+            );
+          })}</tr>
+        ))}</tbody>
+      </table>
+    </section>
+  );
+}
 
 const nameOf = (r, i) => `${i === 0 ? 'base ' : ''}${r.name || short(r.id)}`;
 
@@ -22,10 +50,12 @@ export function Compare({ query, theme }) {
   const ids = (query.get('ids') || '').split(',').filter(Boolean);
   const { data: cmp, error } = useAPI(ids.length ? `/results/compare?ids=${ids.map(encodeURIComponent).join(',')}` : null);
   const [charts, setCharts] = useState(null);
+  const [full, setFull] = useState(null); // the results themselves, for their resources
   useEffect(() => {
-    setCharts(null);
+    setCharts(null); setFull(null);
     if (ids.length < 2) return;
     Promise.all(ids.map((id) => api(`/results/${encodeURIComponent(id)}/charts`))).then(setCharts, () => {});
+    Promise.all(ids.map((id) => api(`/results/${encodeURIComponent(id)}?intervals=false`))).then(setFull, () => {});
   }, [query.get('ids')]);
   if (ids.length < 2) return <p class="muted">Pick two to ten results on the <a href="/results">results</a> page to compare them.</p>;
   if (error) return <p class="error">{error.message}</p>;
@@ -69,6 +99,7 @@ export function Compare({ query, theme }) {
           </tbody>
         </table>
       </section>
+      {full && <ResourcesSideBySide rows={rows} full={full} />}
       {cmp.changes.map((cc) => {
         const i = rows.findIndex((r) => r.id === cc.candidate);
         return (

@@ -3,6 +3,7 @@ import { download } from '../api.js';
 import { Chart, secondAxis, bars, palette, percentileLabel, percentileX } from '../chart.jsx';
 import { useAPI } from '../hooks.js';
 import { ms, num, pct, when } from '../format.js';
+import { Metrics, Resources } from './metrics.jsx';
 
 export const logScales = { x: { time: false, distr: 3, log: 10 }, y: { distr: 3, log: 10 } };
 export const percentileAxes = [{ label: 'percentile', values: (u, v) => v.map(percentileLabel) }, { label: 'ms' }];
@@ -66,6 +67,8 @@ export function Result({ id, theme }) {
             series={[{ label: 'requests', stroke: palette[0], fill: `${palette[0]}88`, paths: bars, points: { show: false } }]} />
         </div>
       )}
+      <Resources metrics={r.metrics} />
+      <Metrics metrics={r.metrics} theme={theme} />
       <div class="grid3">
         <Counts title="Status codes" counts={s.status_codes} />
         <Counts title="Errors" counts={s.errors} />
