@@ -167,11 +167,13 @@ func TestScopeLimitsTheWatchesThemselves(t *testing.T) {
 	}
 	// The API server's own count of open watches and lists, per resource and scope.
 	group = `group="` + group + `"`
-	if n := apiserverMetric(t, cs, "apiserver_longrunning_requests", group, `resource="widgets"`, `scope="namespace"`, `verb="WATCH"`); n < 1 {
-		t.Errorf("the API server counts %v namespace watches of widgets; MeshSync watches them", n)
-	}
-	if n := apiserverMetric(t, cs, "apiserver_longrunning_requests", group, `resource="gadgets"`, `scope="namespace"`, `verb="WATCH"`); n != 0 {
-		t.Errorf("the API server counts %v namespace watches of the excluded gadgets", n)
+	// Other packages' tests may run MeshSyncs limited to their own namespaces at the
+	// same time (they watch every resource, these CRDs included), so the counts are
+	// compared: the one namespace watch of widgets that h2 holds has no gadgets twin.
+	w := apiserverMetric(t, cs, "apiserver_longrunning_requests", group, `resource="widgets"`, `scope="namespace"`, `verb="WATCH"`)
+	g := apiserverMetric(t, cs, "apiserver_longrunning_requests", group, `resource="gadgets"`, `scope="namespace"`, `verb="WATCH"`)
+	if w < 1 || g >= w {
+		t.Errorf("the API server counts %v namespace watches of widgets and %v of the excluded gadgets; want more of widgets", w, g)
 	}
 	if n := h.requested("/gadgets") + h2.requested("/gadgets"); n != 0 || h.requested("/widgets") == 0 {
 		t.Errorf("MeshSync made %d requests for the excluded gadgets (and %d for widgets)", n, h.requested("/widgets"))
@@ -193,7 +195,9 @@ func TestCRDsComeChurnAndGoWithoutRelists(t *testing.T) {
 		var out []*bus.MeshSyncEvent
 		for _, e := range snapshotEnds(evs, "")[after:] {
 			for _, r := range e.Resources {
-				if strings.HasSuffix(r, "."+group) || contains(start.Resources, r) {
+				// This test's CRDs, and every built-in resource; other tests' CRDs
+				// (*.meshperf.test) come and go on the shared cluster.
+				if strings.HasSuffix(r, "."+group) || (contains(start.Resources, r) && !strings.HasSuffix(r, ".meshperf.test")) {
 					out = append(out, e)
 					break
 				}
