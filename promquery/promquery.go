@@ -163,6 +163,9 @@ type Source struct {
 	URL  string
 	// Authorize, if set, adds credentials to each request.
 	Authorize func(*http.Request)
+	// Transport, if set, carries the requests (a Prometheus found in a cluster is
+	// reached through the cluster's API server).
+	Transport http.RoundTripper
 	// Timeout bounds each query (default 30 s).
 	Timeout time.Duration
 }
@@ -194,6 +197,9 @@ func Collect(ctx context.Context, src Source, m *smp.MetricsConfig, runCluster s
 		return res
 	}
 	rt := api.DefaultRoundTripper
+	if src.Transport != nil {
+		rt = src.Transport
+	}
 	if src.Authorize != nil {
 		rt = authorizing{next: rt, auth: src.Authorize}
 	}
