@@ -133,13 +133,13 @@ func gzipBytes(b []byte) []byte {
 	return buf.Bytes()
 }
 
-// Mount puts the UI beside the API: /api/, /healthz and /readyz (and every method but
-// GET and HEAD) go to the API, anything else to the UI.
+// Mount puts the UI beside the API: /api/, /healthz, /readyz and /metrics (and every
+// method but GET and HEAD) go to the API, anything else to the UI.
 func Mount(api http.Handler) http.Handler {
 	ui := Handler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
-		if strings.HasPrefix(p, "/api/") || p == "/api" || p == "/healthz" || p == "/readyz" ||
+		if strings.HasPrefix(p, "/api/") || p == "/api" || p == "/healthz" || p == "/readyz" || p == "/metrics" ||
 			(r.Method != http.MethodGet && r.Method != http.MethodHead) {
 			api.ServeHTTP(w, r)
 			return

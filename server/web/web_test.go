@@ -84,7 +84,7 @@ func TestServesTheAppAndItsAssets(t *testing.T) {
 func TestMountKeepsTheAPI(t *testing.T) {
 	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(299) })
 	h := Mount(api)
-	for path, want := range map[string]int{"/api/v1/results": 299, "/healthz": 299, "/readyz": 299, "/api": 299,
+	for path, want := range map[string]int{"/api/v1/results": 299, "/healthz": 299, "/readyz": 299, "/metrics": 299, "/api": 299,
 		"/": 200, "/results": 200, "/apix": 200} {
 		if w := get(t, h, "GET", path); w.Code != want {
 			t.Errorf("GET %s: %d, want %d", path, w.Code, want)
