@@ -118,13 +118,14 @@ func TestFoundPrometheusOfferedAsDiscovered(t *testing.T) {
 	}
 	// Accepted only once the Service leads there: a check racing the endpoints
 	// controller could see the proxy answer 503 to one request and 200 to the next.
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		sl, err := c1.cs.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=prometheus-server"})
 		if err == nil && len(sl.Items) == 1 && len(sl.Items[0].Endpoints) == 1 && sl.Items[0].Endpoints[0].Addresses[0] == host {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the Service does not lead to %s after 30 s: %v", host, err)
+			p, _ := c1.cs.CoreV1().Pods(ns).Get(ctx, pod.Name, metav1.GetOptions{})
+			t.Fatalf("the Service does not lead to %s after 60 s (pod IP now %s): %v %+v", host, p.Status.PodIP, err, sl)
 		}
 	}
 
