@@ -299,3 +299,21 @@ type SecondSeries struct {
 	P99Ms           []float64 `json:"p99_ms"`
 	ErrorsPerSecond []float64 `json:"errors_per_second"`
 }
+
+// ResultPanels are the Grafana panels attached to a result's profile, each linked over
+// the run's measured window on one Grafana connection.
+type ResultPanels struct {
+	ResultID string `json:"result_id" yaml:"result_id"`
+	// Connection is the Grafana connection the links point into ("" when the result
+	// has no panels attached).
+	Connection string      `json:"connection" yaml:"connection"`
+	Links      []PanelLink `json:"links" yaml:"links"`
+}
+
+// PanelLink is one attached panel and its link over the run's window.
+type PanelLink struct {
+	BoardUID string `json:"board_uid" yaml:"board_uid"`
+	PanelID  int    `json:"panel_id" yaml:"panel_id"`
+	Title    string `json:"title" yaml:"title"`
+	URL      string `json:"url" yaml:"url"`
+}

@@ -236,6 +236,17 @@ func (c *Client) ResultRaw(ctx context.Context, id, format string) ([]byte, erro
 	return b, c.do(ctx, "GET", "/api/v1/results/"+url.PathEscape(id)+"?format="+url.QueryEscape(format), nil, &b)
 }
 
+// ResultPanels returns the Grafana panels attached to a result's profile, linked over
+// its measured window on the Grafana connection named ("": the only one).
+func (c *Client) ResultPanels(ctx context.Context, id, grafana string) (*apitypes.ResultPanels, error) {
+	var out apitypes.ResultPanels
+	path := "/api/v1/results/" + url.PathEscape(id) + "/grafana-panels"
+	if grafana != "" {
+		path += "?connection=" + url.QueryEscape(grafana)
+	}
+	return &out, c.do(ctx, "GET", path, nil, &out)
+}
+
 // Result returns a full result.
 func (c *Client) Result(ctx context.Context, id string) (*smp.Result, error) {
 	b, err := c.ResultRaw(ctx, id, "json")

@@ -163,6 +163,9 @@ type Source struct {
 	URL  string
 	// Authorize, if set, adds credentials to each request.
 	Authorize func(*http.Request)
+	// Transport, if set, carries the requests (a Prometheus found in a cluster is
+	// reached through the cluster's API server).
+	Transport http.RoundTripper
 	// Timeout bounds each query (default 30 s).
 	Timeout time.Duration
 }
@@ -194,6 +197,9 @@ func Collect(ctx context.Context, src Source, m *smp.MetricsConfig, runCluster s
 		return res
 	}
 	rt := api.DefaultRoundTripper
+	if src.Transport != nil {
+		rt = src.Transport
+	}
 	if src.Authorize != nil {
 		rt = authorizing{next: rt, auth: src.Authorize}
 	}
@@ -277,8 +283,41 @@ func seriesOf(v model.Value) []smp.Series {
 	return out
 }
 
+// AssumeMesh gives a metrics section that names no mesh the default queries of the
+// first mesh found in the run's cluster that has defaults: the per-mesh default set
+// from the cluster's fingerprint. It returns a copy of cfg with that mesh and the
+// mesh's name, or cfg unchanged and "" (a mesh named, no cluster, no known mesh).
+func AssumeMesh(cfg *smp.TestConfig, env *smp.KubernetesEnv) (*smp.TestConfig, string) {
+	if cfg == nil || cfg.Metrics == nil || cfg.Metrics.Mesh != "" || env == nil {
+		return cfg, ""
+	}
+	for _, m := range env.Meshes {
+		if Defaults(m.Type) == nil {
+			continue
+		}
+		own := map[string]bool{}
+		for _, q := range cfg.Metrics.Queries {
+			own[q.Name] = true
+		}
+		clash := false
+		for _, d := range Defaults(m.Type) {
+			clash = clash || own[d.Name]
+		}
+		if clash {
+			// The config's own queries use the defaults' names: it meant its own set.
+			return cfg, ""
+		}
+		c, mc := *cfg, *cfg.Metrics
+		mc.Mesh = strings.ToLower(m.Type)
+		c.Metrics = &mc
+		return &c, mc.Mesh
+	}
+	return cfg, ""
+}
+
 // Attach queries the measured window of res (MeasureStart to EndTime) for cfg's
-// metrics section and stores what it found in res.Metrics; missing queries also
+// metrics section (with the mesh of res's cluster assumed where it names none, see
+// AssumeMesh) and stores what it found in res.Metrics; missing queries also
 // become a warning. A nil src (no Prometheus given) marks every query missing with
 // missingWhy. The run's status never changes.
 func Attach(ctx context.Context, src *Source, cfg *smp.TestConfig, res *smp.Result, missingWhy string) {
@@ -292,6 +331,7 @@ func Attach(ctx context.Context, src *Source, cfg *smp.TestConfig, res *smp.Resu
 	if !end.After(start) {
 		return
 	}
+	cfg, assumed := AssumeMesh(cfg, res.Environment.Kubernetes)
 	if src == nil {
 		step := Step(end.Sub(start), cfg.Metrics.Step.D())
 		res.Metrics = &smp.MetricsResult{Start: start.UTC(), End: end.UTC(), Step: smp.Duration(step)}
@@ -301,6 +341,7 @@ func Attach(ctx context.Context, src *Source, cfg *smp.TestConfig, res *smp.Resu
 	} else {
 		res.Metrics = Collect(ctx, *src, cfg.Metrics, cfg.TargetCluster(), start, end)
 	}
+	res.Metrics.AssumedMesh = assumed
 	missing, reason := 0, ""
 	for _, q := range res.Metrics.Queries {
 		if q.Status != smp.MetricsOK {

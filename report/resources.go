@@ -35,6 +35,9 @@ func resourceRows(r *smp.Result) [][2]string {
 		return nil
 	}
 	var rows [][2]string
+	if m.AssumedMesh != "" {
+		rows = append(rows, [2]string{"mesh", m.AssumedMesh + " (assumed: found in the run's cluster; the config named none)"})
+	}
 	for _, f := range m.Resources() {
 		if f.Status != smp.MetricsOK {
 			rows = append(rows, [2]string{roleLabels[f.Role], "missing: " + f.Reason})

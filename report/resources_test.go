@@ -18,7 +18,7 @@ func TestResourceSection(t *testing.T) {
 		}
 		return smp.QueryResult{MetricQuery: smp.MetricQuery{Name: name, Role: role, Unit: unit}, Status: smp.MetricsOK, Series: []smp.Series{s}}
 	}
-	r := &smp.Result{Status: smp.StatusCompleted, Summary: smp.Summary{ActualRPS: 900}, Metrics: &smp.MetricsResult{Source: "prom", Queries: []smp.QueryResult{
+	r := &smp.Result{Status: smp.StatusCompleted, Summary: smp.Summary{ActualRPS: 900}, Metrics: &smp.MetricsResult{Source: "prom", AssumedMesh: "linkerd", Queries: []smp.QueryResult{
 		q("proxy_cpu", smp.RoleProxyCPU, "cores", 0.2, 0.4),
 		q("proxy_memory", smp.RoleProxyMemory, "bytes", 100<<20, 120<<20),
 		q("control_plane_cpu", smp.RoleControlPlaneCPU, "cores", 0.15, 0.15),
@@ -29,7 +29,8 @@ func TestResourceSection(t *testing.T) {
 	Summary(&buf, r, Style{})
 	out := buf.String()
 	for _, want := range []string{"mean 0.300 cores  max 0.400 cores", "mean 110.0 MiB  max 120.0 MiB", "missing: Prometheus did not answer",
-		"MUE", "2,000 req/s per mesh core", "1 ok, 0 missing"} {
+		"MUE", "2,000 req/s per mesh core", "1 ok, 0 missing",
+		"linkerd (assumed"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary lacks %q:\n%s", want, out)
 		}

@@ -67,6 +67,6 @@ func runMetrics(conns *connections.Manager) func(context.Context, *smp.TestConfi
 			promquery.Attach(ctx, nil, cfg, res, err.Error())
 			return
 		}
-		promquery.Attach(ctx, &promquery.Source{Name: ep.Name, URL: ep.URL, Authorize: ep.Credential.Authorize}, cfg, res, "")
+		promquery.Attach(ctx, &promquery.Source{Name: ep.Name, URL: ep.URL, Authorize: ep.Credential.Authorize, Transport: ep.Transport}, cfg, res, "")
 	}
 }

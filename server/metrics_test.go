@@ -48,6 +48,8 @@ func TestServerMetricsScrapedByPrometheus(t *testing.T) {
 	prom.WaitFor(t, `meshperf_server_runs`, "state", 20*time.Second, func(m map[string]float64) bool { return m["completed"] == 1 })
 	prom.WaitFor(t, `sum(meshperf_server_db_query_duration_seconds_count)`, "", 20*time.Second, func(m map[string]float64) bool { return m[""] > 0 })
 	prom.WaitFor(t, `meshperf_server_run_queue_depth`, "", 20*time.Second, func(m map[string]float64) bool { v, ok := m[""]; return ok && v == 0 })
+	// MeshSync's counters are there before any cluster reports (no cluster here).
+	prom.WaitFor(t, `meshperf_server_meshsync_events_applied_total`, "job", 20*time.Second, func(m map[string]float64) bool { v, ok := m["server"]; return ok && v == 0 })
 	prom.WaitFor(t, `go_goroutines{job="server"}`, "job", 20*time.Second, func(m map[string]float64) bool { return m["server"] > 0 })
 }
 

@@ -185,6 +185,7 @@ func Run(ctx context.Context, cfg Config) error {
 	// MeshSync: the inventory consumes every cluster's discovery events; the
 	// supervisor runs discovery in this server for connections in embedded mode.
 	inv := inventory.New(inventory.Options{Store: st, NC: brk.NC, JS: brk.JS, Logger: log})
+	selfmetrics.RegisterMeshSync(metricsReg, inv.Metrics())
 	discovery := inventory.NewSupervisor(inventory.SupervisorOptions{Store: st, NC: brk.NC, RESTConfig: conns.RESTConfig,
 		DefaultMode: cfg.MeshSyncMode, Version: cfg.Version, Logger: log})
 	// Fingerprints read the inventory, and list the cluster live until its discovery
@@ -260,6 +261,9 @@ func Run(ctx context.Context, cfg Config) error {
 	addLoop(&g, workCtx, reg.Run)
 	addLoop(&g, workCtx, inv.Run)
 	addLoop(&g, workCtx, func(ctx context.Context) error { return discovery.Run(ctx) })
+	// Fingerprints now and then, so a Prometheus or Grafana MeshSync finds is offered
+	// as a discovered connection without anyone asking.
+	addLoop(&g, workCtx, meshSvc.Watch)
 	for _, sub := range cfg.Subsystems {
 		addLoop(&g, workCtx, func(ctx context.Context) error {
 			if err := sub.Run(ctx); err != nil {

@@ -88,12 +88,15 @@ func versionCounts(counts map[string]int) string {
 }
 
 // marshalMeshConfigs writes the configs as YAML documents, one per mesh; the mesh the
-// run's metrics describe (config.metrics.mesh) carries the measured resources.
+// run's metrics describe (config.metrics.mesh, or the one assumed) carries the measured resources.
 func marshalMeshConfigs(r *Result) ([]byte, error) {
 	var buf bytes.Buffer
 	measured := ""
 	if r.Config != nil && r.Config.Metrics != nil {
 		measured = r.Config.Metrics.Mesh
+	}
+	if measured == "" && r.Metrics != nil {
+		measured = r.Metrics.AssumedMesh
 	}
 	for i, c := range ExportMeshConfigs(&r.Environment) {
 		if measured != "" && c.Id == MeshConfigID(r.Environment.ID, MeshEnv{Type: measured}) {

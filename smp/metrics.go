@@ -50,8 +50,11 @@ type MetricsResult struct {
 	Start  time.Time `json:"start" yaml:"start"`
 	End    time.Time `json:"end" yaml:"end"`
 	// Step is the query_range step used (points per series <= 11,000).
-	Step    Duration      `json:"step" yaml:"step"`
-	Queries []QueryResult `json:"queries" yaml:"queries"`
+	Step Duration `json:"step" yaml:"step"`
+	// AssumedMesh is the mesh whose default queries ran though the config named none:
+	// the mesh found in the run's cluster as it started.
+	AssumedMesh string        `json:"assumed_mesh,omitempty" yaml:"assumed_mesh,omitempty"`
+	Queries     []QueryResult `json:"queries" yaml:"queries"`
 }
 
 // Metric statuses.

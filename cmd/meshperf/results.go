@@ -15,7 +15,7 @@ import (
 func newResultCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "result", Short: "List, fetch and compare results on a server"}
 	var rf remoteFlags
-	var output, out, profile, since, status string
+	var output, out, profile, since, status, grafana string
 	var labels []string
 	var limit int
 	var listOut outputFlag
@@ -70,6 +70,7 @@ func newResultCmd() *cobra.Command {
 					return remoteErr(err)
 				}
 				printSummary(cmd.OutOrStdout(), res)
+				printPanels(cmd, c, res, grafana)
 				return nil
 			}
 			b, err := c.ResultRaw(cmd.Context(), args[0], output)
@@ -85,6 +86,7 @@ func newResultCmd() *cobra.Command {
 	}
 	get.Flags().StringVarP(&output, "output", "o", "", strings.Join(smp.OutputFormats, ", "))
 	get.Flags().StringVar(&out, "out", "", "write to this file")
+	get.Flags().StringVar(&grafana, "grafana", "", "the Grafana connection the attached panels' links point into (default: the only one)")
 	rf.add(get)
 
 	compare := &cobra.Command{
@@ -127,4 +129,27 @@ var resultTable = table[client.ResultRow]{
 			fmt.Sprintf("%.2fms", r.P99Ms), fmt.Sprintf("%.2f%%", r.ErrorRate*100)}
 	},
 	empty: "no results yet; run a profile with: meshperf run --profile NAME",
+}
+
+// printPanels ends a result's summary with the Grafana panels attached to its
+// profile, each linked over the run's measured window; a link that cannot be made
+// (no or several Grafana connections) says why instead, the summary stands.
+func printPanels(cmd *cobra.Command, c *client.Client, res *smp.Result, grafana string) {
+	if res.Config == nil || len(res.Config.GrafanaPanels) == 0 {
+		return
+	}
+	w := cmd.OutOrStdout()
+	p, err := c.ResultPanels(cmd.Context(), res.ID, grafana)
+	if err != nil {
+		fmt.Fprintf(w, "\n  grafana panels: %d attached, not linked: %v\n", len(res.Config.GrafanaPanels), err)
+		return
+	}
+	fmt.Fprintf(w, "\n  grafana panels (%s, over the measured window)\n", p.Connection)
+	for _, l := range p.Links {
+		title := l.Title
+		if title == "" {
+			title = fmt.Sprintf("%s panel %d", l.BoardUID, l.PanelID)
+		}
+		fmt.Fprintf(w, "  %s %s\n", title, l.URL)
+	}
 }

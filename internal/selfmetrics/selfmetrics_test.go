@@ -19,6 +19,7 @@ func TestDocumentedNames(t *testing.T) {
 		QueueDepth: func() float64 { return 1 }})
 	NewAgent(reg)
 	NewTarget(reg)
+	RegisterMeshSync(reg, MeshSyncSource{})
 	registered := map[string]bool{}
 	ch := make(chan *prometheus.Desc, 100)
 	go func() { reg.Describe(ch); close(ch) }()

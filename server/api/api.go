@@ -176,6 +176,7 @@ func (a *API) routes() []route {
 		{"GET", "/api/v1/results/compare", auth.Viewer, a.compareResults},
 		{"GET", "/api/v1/results/{id}", auth.Viewer, a.getResult},
 		{"GET", "/api/v1/results/{id}/charts", auth.Viewer, a.resultCharts},
+		{"GET", "/api/v1/results/{id}/grafana-panels", auth.Viewer, a.withClusters(a.resultGrafanaPanels)},
 		{"DELETE", "/api/v1/results/{id}", auth.Editor, a.deleteResult},
 
 		// A viewer may build a board; uploading one (connection) needs an editor.

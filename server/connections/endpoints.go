@@ -33,6 +33,9 @@ type EndpointCredential struct {
 	BearerToken string `json:"bearer_token,omitempty"`
 	Username    string `json:"username,omitempty"`
 	Password    string `json:"password,omitempty"`
+	// Cluster, on an endpoint found in a cluster, is that cluster connection's id:
+	// the endpoint is reached through its API server with its credential.
+	Cluster string `json:"cluster,omitempty"`
 }
 
 // Authorize sets the request's Authorization header from the credential.
@@ -97,7 +100,7 @@ func (m *Manager) AddEndpoint(ctx context.Context, spec EndpointSpec, actor stri
 	if spec.DiscoverOnly {
 		state = Discovered
 	} else {
-		version, err := probeEndpoint(ctx, spec.Kind, spec.URL, spec.Credential)
+		version, err := probeEndpoint(ctx, spec.Kind, spec.URL, spec.Credential, nil)
 		if err != nil {
 			res.Error = fmt.Sprintf("cannot reach %s: %v", spec.URL, err)
 			return res, nil
@@ -133,6 +136,9 @@ func (m *Manager) AddEndpoint(ctx context.Context, spec EndpointSpec, actor stri
 type Endpoint struct {
 	ID, Name, Kind, URL string
 	Credential          EndpointCredential
+	// Transport, when set, is the only way to reach the endpoint: through the API
+	// server of the cluster it was found in, authenticated as that cluster.
+	Transport http.RoundTripper
 }
 
 // Endpoint opens a connected endpoint of the given kind (by id or name) for use on the
@@ -155,7 +161,11 @@ func (m *Manager) Endpoint(ctx context.Context, ref, kind string) (*Endpoint, er
 	if err != nil {
 		return nil, err
 	}
-	return &Endpoint{ID: c.ID, Name: c.Name, Kind: c.Kind, URL: c.Server, Credential: cred}, nil
+	rt, err := m.endpointTransport(ctx, cred)
+	if err != nil {
+		return nil, fmt.Errorf("connection %s: %w", c.Name, err)
+	}
+	return &Endpoint{ID: c.ID, Name: c.Name, Kind: c.Kind, URL: c.Server, Credential: cred, Transport: rt}, nil
 }
 
 func (m *Manager) endpointCredential(c *store.Connection) (EndpointCredential, error) {
@@ -190,11 +200,18 @@ func (m *Manager) ListKind(ctx context.Context, kind string) ([]*View, error) {
 // the nodes.
 func (m *Manager) probeConnection(ctx context.Context, c *store.Connection) (string, []store.ClusterNode, error) {
 	if EndpointKind(c.Kind) {
+		if c.Server == "" {
+			return "", nil, errors.New(c.LastError)
+		}
 		cred, err := m.endpointCredential(c)
 		if err != nil {
 			return "", nil, err
 		}
-		v, err := probeEndpoint(ctx, c.Kind, c.Server, cred)
+		rt, err := m.endpointTransport(ctx, cred)
+		if err != nil {
+			return "", nil, err
+		}
+		v, err := probeEndpoint(ctx, c.Kind, c.Server, cred, rt)
 		return v, nil, err
 	}
 	info, err := m.probe(ctx, c)
@@ -209,17 +226,22 @@ const probeTimeout = 10 * time.Second
 
 // probeEndpoint checks an endpoint's health: Prometheus's build information (its
 // version; /-/ready where the API is not reachable), Grafana's /api/health and, with
-// a credential, /api/org. A credential the endpoint refuses fails the check.
-func probeEndpoint(ctx context.Context, kind, base string, cred EndpointCredential) (string, error) {
+// a credential, /api/org. A credential the endpoint refuses fails the check. rt, if
+// set, carries the requests (an API server's service proxy).
+func probeEndpoint(ctx context.Context, kind, base string, cred EndpointCredential, rt http.RoundTripper) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
+	client := http.DefaultClient
+	if rt != nil {
+		client = &http.Client{Transport: rt}
+	}
 	get := func(path string) (int, []byte, error) {
 		req, err := http.NewRequestWithContext(ctx, "GET", base+path, nil)
 		if err != nil {
 			return 0, nil, err
 		}
 		cred.Authorize(req)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := client.Do(req)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -272,7 +294,7 @@ func probeEndpoint(ctx context.Context, kind, base string, cred EndpointCredenti
 		}
 		// /api/health answers anyone: the credential is proven on /api/org, which any
 		// valid user or service account token may read.
-		if cred != (EndpointCredential{}) {
+		if cred.BearerToken != "" || cred.Username != "" {
 			code, _, err := get("/api/org")
 			if err != nil {
 				return "", err
@@ -293,6 +315,9 @@ func (m *Manager) Grafana(ctx context.Context, name string) (url, credential str
 	ep, err := m.Endpoint(ctx, name, KindGrafana)
 	if err != nil {
 		return "", "", err
+	}
+	if ep.Transport != nil {
+		return "", "", fmt.Errorf("connection %s is reached through its cluster's API server; uploading boards needs Grafana's own URL (add it as a connection)", ep.Name)
 	}
 	credential = ep.Credential.BearerToken
 	if ep.Credential.Username != "" {

@@ -66,6 +66,7 @@ type Inventory struct {
 	resyncs    atomic.Int64 // resyncs asked for
 	batches    atomic.Int64 // transactions committed
 	applied    atomic.Int64 // events committed
+	snapshots  atomic.Int64 // snapshots completed
 }
 
 // New makes the inventory; Run consumes.
@@ -96,12 +97,13 @@ type Stats struct {
 	Resyncs    int64 `json:"resyncs_requested"`
 	Batches    int64 `json:"batches"`
 	Events     int64 `json:"events"`
+	Snapshots  int64 `json:"snapshots"`
 }
 
 // Stats returns the counters since start.
 func (i *Inventory) Stats() Stats {
 	return Stats{Dropped: i.dropped.Load(), Refused: i.refused.Load(), Duplicates: i.duplicates.Load(), Resyncs: i.resyncs.Load(),
-		Batches: i.batches.Load(), Events: i.applied.Load()}
+		Batches: i.batches.Load(), Events: i.applied.Load(), Snapshots: i.snapshots.Load()}
 }
 
 // Run consumes until ctx ends. Every message is acknowledged only once what it says

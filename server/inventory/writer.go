@@ -84,6 +84,7 @@ func (w *writer) write(ctx context.Context, msgs []jetstream.Msg) {
 			if res.dropped == 0 {
 				w.inv.batches.Add(1)
 				w.inv.applied.Add(int64(len(envs)))
+				w.inv.snapshots.Add(int64(res.snapshots))
 			}
 			for _, m := range keep {
 				_ = m.Ack()
@@ -108,9 +109,10 @@ func (w *writer) write(ctx context.Context, msgs []jetstream.Msg) {
 
 // applied is what a committed batch did.
 type applied struct {
-	changes []Change
-	resync  string // why a resync is needed ("" if not)
-	dropped int    // events of a connection removed meanwhile
+	changes   []Change
+	resync    string // why a resync is needed ("" if not)
+	dropped   int    // events of a connection removed meanwhile
+	snapshots int    // snapshots completed (swept) by the batch
 }
 
 func (w *writer) apply(ctx context.Context, envs []*bus.Envelope) (applied, error) {
@@ -193,6 +195,7 @@ func (w *writer) event(tx *store.InventoryTx, st *store.InventoryStream, env *bu
 			res.changes = append(res.changes, Change{Cluster: w.cluster, Type: bus.EventDeleted, UID: uid})
 		}
 		st.SnapshotID = ""
+		res.snapshots++
 		t := time.Now().UTC()
 		st.LastSnapshotAt = &t
 	case bus.EventStatus:

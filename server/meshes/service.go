@@ -100,6 +100,7 @@ func (s *Service) identify(ctx context.Context, v *connections.View) apitypes.Cl
 		return out
 	}
 	rep := fingerprint.Identify(objects)
+	s.offer(ctx, v, rep.Monitoring)
 	if rep.Meshes != nil {
 		out.Meshes = rep.Meshes
 	}
@@ -107,6 +108,48 @@ func (s *Service) identify(ctx context.Context, v *connections.View) apitypes.Cl
 		out.Monitoring = rep.Monitoring
 	}
 	return out
+}
+
+// Offerer takes the Prometheus and Grafana found in a cluster (the connection
+// manager offers them as discovered connections).
+type Offerer interface {
+	OfferFound(ctx context.Context, clusterRef string, found []connections.Monitor) ([]*connections.View, error)
+}
+
+// offer hands what a fingerprint found to the clusters, when they take it: every
+// identification (API, CLI, Watch) offers, and offering is idempotent.
+func (s *Service) offer(ctx context.Context, v *connections.View, ms []fingerprint.Monitoring) {
+	o, ok := s.clusters.(Offerer)
+	if !ok || len(ms) == 0 {
+		return
+	}
+	found := make([]connections.Monitor, len(ms))
+	for i, m := range ms {
+		found[i] = connections.Monitor{Kind: m.Kind, Namespace: m.Namespace, Name: m.Name, Version: m.Version, Service: m.Service, Port: m.Port}
+	}
+	if _, err := o.OfferFound(ctx, v.ID, found); err != nil {
+		s.log.Warn("offering a cluster's Prometheus and Grafana as connections", "cluster", v.Name, "error", err)
+	}
+}
+
+// WatchEvery is how often Watch identifies every cluster.
+var WatchEvery = 5 * time.Minute
+
+// Watch identifies every usable cluster now and then every WatchEvery until ctx ends,
+// so what MeshSync finds (a Prometheus, a Grafana) is offered without anyone asking.
+func (s *Service) Watch(ctx context.Context) error {
+	t := time.NewTicker(WatchEvery)
+	defer t.Stop()
+	for {
+		if _, err := s.All(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("identifying the clusters", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
 }
 
 // Environment is the cluster's SMP environment with the meshes found in it: what
