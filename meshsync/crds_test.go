@@ -176,7 +176,8 @@ func TestScopeLimitsTheWatchesThemselves(t *testing.T) {
 		t.Errorf("the API server counts %v namespace watches of widgets and %v of the excluded gadgets; want more of widgets", w, g)
 	}
 	if n := h.requested("/gadgets") + h2.requested("/gadgets"); n != 0 || h.requested("/widgets") == 0 {
-		t.Errorf("MeshSync made %d requests for the excluded gadgets (and %d for widgets)", n, h.requested("/widgets"))
+		t.Errorf("MeshSync made %d requests for the excluded gadgets (%v %v) and %d for widgets", n,
+			h.requestedPaths("/gadgets"), h2.requestedPaths("/gadgets"), h.requested("/widgets"))
 	}
 }
 

@@ -310,9 +310,24 @@ func (h *harness) requested(part string) int {
 	defer h.mu.Unlock()
 	n := 0
 	for p, c := range h.requests {
-		if strings.Contains(p, part) {
+		// A resource's own path segment: not a CRD named after it
+		// (customresourcedefinitions/gadgets.example.com).
+		if strings.HasSuffix(p, part) || strings.Contains(p, part+"/") {
 			n += c
 		}
 	}
 	return n
+}
+
+// requestedPaths lists the paths requested that requested(part) counts, for messages.
+func (h *harness) requestedPaths(part string) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []string
+	for p := range h.requests {
+		if strings.HasSuffix(p, part) || strings.Contains(p, part+"/") {
+			out = append(out, p)
+		}
+	}
+	return out
 }
