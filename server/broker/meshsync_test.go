@@ -145,3 +145,30 @@ func mustControl(t *testing.T, cluster string) string {
 	}
 	return s
 }
+
+// FuzzMeshSyncCluster: whatever a client sends as its token, reading it never
+// panics, and only a credential this key issued proves a cluster (the very one it
+// was issued for).
+func FuzzMeshSyncCluster(f *testing.F) {
+	creds, err := broker.NewCredentials(bytes.Repeat([]byte{9}, 32))
+	if err != nil {
+		f.Fatal(err)
+	}
+	issued, _ := creds.IssueMeshSync("uid-1")
+	agent, _ := creds.Issue("uid-1", false)
+	for _, seed := range []string{issued, agent, "", "mpm1", "mpm1..", "mpm1.uid-1.", "mpm1.a.b.c", issued + "0", "mpm1.*." + issued[len("mpm1.uid-1."):]} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, token string) {
+		cluster, ok := creds.MeshSyncCluster(token)
+		if !ok {
+			if cluster != "" {
+				t.Errorf("refused %q but named cluster %q", token, cluster)
+			}
+			return
+		}
+		if again, err := creds.IssueMeshSync(cluster); err != nil || again != token {
+			t.Errorf("%q accepted for cluster %q, which is issued %q (%v)", token, cluster, again, err)
+		}
+	})
+}
