@@ -65,6 +65,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseKubeconfig$$' -fuzztime $(FUZZTIME) ./kube
 	$(GO) test -run '^$$' -fuzz '^FuzzCheck$$' -fuzztime $(FUZZTIME) ./promquery
 	$(GO) test -run '^$$' -fuzz '^FuzzObjectRow$$' -fuzztime $(FUZZTIME) ./server/inventory
+	$(GO) test -run '^$$' -fuzz '^FuzzMeshSyncCluster$$' -fuzztime $(FUZZTIME) ./server/broker
 
 # Real Kubernetes clusters c1..c3 on loopback for the tests (see hack/clusters.sh).
 CLUSTERS ?= 3
@@ -96,9 +97,10 @@ bench-dist: build
 	$(GO) run ./hack/distbench -meshperf $(BIN)
 
 # Discovery at scale: 50,000 objects (pods, services, config maps, a CRD's objects) in
-# a namespace of test cluster c1; time to a full snapshot published to JetStream and
-# peak RSS of the discovering process, against a naive full-object informer over the
-# same kinds in the same run, as ratios (see hack/meshsyncbench; needs the clusters).
+# a namespace of test cluster c1; time to a complete inventory in the store (SQLite,
+# then PostgreSQL when reachable) and peak RSS of the discovering process, against a
+# naive full-object informer over the same kinds stored the same way in the same run,
+# as ratios (see hack/meshsyncbench; needs the clusters).
 bench-meshsync: build
 	$(GO) run ./hack/meshsyncbench -meshperf $(BIN)
 

@@ -206,11 +206,12 @@ func Run(ctx context.Context, cfg Config) error {
 	sched := schedule.New(st, mgr, cfg.InstanceID, log)
 	sched.OnFiring = sm.Firing
 	var issue func(string, bool) (string, error)
+	var issueMeshSync func(string) (string, error)
 	if creds != nil {
-		issue = creds.Issue
+		issue, issueMeshSync = creds.Issue, creds.IssueMeshSync
 	}
 	a := api.New(st, mgr, api.Options{AnonymousRead: cfg.AnonymousRead, Targets: policy, Logger: log, Agents: reg, Clusters: conns, Meshes: meshSvc,
-		IssueAgentCredential: issue, MaxRunConnections: cfg.MaxRunConnections, Metrics: sm, MetricsHandler: selfmetrics.Handler(metricsReg),
+		IssueAgentCredential: issue, IssueMeshSyncCredential: issueMeshSync, MaxRunConnections: cfg.MaxRunConnections, Metrics: sm, MetricsHandler: selfmetrics.Handler(metricsReg),
 		Grafana: grafanaConnections{conns}, Inventory: inv, Discovery: discovery})
 	srv := newHTTPServer(web.Mount(a.Handler()), cfg.HTTP)
 

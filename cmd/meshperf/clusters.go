@@ -217,7 +217,7 @@ agents out.`,
 	}
 	rf.add(remove)
 
-	cmd.AddCommand(add, list, get, check, state, remove)
+	cmd.AddCommand(add, list, get, check, state, remove, newMeshSyncCredentialCmd())
 	return cmd
 }
 

@@ -60,6 +60,9 @@ type Options struct {
 	// IssueAgentCredential issues an agent's broker credential (nil: an external
 	// broker, where agents' identities are configured).
 	IssueAgentCredential func(name string, prefix bool) (string, error)
+	// IssueMeshSyncCredential issues an in-cluster MeshSync's broker credential for a
+	// cluster ID (nil: an external broker).
+	IssueMeshSyncCredential func(cluster string) (string, error)
 	// Grafana finds Grafana connections to upload boards to (nil: boards are only
 	// returned, never uploaded).
 	Grafana GrafanaConnections
@@ -169,6 +172,7 @@ func (a *API) routes() []route {
 		{"GET", "/api/v1/clusters/{id}/discovery", auth.Viewer, a.withInventory(a.discoveryHealth)},
 		{"GET", "/api/v1/clusters/{id}/discovery/settings", auth.Viewer, a.getDiscovery},
 		{"PUT", "/api/v1/clusters/{id}/discovery/settings", auth.Admin, a.setDiscovery},
+		{"POST", "/api/v1/clusters/{id}/discovery/credential", auth.Admin, a.createMeshSyncCredential},
 		{"POST", "/api/v1/clusters/{id}/discovery/resync", auth.Editor, a.withInventory(a.resyncInventory)},
 		{"POST", "/api/v1/clusters/{id}/discovery/check", auth.Editor, a.withClusters(a.withInventory(a.discoveryCheck))},
 

@@ -118,9 +118,47 @@ func (c *Credentials) Allows(credential, agent string) bool {
 	return subtle.ConstantTimeCompare([]byte(mac), []byte(c.mac(kind, name))) == 1
 }
 
+// MeshSync credentials prove one cluster (its ID, the UID of its kube-system
+// namespace) for an in-cluster MeshSync. They are MACs under the same key as agents'
+// but over another domain and with another version tag, so neither kind of
+// credential passes for the other.
+const meshSyncCredentialVersion = "mpm1"
+
+// IssueMeshSync returns the credential of cluster's in-cluster MeshSync.
+func (c *Credentials) IssueMeshSync(cluster string) (string, error) {
+	if err := bus.CheckToken("cluster", cluster); err != nil {
+		return "", err
+	}
+	return meshSyncCredentialVersion + "." + cluster + "." + c.meshSyncMAC(cluster), nil
+}
+
+func (c *Credentials) meshSyncMAC(cluster string) string {
+	m := hmac.New(sha256.New, c.key)
+	m.Write([]byte("meshperf meshsync credential\x00" + cluster))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// MeshSyncCluster is the cluster a MeshSync credential proves (ok false: it proves
+// none, whatever it is).
+func (c *Credentials) MeshSyncCluster(credential string) (cluster string, ok bool) {
+	parts := strings.Split(credential, ".")
+	if len(parts) != 3 || parts[0] != meshSyncCredentialVersion || bus.CheckToken("cluster", parts[1]) != nil {
+		return "", false
+	}
+	if subtle.ConstantTimeCompare([]byte(parts[2]), []byte(c.meshSyncMAC(parts[1]))) != 1 {
+		return "", false
+	}
+	return parts[1], true
+}
+
+// meshSyncUser names a cluster's MeshSync in the broker's logs and monitoring (its
+// permissions travel with its connection, not with the name).
+func meshSyncUser(cluster string) string { return "meshsync:" + cluster }
+
 // authenticator is the embedded NATS server's client authentication: the server's own
-// connection, and agents proving their name with a credential. Each agent is
-// registered with permissions that name only itself (bus.AgentPermissions).
+// connection, agents proving their name with a credential, and in-cluster MeshSyncs
+// proving their cluster with a token. Each is registered with permissions that name
+// only itself (bus.AgentPermissions, bus.MeshSyncPermissions).
 type authenticator struct {
 	internalUser, internalPassword string
 	creds                          *Credentials
@@ -138,7 +176,29 @@ func (a *authenticator) Check(c server.ClientAuthentication) bool {
 		c.RegisterUser(&server.User{Username: a.internalUser})
 		return true
 	}
-	if a.creds == nil || !a.creds.Allows(o.Password, o.Username) {
+	if a.creds == nil {
+		return false
+	}
+	if o.Token != "" {
+		// Only MeshSync connects with a token; an agent's credential is no token.
+		if o.Username != "" || o.Password != "" {
+			return false
+		}
+		cluster, ok := a.creds.MeshSyncCluster(o.Token)
+		if !ok {
+			return false
+		}
+		p, err := bus.MeshSyncPermissions(cluster)
+		if err != nil {
+			return false
+		}
+		c.RegisterUser(&server.User{Username: meshSyncUser(cluster), Permissions: &server.Permissions{
+			Publish:   &server.SubjectPermission{Allow: p.Publish},
+			Subscribe: &server.SubjectPermission{Allow: p.Subscribe},
+		}})
+		return true
+	}
+	if !a.creds.Allows(o.Password, o.Username) {
 		return false
 	}
 	p, err := bus.AgentPermissions(o.Username)
