@@ -78,3 +78,23 @@ func TestGapsAskForResync(t *testing.T) {
 		t.Errorf("control message %+v", m)
 	}
 }
+
+// TestStartingProducerNeedsNoSecondSnapshot: MeshSync's informers may send a change
+// before its opening snapshot's start marker; the inventory that saw the boot from
+// its first event keeps it and asks for no resync (at 50,000 objects a second
+// snapshot at every start is 50,000 events more). A boot seen from the middle still
+// gets one.
+func TestStartingProducerNeedsNoSecondSnapshot(t *testing.T) {
+	w := newWorld(t, "sqlite")
+	w.connect("c1", "cluster-a")
+	p := w.producer("cluster-a")
+	p.event(bus.EventAdded, pod("a", "early", "p-0", "1", nil))
+	p.snapshot("s1", []string{pods}, pod("a", "early", "p-0", "1", nil), pod("a", "p1", "p-1", "1", nil))
+	p.applied()
+	if rows := w.rows("cluster-a"); len(rows) != 2 {
+		t.Fatalf("rows %v", rows)
+	}
+	if s := w.inv.Stats(); s.Resyncs != 0 {
+		t.Errorf("%d resyncs asked of a producer seen from its first event", s.Resyncs)
+	}
+}

@@ -24,6 +24,10 @@ type writer struct {
 	mu      sync.Mutex // held while a batch or a flush writes, and for lastResync
 
 	lastResync time.Time
+	// wholeBoot is the producer process this writer has seen from its first event:
+	// its objects before its opening snapshot's start marker are the ones that
+	// snapshot will list, so they need no resync.
+	wholeBoot string
 }
 
 func (w *writer) run(ctx context.Context) {
@@ -160,13 +164,15 @@ func (w *writer) event(tx *store.InventoryTx, st *store.InventoryStream, env *bu
 	case env.Boot != st.Boot && seq != 1:
 		st.SnapshotID = ""
 		res.resync = fmt.Sprintf("boot %s began before event %d", env.Boot, seq)
+	case env.Boot != st.Boot:
+		w.wholeBoot = env.Boot
 	}
 	st.Boot, st.Seq = env.Boot, seq
 	sent := env.Sent.UTC()
 	st.LastEventAt = &sent
 	switch ev.Type {
 	case bus.EventAdded, bus.EventModified:
-		if st.SnapshotBoot != env.Boot && res.resync == "" {
+		if st.SnapshotBoot != env.Boot && w.wholeBoot != env.Boot && res.resync == "" {
 			res.resync = "boot " + env.Boot + " sent objects without a snapshot"
 		}
 		row, err := objectRow(ev.Object, env)
