@@ -2,6 +2,8 @@ package connections
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -85,6 +87,14 @@ func (s *EndpointSpec) Validate() error {
 
 func canonicalURL(raw string) string { return strings.TrimRight(raw, "/") }
 
+// endpointKey is an endpoint's identity in the connections' unique cluster_uid column
+// (64 characters): its kind and a hash of its canonical URL, so a URL of any length
+// is known once.
+func endpointKey(kind, canonical string) string {
+	h := sha256.Sum256([]byte(canonical))
+	return kind + " " + hex.EncodeToString(h[:])[:48]
+}
+
 // AddEndpoint adds a Prometheus or Grafana connection: its health check runs first
 // (unless it is only discovered), its credential is sealed to its id. The same URL
 // under the same name updates the credential; under another name it is a duplicate.
@@ -95,7 +105,7 @@ func (m *Manager) AddEndpoint(ctx context.Context, spec EndpointSpec, actor stri
 	spec.URL = canonicalURL(spec.URL)
 	res := AddResult{Context: spec.Name, Outcome: Failed}
 	state, now := Connected, time.Now().UTC()
-	row := &store.Connection{ID: uuid.NewString(), Kind: spec.Kind, Name: spec.Name, ClusterUID: spec.Kind + " " + spec.URL,
+	row := &store.Connection{ID: uuid.NewString(), Kind: spec.Kind, Name: spec.Name, ClusterUID: endpointKey(spec.Kind, spec.URL),
 		Server: spec.URL, LastCheck: &now, StateChangedAt: now, CreatedBy: actor}
 	if spec.DiscoverOnly {
 		state = Discovered

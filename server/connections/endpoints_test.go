@@ -3,6 +3,7 @@ package connections
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -77,6 +78,14 @@ func TestPrometheusConnection(t *testing.T) {
 			again, _ := m.AddEndpoint(ctx, EndpointSpec{Kind: KindPrometheus, Name: "prom2", URL: gw.URL, Credential: EndpointCredential{BearerToken: token}}, "test")
 			if again.Outcome != store.ConnDuplicate || again.DuplicateOf != "prom" {
 				t.Errorf("the same URL under another name: %+v", again)
+			}
+			// A URL longer than the identity column (64 characters) is known once too.
+			long := "http://prometheus-operated.monitoring.svc.cluster.local:9090/" + strings.Repeat("p", 80)
+			for i, want := range []string{store.ConnAdded, store.ConnDuplicate} {
+				res, err := m.AddEndpoint(ctx, EndpointSpec{Kind: KindPrometheus, Name: fmt.Sprintf("prom-long-%d", i), URL: long, DiscoverOnly: true}, "test")
+				if err != nil || res.Outcome != want {
+					t.Errorf("a %d-character URL, time %d: %+v, %v (want %s)", len(long), i+1, res, err, want)
+				}
 			}
 
 			prom.Stop()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/util/retry"
 	"log/slog"
 	"net"
 	"net/url"
@@ -123,13 +125,24 @@ func TestFoundPrometheusOfferedAsDiscovered(t *testing.T) {
 		Subsets: []corev1.EndpointSubset{{
 			Addresses: []corev1.EndpointAddress{{IP: host, TargetRef: &corev1.ObjectReference{Kind: "Pod", Namespace: ns, Name: pod.Name, UID: pod.UID}}},
 			Ports:     []corev1.EndpointPort{{Name: "http", Port: 9090, Protocol: corev1.ProtocolTCP}}}}}
-	if cur, err := c1.cs.CoreV1().Endpoints(ns).Get(ctx, eps.Name, metav1.GetOptions{}); err == nil {
+	// The endpoints controller may write the same object meanwhile: retry on its
+	// conflicts (and on its create winning the race).
+	err = retry.OnError(retry.DefaultRetry, func(err error) bool {
+		return apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err)
+	}, func() error {
+		cur, err := c1.cs.CoreV1().Endpoints(ns).Get(ctx, eps.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			_, err = c1.cs.CoreV1().Endpoints(ns).Create(ctx, eps, metav1.CreateOptions{})
+			return err
+		}
+		if err != nil {
+			return err
+		}
 		cur.Subsets = eps.Subsets
 		_, err = c1.cs.CoreV1().Endpoints(ns).Update(ctx, cur, metav1.UpdateOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-	} else if _, err := c1.cs.CoreV1().Endpoints(ns).Create(ctx, eps, metav1.CreateOptions{}); err != nil {
+		return err
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 
