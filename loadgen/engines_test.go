@@ -104,33 +104,38 @@ func TestEnginesAndProtocols(t *testing.T) {
 			c.RPS, c.Connections, c.Model = rate, 4, smp.ModelOpen
 			before := srv.Stats()
 			got := collect(t, context.Background(), c, time.Second)
+			// Every scheduled request is either sent or counted as a missed send: on a
+			// loaded machine the last few can fall due too late to leave before the
+			// window closes. A lost count still fails (sent + missed != scheduled), and
+			// so do more than a few misses.
+			sent := got.Requests
+			if sent+got.MissedSends != want || got.Successes != sent || got.MissedSends > want/20 {
+				t.Fatalf("requests %d successes %d missed %d, want %d scheduled, all answered, at most %d missed (codes %v errors %v)",
+					got.Requests, got.Successes, got.MissedSends, want, want/20, got.StatusCodes, got.Errors)
+			}
 			// The target counts a request once it has answered it, so the last count can
 			// land just after the engine read the answer: wait for it, bounded.
 			after := srv.Stats()
-			for deadline := time.Now().Add(2 * time.Second); tc.received(before, after) < want && time.Now().Before(deadline); {
+			for deadline := time.Now().Add(2 * time.Second); tc.received(before, after) < sent && time.Now().Before(deadline); {
 				time.Sleep(10 * time.Millisecond)
 				after = srv.Stats()
 			}
-			if got.Requests != want || got.Successes != want || got.MissedSends != 0 {
-				t.Fatalf("requests %d successes %d missed %d, want %d/%d/0 (codes %v errors %v)",
-					got.Requests, got.Successes, got.MissedSends, want, want, got.StatusCodes, got.Errors)
+			if got.StatusCodes[tc.codeKey] != sent || len(got.StatusCodes) != 1 {
+				t.Errorf("status codes %v, want %d × %s", got.StatusCodes, sent, tc.codeKey)
 			}
-			if got.StatusCodes[tc.codeKey] != want || len(got.StatusCodes) != 1 {
-				t.Errorf("status codes %v, want %d × %s", got.StatusCodes, want, tc.codeKey)
-			}
-			if n := tc.received(before, after); n != want {
+			if n := tc.received(before, after); n != sent {
 				t.Errorf("the target received %d, the engine counted %d", n, got.Requests)
 			}
 			if strings.Contains(tc.name, "h2") {
-				if n := after.ByProto["HTTP/2.0"] - before.ByProto["HTTP/2.0"]; n != want {
-					t.Errorf("the target saw %d HTTP/2 requests, want %d", n, want)
+				if n := after.ByProto["HTTP/2.0"] - before.ByProto["HTTP/2.0"]; n != sent {
+					t.Errorf("the target saw %d HTTP/2 requests, want %d", n, sent)
 				}
 			} else if strings.Contains(tc.name, "http1.1") {
-				if n := after.ByProto["HTTP/1.1"] - before.ByProto["HTTP/1.1"]; n != want {
-					t.Errorf("the target saw %d HTTP/1.1 requests, want %d", n, want)
+				if n := after.ByProto["HTTP/1.1"] - before.ByProto["HTTP/1.1"]; n != sent {
+					t.Errorf("the target saw %d HTTP/1.1 requests, want %d", n, sent)
 				}
 			}
-			if got.Latency.Count() != want {
+			if got.Latency.Count() != sent {
 				t.Errorf("histogram holds %d values", got.Latency.Count())
 			}
 		})
