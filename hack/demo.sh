@@ -86,6 +86,7 @@ echo
 "$bin" run --profile demo --output smp --out "$out/result.smp.yaml"
 
 echo "== look around"
+echo "  web UI             $server/   (log in with the token in $out/admin.token)"
 echo "  API                $server/api/v1/results   (Authorization: Bearer \$(cat $out/admin.token))"
 echo "  OpenAPI            $server/api/v1/openapi.json"
 echo "  results            MESHPERF_CONFIG=$out/config.yaml $bin result list"
