@@ -50,6 +50,9 @@ type Config struct {
 	// external NATS instead.
 	NATSAddr string
 	NATSURL  string
+	// NATSLeafAddr, when set, is where the embedded broker accepts clusters' in-cluster
+	// brokers dialing out as leaf nodes (operator mode; no inbound port into a cluster).
+	NATSLeafAddr string
 	// AgentToken is the former shared agent token: set, it is refused with the way
 	// to per-agent credentials.
 	AgentToken string
@@ -141,7 +144,10 @@ func Run(ctx context.Context, cfg Config) error {
 			"every agent now proves its own name with its own credential; issue them with `meshperf agent credential create NAME` " +
 			"(or redeploy agents into clusters, which issues theirs) and remove the shared token")
 	}
-	bcfg := broker.Config{ExternalURL: cfg.NATSURL, Addr: cfg.NATSAddr, StoreDir: filepath.Join(cfg.DataDir, "nats")}
+	if cfg.NATSLeafAddr != "" && cfg.NATSURL != "" {
+		return errors.New("--nats-leaf-addr is the embedded broker's leaf listener: with --nats-url, configure leaf nodes on that NATS")
+	}
+	bcfg := broker.Config{ExternalURL: cfg.NATSURL, Addr: cfg.NATSAddr, LeafAddr: cfg.NATSLeafAddr, StoreDir: filepath.Join(cfg.DataDir, "nats")}
 	var creds *broker.Credentials
 	if cfg.NATSURL == "" {
 		if creds, err = agentCredentials(cfg, log); err != nil {
@@ -154,7 +160,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer brk.Close() // after every subsystem has stopped: runs cancel their agents on the way out
-	log.Info("broker ready", "agents_connect_to", brk.URL, "embedded", cfg.NATSURL == "")
+	log.Info("broker ready", "agents_connect_to", brk.URL, "leaf_nodes_connect_to", brk.LeafURL, "embedded", cfg.NATSURL == "")
 	reg, err := agents.Listen(brk.NC, agents.Options{Logger: log})
 	if err != nil {
 		return fmt.Errorf("listening for agents: %w", err)

@@ -98,6 +98,7 @@ Every flag falls back to an environment variable MESHPERF_<FLAG> (dashes as unde
 	fl.IntVar(&cfg.HTTP.MaxConns, "max-http-connections", 1024, "API connections open at once; more wait")
 	fl.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	fl.StringVar(&cfg.NATSAddr, "nats-addr", "127.0.0.1:4223", "where the embedded NATS (JetStream) listens for agents")
+	fl.StringVar(&cfg.NATSLeafAddr, "nats-leaf-addr", "", "where the embedded NATS accepts clusters' in-cluster brokers as leaf nodes (operator mode: clusters dial out; e.g. 0.0.0.0:7422; each proves its cluster with its MeshSync credential)")
 	fl.StringVar(&cfg.NATSURL, "nats-url", "", "use this external NATS with JetStream instead (nats://user:pass@host:4222)")
 	fl.StringVar(&cfg.SecretKeyFile, "secret-key-file", "", "key that seals cluster credentials at rest (default --data-dir/secret.key, generated on first start; replicas share it)")
 	fl.DurationVar(&cfg.ClusterCheckInterval, "cluster-check-interval", 30*time.Second, "how often cluster connections are health-checked")

@@ -33,6 +33,11 @@ type Config struct {
 	// Credentials checks each agent's own credential on the embedded server (nil: no
 	// agent can connect).
 	Credentials *Credentials
+	// LeafAddr, when set, is where the embedded server accepts leaf node
+	// connections from clusters' in-cluster brokers (operator mode: the cluster dials
+	// out, "0.0.0.0:7422"). Each leaf proves its cluster with the cluster's MeshSync
+	// credential and may carry only that cluster's MeshSync subjects.
+	LeafAddr string
 	// Stream is the intervals stream's name (default RUNS) and Subjects its subjects
 	// (default meshperf.v1.runs.*.intervals.*); tests on a shared NATS change both.
 	Stream   string
@@ -49,6 +54,9 @@ type Broker struct {
 	Stream jetstream.Stream
 	// URL is where agents connect (the embedded listener, or the external URL).
 	URL string
+	// LeafURL is where in-cluster brokers connect as leaf nodes (nats-leaf://host:port;
+	// empty without Config.LeafAddr).
+	LeafURL string
 
 	closed chan struct{} // closed when the server's connection is gone for good
 }
@@ -140,6 +148,15 @@ func (b *Broker) embed(cfg Config, onClosed nats.Option) error {
 		// agents' assignments, speak as another agent or reach JetStream's API.
 		CustomClientAuthentication: &authenticator{internalUser: serverUser, internalPassword: internal, creds: cfg.Credentials},
 	}
+	if cfg.LeafAddr != "" {
+		lh, lp, err := splitAddr("--nats-leaf-addr", cfg.LeafAddr)
+		if err != nil {
+			return err
+		}
+		// No leaf users here: leaf connections go through the same custom
+		// authentication as clients (authenticator.Check, kind LEAF).
+		opts.LeafNode = server.LeafNodeOpts{Host: lh, Port: lp}
+	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
 		return fmt.Errorf("embedded NATS: %w", err)
@@ -150,6 +167,11 @@ func (b *Broker) embed(cfg Config, onClosed nats.Option) error {
 		return fmt.Errorf("embedded NATS did not start on %s", cfg.Addr)
 	}
 	b.ns = ns
+	if cfg.LeafAddr != "" {
+		// nats-server writes a random port it chose back into the options before it
+		// reports ready.
+		b.LeafURL = "nats-leaf://" + net.JoinHostPort(leafHost(opts.LeafNode.Host), strconv.Itoa(opts.LeafNode.Port))
+	}
 	addr := ns.Addr().String()
 	b.URL = "nats://" + addr
 	b.NC, err = nats.Connect(b.URL, nats.UserInfo(serverUser, internal), nats.Name("meshperf-server"), onClosed)
@@ -170,6 +192,28 @@ func (b *Broker) Close() {
 		b.ns.Shutdown()
 		b.ns.WaitForShutdown()
 	}
+}
+
+func splitAddr(flag, addr string) (string, int, error) {
+	host, portS, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("%s %q: %w", flag, addr, err)
+	}
+	port, err := strconv.Atoi(portS)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("%s %q: bad port", flag, addr)
+	}
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	return host, port, nil
+}
+
+func leafHost(h string) string {
+	if h == "" || h == "0.0.0.0" || h == "::" {
+		return "127.0.0.1"
+	}
+	return h
 }
 
 // serverUser is the server's own connection to the embedded broker.

@@ -165,6 +165,9 @@ type authenticator struct {
 }
 
 func (a *authenticator) Check(c server.ClientAuthentication) bool {
+	if c.Kind() == server.LEAF {
+		return a.checkLeaf(c)
+	}
 	if c.Kind() != server.CLIENT {
 		return false
 	}
@@ -206,6 +209,38 @@ func (a *authenticator) Check(c server.ClientAuthentication) bool {
 		return false
 	}
 	c.RegisterUser(&server.User{Username: o.Username, Permissions: &server.Permissions{
+		Publish:   &server.SubjectPermission{Allow: p.Publish},
+		Subscribe: &server.SubjectPermission{Allow: p.Subscribe},
+	}})
+	return true
+}
+
+// leafUser names a cluster's in-cluster broker (a leaf node) in the broker's logs.
+func leafUser(cluster string) string { return "leaf:" + cluster }
+
+// checkLeaf admits a cluster's in-cluster broker dialing in as a leaf node: it proves
+// its cluster with the cluster's MeshSync credential, sent as the leaf's token, and
+// may carry only what that cluster's MeshSync may (bus.MeshSyncPermissions: publish
+// its events, hear its control subject and its JetStream acks). The permissions are
+// written from the leaf's side; nats-server turns them around for the hub.
+func (a *authenticator) checkLeaf(c server.ClientAuthentication) bool {
+	if a.creds == nil {
+		return false
+	}
+	o := c.GetOpts()
+	token := o.Token
+	if token == "" || (o.Username != "" && o.Username != token) || o.Password != "" {
+		return false
+	}
+	cluster, ok := a.creds.MeshSyncCluster(token)
+	if !ok {
+		return false
+	}
+	p, err := bus.MeshSyncPermissions(cluster)
+	if err != nil {
+		return false
+	}
+	c.RegisterUser(&server.User{Username: leafUser(cluster), Permissions: &server.Permissions{
 		Publish:   &server.SubjectPermission{Allow: p.Publish},
 		Subscribe: &server.SubjectPermission{Allow: p.Subscribe},
 	}})
