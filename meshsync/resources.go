@@ -131,3 +131,15 @@ func discover(dc discovery.DiscoveryInterface, scope Scope) ([]resource, error) 
 func canListWatch(ar metav1.APIResource) bool {
 	return slices.Contains(ar.Verbs, "list") && slices.Contains(ar.Verbs, "watch")
 }
+
+// WatchedResources are the API resources MeshSync with scope would watch in the
+// cluster dc describes (the operator grants MeshSync's service account exactly
+// these, read-only). A partial discovery returns what it found with the error.
+func WatchedResources(dc discovery.DiscoveryInterface, scope Scope) ([]schema.GroupVersionResource, error) {
+	rs, err := discover(dc, scope)
+	out := make([]schema.GroupVersionResource, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, r.GVR)
+	}
+	return out, err
+}

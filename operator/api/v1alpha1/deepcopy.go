@@ -134,3 +134,15 @@ func (l *MeshSyncList) DeepCopy() *MeshSyncList {
 
 // DeepCopyObject copies l.
 func (l *MeshSyncList) DeepCopyObject() runtime.Object { return l.DeepCopy() }
+
+// DeepCopyStatus copies a Broker's status.
+func (s *BrokerStatus) DeepCopyStatus() *BrokerStatus {
+	b := Broker{Status: *s}
+	return &b.DeepCopy().Status
+}
+
+// DeepCopyStatus copies a MeshSync's status.
+func (s *MeshSyncStatus) DeepCopyStatus() *MeshSyncStatus {
+	m := MeshSync{Status: *s}
+	return &m.DeepCopy().Status
+}
