@@ -5,12 +5,21 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 PKGS     := ./...
 
-.PHONY: all build ui ui-check test test-short clusters-up clusters-down bench bench-go bench-generators bench-rate bench-dist bench-meshsync demo lint fuzz clean eval-gate
+.PHONY: all build image ui ui-check test test-short clusters-up clusters-down bench bench-go bench-generators bench-rate bench-dist bench-meshsync demo lint fuzz clean eval-gate
 
 all: lint build test
 
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/meshperf
+
+# The container image, with no Docker engine: a static meshperf (CGO_ENABLED=0) as the
+# one layer of an empty base, non-root, entrypoint meshperf (hack/image, with
+# go-containerregistry). Writes an OCI layout (bin/image/oci) and a tarball for
+# `docker load` / `podman load` (bin/image/meshperf.tar); pushing is for release CI.
+IMAGE ?= ghcr.io/meshperf/meshperf:$(VERSION)
+image:
+	CGO_ENABLED=0 GOOS=linux $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/image/meshperf ./cmd/meshperf
+	$(GO) run ./hack/image -binary bin/image/meshperf -oci bin/image/oci -tarball bin/image/meshperf.tar -tag $(IMAGE) -version $(VERSION)
 
 # The web UI: rebuilds server/web/dist from ui/ (committed, so go build needs no Node;
 # the build fails past its size budget). ui-check rebuilds and fails when the result
