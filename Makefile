@@ -39,7 +39,7 @@ ui-check: ui
 # none are tested, then tests the cluster packages. The first time, that builds the
 # control plane (10-15 minutes on 2 cores, progress every 30 s); the clusters stay up
 # for the next run; `make clusters-down` stops them.
-CLUSTER_PKGS := ./cmd/meshperf ./server/api ./server/connections ./server/meshes ./meshsync ./server/inventory ./server/web
+CLUSTER_PKGS := ./cmd/meshperf ./server/api ./server/connections ./server/meshes ./meshsync ./server/inventory ./server/web ./operator ./server/operatordeploy
 CLUSTERS_LOG := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/meshperf/clusters-up.log
 test: lint
 	@./hack/clusters.sh start-up $(CLUSTERS) $(CLUSTERS_LOG)
@@ -75,6 +75,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzCheck$$' -fuzztime $(FUZZTIME) ./promquery
 	$(GO) test -run '^$$' -fuzz '^FuzzObjectRow$$' -fuzztime $(FUZZTIME) ./server/inventory
 	$(GO) test -run '^$$' -fuzz '^FuzzMeshSyncCluster$$' -fuzztime $(FUZZTIME) ./server/broker
+	$(GO) test -run '^$$' -fuzz '^FuzzDesired$$' -fuzztime $(FUZZTIME) ./operator
 
 # Real Kubernetes clusters c1..c3 on loopback for the tests (see hack/clusters.sh).
 CLUSTERS ?= 3

@@ -96,6 +96,37 @@ type DiscoveryHealth struct {
 	Gaps int64 `json:"gaps" yaml:"gaps"`
 	// Embedded is the server's own MeshSync for the cluster, when it runs one.
 	Embedded *EmbeddedMeshSync `json:"embedded,omitempty" yaml:"embedded,omitempty"`
+	// Operator is the in-cluster operator, broker and MeshSync, read from the cluster
+	// (operator mode only).
+	Operator *OperatorStatus `json:"operator,omitempty" yaml:"operator,omitempty"`
+}
+
+// OperatorStatus is a cluster's operator-mode components as the cluster reports them.
+type OperatorStatus struct {
+	Namespace string `json:"namespace" yaml:"namespace"`
+	// Install is the server's last attempt to install the operator: "installed", or
+	// what failed.
+	Install  string            `json:"install,omitempty" yaml:"install,omitempty"`
+	Operator OperatorComponent `json:"operator" yaml:"operator"`
+	Broker   OperatorComponent `json:"broker" yaml:"broker"`
+	MeshSync OperatorComponent `json:"meshsync" yaml:"meshsync"`
+	// Error is why the cluster could not be read (the components are then unknown).
+	Error string `json:"error,omitempty" yaml:"error,omitempty"`
+}
+
+// OperatorComponent is one component's state: absent, pending (applied, not ready),
+// ready, not_ready (with Message), invalid (a spec it refuses), unknown.
+type OperatorComponent struct {
+	State    string     `json:"state" yaml:"state"`
+	Version  string     `json:"version,omitempty" yaml:"version,omitempty"`
+	LastSeen *time.Time `json:"last_seen,omitempty" yaml:"last_seen,omitempty"`
+	Message  string     `json:"message,omitempty" yaml:"message,omitempty"`
+	// Broker: its in-cluster endpoint and whether it is connected to the server.
+	Endpoint  string `json:"endpoint,omitempty" yaml:"endpoint,omitempty"`
+	Connected *bool  `json:"connected,omitempty" yaml:"connected,omitempty"`
+	// MeshSync: the objects it watches and when it last sent an event.
+	Objects   *int64     `json:"objects,omitempty" yaml:"objects,omitempty"`
+	LastEvent *time.Time `json:"last_event,omitempty" yaml:"last_event,omitempty"`
 }
 
 // EmbeddedMeshSync is a MeshSync the server runs for a connection.

@@ -29,6 +29,7 @@ import (
 	"github.com/meshperf/meshperf/server/connections"
 	"github.com/meshperf/meshperf/server/inventory"
 	"github.com/meshperf/meshperf/server/meshes"
+	"github.com/meshperf/meshperf/server/operatordeploy"
 	"github.com/meshperf/meshperf/server/runs"
 	"github.com/meshperf/meshperf/server/schedule"
 	"github.com/meshperf/meshperf/server/secrets"
@@ -73,7 +74,17 @@ type Config struct {
 	// MeshSyncMode is how connections that set none are discovered: embedded (the
 	// default: MeshSync runs in this server) or operator (in the cluster).
 	MeshSyncMode string
-	Concurrency  int
+	// DisableOperator forbids operator mode: the server never installs the operator
+	// and refuses connections' switch to it.
+	DisableOperator bool
+	// OperatorImage is the image of the operator and its broker and MeshSync
+	// (default AgentImage); OperatorBrokerURL the server's leaf listener as clusters
+	// reach it (default the --nats-leaf-addr listener's URL); OperatorNamespace where
+	// it is installed (default meshperf-system).
+	OperatorImage     string
+	OperatorBrokerURL string
+	OperatorNamespace string
+	Concurrency       int
 	// MaxQueuedRuns and MaxQueuedRunsPerUser bound the run queue (0: the defaults,
 	// runs.DefaultMaxQueued and runs.DefaultMaxQueuedPerUser).
 	MaxQueuedRuns        int
@@ -118,6 +129,9 @@ func Run(ctx context.Context, cfg Config) error {
 	case "", meshsync.ModeEmbedded, meshsync.ModeOperator:
 	default:
 		return fmt.Errorf("--meshsync-mode %q: want %s or %s", cfg.MeshSyncMode, meshsync.ModeEmbedded, meshsync.ModeOperator)
+	}
+	if cfg.DisableOperator && cfg.MeshSyncMode == meshsync.ModeOperator {
+		return errors.New("--meshsync-mode operator and --disable-operator contradict each other")
 	}
 	st, err := store.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
 	if err != nil {
@@ -192,8 +206,21 @@ func Run(ctx context.Context, cfg Config) error {
 	// supervisor runs discovery in this server for connections in embedded mode.
 	inv := inventory.New(inventory.Options{Store: st, NC: brk.NC, JS: brk.JS, Logger: log})
 	selfmetrics.RegisterMeshSync(metricsReg, inv.Metrics())
-	discovery := inventory.NewSupervisor(inventory.SupervisorOptions{Store: st, NC: brk.NC, RESTConfig: conns.RESTConfig,
-		DefaultMode: cfg.MeshSyncMode, Version: cfg.Version, Logger: log})
+	sopt := inventory.SupervisorOptions{Store: st, NC: brk.NC, RESTConfig: conns.RESTConfig,
+		DefaultMode: cfg.MeshSyncMode, Version: cfg.Version, Logger: log}
+	if !cfg.DisableOperator && creds != nil {
+		leaf := cfg.OperatorBrokerURL
+		if leaf == "" {
+			leaf = brk.LeafURL
+		}
+		image := cfg.OperatorImage
+		if image == "" {
+			image = cfg.AgentImage
+		}
+		sopt.Operator = &operatordeploy.Installer{RESTConfig: conns.RESTConfig, Issue: creds.IssueMeshSync, Image: image,
+			LeafURL: leaf, Namespace: cfg.OperatorNamespace}
+	}
+	discovery := inventory.NewSupervisor(sopt)
 	// Fingerprints read the inventory, and list the cluster live until its discovery
 	// has completed a snapshot.
 	meshSvc := meshes.New(conns, meshes.Fallback{Primary: inv, Secondary: &meshes.LiveSource{Clusters: conns}}, log)
@@ -218,7 +245,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	a := api.New(st, mgr, api.Options{AnonymousRead: cfg.AnonymousRead, Targets: policy, Logger: log, Agents: reg, Clusters: conns, Meshes: meshSvc,
 		IssueAgentCredential: issue, IssueMeshSyncCredential: issueMeshSync, MaxRunConnections: cfg.MaxRunConnections, Metrics: sm, MetricsHandler: selfmetrics.Handler(metricsReg),
-		Grafana: grafanaConnections{conns}, Inventory: inv, Discovery: discovery})
+		Grafana: grafanaConnections{conns}, Inventory: inv, Discovery: discovery, DisableOperator: cfg.DisableOperator})
 	srv := newHTTPServer(web.Mount(a.Handler()), cfg.HTTP)
 
 	// The subsystems run as one group (the shape of Prometheus's cmd/prometheus): the

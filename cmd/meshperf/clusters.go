@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/meshperf/meshperf/apitypes"
 	"github.com/meshperf/meshperf/client"
 	"github.com/meshperf/meshperf/kube"
 )
@@ -140,7 +141,15 @@ run them.`,
 			if err != nil {
 				return remoteErr(err)
 			}
-			return clusterDetail(cmd.OutOrStdout(), v, output)
+			if err := clusterDetail(cmd.OutOrStdout(), v, output); err != nil || output == "json" {
+				return err
+			}
+			// Discovery, and in operator mode the in-cluster components (the same as
+			// GET /api/v1/clusters/NAME/discovery).
+			if h, err := c.DiscoveryHealth(cmd.Context(), args[0]); err == nil {
+				discoveryDetail(cmd.OutOrStdout(), h)
+			}
+			return nil
 		},
 	}
 	outFlag(get)
@@ -263,6 +272,39 @@ func clusterDetail(w io.Writer, v *client.Cluster, output string) error {
 		fmt.Fprintf(tw, "  %s\t%s\t%d\t%d MiB\t%s\t%v\n", n.Name, n.InstanceType, n.Cores, n.MemoryMB, n.KubeletVersion, n.Ready)
 	}
 	return tw.Flush()
+}
+
+func discoveryDetail(w io.Writer, h *client.DiscoveryHealth) {
+	fmt.Fprintf(w, "Discovery:    %s, %s, %d objects\n", h.Mode, h.State, h.Objects)
+	op := h.Operator
+	if op == nil {
+		return
+	}
+	fmt.Fprintf(w, "Operator:     namespace %s, install %s\n", op.Namespace, op.Install)
+	if op.Error != "" {
+		fmt.Fprintf(w, "  cannot read the cluster: %s\n", op.Error)
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  COMPONENT\tSTATE\tVERSION\tLAST SEEN\tDETAIL")
+	for _, c := range []struct {
+		name string
+		c    apitypes.OperatorComponent
+	}{{"operator", op.Operator}, {"broker", op.Broker}, {"meshsync", op.MeshSync}} {
+		detail := c.c.Message
+		if c.c.Connected != nil {
+			detail = fmt.Sprintf("connected=%v %s %s", *c.c.Connected, c.c.Endpoint, detail)
+		}
+		if c.c.Objects != nil {
+			detail = fmt.Sprintf("objects=%d %s", *c.c.Objects, detail)
+		}
+		seen := "-"
+		if c.c.LastSeen != nil {
+			seen = ago(c.c.LastSeen)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", c.name, c.c.State, orDash(c.c.Version), seen, strings.TrimSpace(detail))
+	}
+	_ = tw.Flush()
 }
 
 func shorten(s string, n int) string {

@@ -60,10 +60,17 @@ func freeAddr(t *testing.T) string {
 // startServer runs `meshperf server` as a process and waits until it is ready.
 func startServer(t *testing.T, addr, dataDir, dbURL string, env ...string) *serverProc {
 	t.Helper()
+	return startServerWith(t, addr, dataDir, dbURL, nil, env...)
+}
+
+// startServerWith is startServer with more server flags.
+func startServerWith(t *testing.T, addr, dataDir, dbURL string, flags []string, env ...string) *serverProc {
+	t.Helper()
 	args := []string{"server", "--addr", addr, "--data-dir", dataDir, "--instance-id", "test-instance", "--nats-addr", "127.0.0.1:0"}
 	if dbURL != "" {
 		args = append(args, "--database-url", dbURL)
 	}
+	args = append(args, flags...)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	logs := &syncBuffer{}

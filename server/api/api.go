@@ -57,6 +57,8 @@ type Options struct {
 	// Discovery the embedded MeshSyncs (nil: none run here).
 	Inventory *inventory.Inventory
 	Discovery *inventory.Supervisor
+	// DisableOperator refuses switching a connection to operator mode.
+	DisableOperator bool
 	// IssueAgentCredential issues an agent's broker credential (nil: an external
 	// broker, where agents' identities are configured).
 	IssueAgentCredential func(name string, prefix bool) (string, error)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/meshperf/meshperf/apitypes"
+	"github.com/meshperf/meshperf/meshsync"
 	"github.com/meshperf/meshperf/server/auth"
 	"github.com/meshperf/meshperf/server/connections"
 	"github.com/meshperf/meshperf/server/store"
@@ -127,6 +128,16 @@ func (a *API) setClusterState(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) deleteCluster(w http.ResponseWriter, r *http.Request) {
+	// A cluster in operator mode loses its operator first, while the server still
+	// holds the credential to reach it (best effort: an unreachable cluster keeps it,
+	// and the log says so).
+	if a.opt.Discovery != nil && a.opt.Discovery.OperatorEnabled() {
+		if c, err := a.st.GetConnection(r.Context(), r.PathValue("id")); err == nil && a.modeOf(c) == meshsync.ModeOperator {
+			if err := a.opt.Discovery.RemoveOperator(r.Context(), c); err != nil {
+				a.opt.Logger.Warn("removing the operator of a deleted connection", "connection", c.Name, "err", err)
+			}
+		}
+	}
 	f, err := a.opt.Clusters.Remove(r.Context(), r.PathValue("id"), auth.Name(r.Context()))
 	if err != nil {
 		a.connError(w, r, err)

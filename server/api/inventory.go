@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -209,6 +210,13 @@ func (a *API) discoveryHealth(w http.ResponseWriter, r *http.Request) {
 	h.Cluster, h.Mode = c.Name, a.modeOf(c)
 	if a.opt.Discovery != nil {
 		h.Embedded = a.opt.Discovery.Embedded(c.ClusterUID)
+		if h.Mode == meshsync.ModeOperator {
+			// Read from the cluster, briefly: an unreachable cluster says so in
+			// operator.error rather than holding the request.
+			ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+			h.Operator = a.opt.Discovery.OperatorStatus(ctx, c)
+			cancel()
+		}
 	}
 	writeJSON(w, http.StatusOK, h)
 }
@@ -274,6 +282,11 @@ func (a *API) setDiscovery(w http.ResponseWriter, r *http.Request) {
 	case "", meshsync.ModeEmbedded, meshsync.ModeOperator:
 	default:
 		badInput(w, r, smp.FieldErrors{{Path: "mode", Msg: fmt.Sprintf("must be embedded or operator, got %q", b.Mode)}}, "")
+		return
+	}
+	if b.Mode == meshsync.ModeOperator && (a.opt.DisableOperator || (a.opt.Discovery != nil && !a.opt.Discovery.OperatorEnabled())) {
+		writeError(w, r, http.StatusConflict, "operator_disabled",
+			"operator mode is disabled on this server (--disable-operator): keep mode embedded", []smp.FieldError{{Path: "mode", Msg: "operator mode is disabled"}})
 		return
 	}
 	c, ok := a.clusterParam(w, r, "id", r.PathValue("id"))

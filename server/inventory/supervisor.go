@@ -31,7 +31,24 @@ type SupervisorOptions struct {
 	Logger  *slog.Logger
 	// Run is meshsync.Run (tests replace it to watch starts and stops).
 	Run func(context.Context, meshsync.Options) error
+	// Operator installs the in-cluster operator for connections in operator mode and
+	// removes it from those in embedded mode (nil: operator mode only stops the
+	// server's own discovery, as with --disable-operator).
+	Operator OperatorInstaller
 }
+
+// OperatorInstaller puts the operator into a connection's cluster and takes it out
+// (server/operatordeploy).
+type OperatorInstaller interface {
+	// Key changes when an installed operator must be applied again.
+	Key(*store.Connection) string
+	Install(context.Context, *store.Connection) error
+	Remove(context.Context, *store.Connection) error
+	Status(context.Context, *store.Connection) *apitypes.OperatorStatus
+}
+
+// operatorTimeout bounds one install or removal.
+var operatorTimeout = 90 * time.Second
 
 // Supervisor runs MeshSync inside the server for every connected cluster whose mode is
 // embedded, starting and stopping them as connections come, go and change state,
@@ -43,6 +60,12 @@ type Supervisor struct {
 
 	mu      sync.Mutex
 	runners map[string]*runner // by connection id
+
+	// Operator installs by connection id: the key applied, "" once removal was
+	// verified, the last failure.
+	opMu      sync.Mutex
+	installed map[string]string
+	opErr     map[string]string
 }
 
 // runner is one embedded MeshSync.
@@ -74,7 +97,8 @@ func NewSupervisor(opt SupervisorOptions) *Supervisor {
 	if opt.Run == nil {
 		opt.Run = meshsync.Run
 	}
-	return &Supervisor{opt: opt, log: opt.Logger, poke: make(chan struct{}, 1), runners: map[string]*runner{}}
+	return &Supervisor{opt: opt, log: opt.Logger, poke: make(chan struct{}, 1), runners: map[string]*runner{},
+		installed: map[string]string{}, opErr: map[string]string{}}
 }
 
 // Poke re-reads the connections now (after a change made through the API).
@@ -135,6 +159,7 @@ func (s *Supervisor) reconcile(ctx context.Context) {
 			want[c.ID] = c
 		}
 	}
+	s.reconcileOperators(ctx, conns)
 	// Runners stop outside the lock: a runner takes it to record its failure.
 	var stop []*runner
 	s.mu.Lock()
@@ -229,3 +254,98 @@ func (s *Supervisor) stopAll() {
 		<-r.done
 	}
 }
+
+// reconcileOperators installs the operator into connected clusters in operator mode
+// and makes sure none is left in those in embedded mode (checked once per server
+// start, then after each switch). A failure is recorded and retried next round.
+func (s *Supervisor) reconcileOperators(ctx context.Context, conns []store.Connection) {
+	if s.opt.Operator == nil {
+		return
+	}
+	for i := range conns {
+		c := &conns[i]
+		if c.State != "connected" {
+			continue
+		}
+		s.opMu.Lock()
+		have, known := s.installed[c.ID]
+		s.opMu.Unlock()
+		var err error
+		var now string
+		switch mode := s.ModeOf(c); {
+		case mode == meshsync.ModeOperator:
+			key := s.opt.Operator.Key(c)
+			if have == key {
+				continue
+			}
+			octx, cancel := context.WithTimeout(ctx, operatorTimeout)
+			err = s.opt.Operator.Install(octx, c)
+			cancel()
+			now = key
+			if err == nil {
+				s.log.Info("operator installed", "connection", c.Name)
+			}
+		case known && have == "":
+			continue // removal verified
+		default:
+			octx, cancel := context.WithTimeout(ctx, operatorTimeout)
+			err = s.opt.Operator.Remove(octx, c)
+			cancel()
+			if err == nil && have != "" {
+				s.log.Info("operator removed", "connection", c.Name)
+			}
+		}
+		s.opMu.Lock()
+		if err != nil {
+			s.opErr[c.ID] = err.Error()
+			s.log.Warn("operator", "connection", c.Name, "err", err)
+		} else {
+			delete(s.opErr, c.ID)
+			s.installed[c.ID] = now
+		}
+		s.opMu.Unlock()
+	}
+}
+
+// OperatorStatus is a connection's operator as its cluster reports it, with the
+// server's last install attempt (nil without an installer).
+func (s *Supervisor) OperatorStatus(ctx context.Context, c *store.Connection) *apitypes.OperatorStatus {
+	if s.opt.Operator == nil {
+		return nil
+	}
+	st := s.opt.Operator.Status(ctx, c)
+	s.opMu.Lock()
+	defer s.opMu.Unlock()
+	switch have, ok := s.installed[c.ID]; {
+	case s.opErr[c.ID] != "":
+		st.Install = "failed: " + s.opErr[c.ID]
+	case ok && have != "":
+		st.Install = "installed"
+	case ok:
+		st.Install = "removed"
+	default:
+		st.Install = "pending"
+	}
+	return st
+}
+
+// RemoveOperator takes the operator out of c's cluster now (the connection is about
+// to be deleted).
+func (s *Supervisor) RemoveOperator(ctx context.Context, c *store.Connection) error {
+	if s.opt.Operator == nil {
+		return nil
+	}
+	octx, cancel := context.WithTimeout(ctx, operatorTimeout)
+	defer cancel()
+	err := s.opt.Operator.Remove(octx, c)
+	if err == nil {
+		s.opMu.Lock()
+		delete(s.installed, c.ID)
+		delete(s.opErr, c.ID)
+		s.opMu.Unlock()
+	}
+	return err
+}
+
+// OperatorEnabled says whether this server installs operators.
+func (s *Supervisor) OperatorEnabled() bool { return s.opt.Operator != nil }
