@@ -29,6 +29,10 @@ const (
 	ComponentLabel = "meshperf.io/component"
 	InstanceLabel  = "app.kubernetes.io/instance"
 	HashAnnotation = "meshperf.io/spec-hash"
+	// CredentialHashAnnotation on a Broker is a hash of its credential's content, set
+	// by whoever writes the Secret (the operator reads no Secret): a new value rolls
+	// the broker and its MeshSyncs onto the rotated credential.
+	CredentialHashAnnotation = "meshperf.io/credential-hash"
 	// BrokerMonitorPort serves the broker's /healthz, /readyz and /status.
 	BrokerMonitorPort = 8222
 	DefaultBrokerPort = 4222
@@ -169,7 +173,7 @@ func desiredBroker(b *v1alpha1.Broker, defaultImage string) (*BrokerObjects, err
 		WithResources(coreac.ResourceRequirements().WithRequests(corev1.ResourceList{
 			corev1.ResourceCPU: mustQuantity("50m"), corev1.ResourceMemory: mustQuantity("64Mi")})).
 		WithSecurityContext(restricted())
-	sum := hash(append(args, image, b.Spec.CredentialsSecret.Name, secretKey(b.Spec.CredentialsSecret))...)
+	sum := hash(append(args, image, b.Spec.CredentialsSecret.Name, secretKey(b.Spec.CredentialsSecret), b.Annotations[CredentialHashAnnotation])...)
 	pod := coreac.PodTemplateSpec().WithLabels(lbl).WithAnnotations(map[string]string{HashAnnotation: sum}).
 		WithSpec(coreac.PodSpec().WithServiceAccountName(name).WithAutomountServiceAccountToken(false).
 			WithContainers(container).
@@ -313,7 +317,7 @@ func desiredMeshSync(m *v1alpha1.MeshSync, b *v1alpha1.Broker, rules []rbacv1.Po
 		WithSecurityContext(restricted())
 	// A changed scope, image, broker or grant rolls the Deployment.
 	ruleText := fmt.Sprint(rules)
-	sum := hash(append(args, image, b.Spec.CredentialsSecret.Name, secretKey(b.Spec.CredentialsSecret), ruleText)...)
+	sum := hash(append(args, image, b.Spec.CredentialsSecret.Name, secretKey(b.Spec.CredentialsSecret), b.Annotations[CredentialHashAnnotation], ruleText)...)
 	pod := coreac.PodTemplateSpec().WithLabels(lbl).WithAnnotations(map[string]string{HashAnnotation: sum}).
 		WithSpec(coreac.PodSpec().WithServiceAccountName(name).WithAutomountServiceAccountToken(true).
 			WithContainers(container).

@@ -128,4 +128,16 @@ func TestBrokerDeployment(t *testing.T) {
 	if *objs.Deployment.Spec.Replicas != 1 {
 		t.Error("replicas")
 	}
+	// A rotated credential (its hash on the Broker) rolls the broker and MeshSync.
+	rotated := testBroker()
+	rotated.Annotations = map[string]string{CredentialHashAnnotation: "new"}
+	again, _ := desiredBroker(rotated, "img:1")
+	if again.Deployment.Spec.Template.Annotations[HashAnnotation] == objs.Deployment.Spec.Template.Annotations[HashAnnotation] {
+		t.Error("a rotated credential does not roll the broker")
+	}
+	m1, _ := desiredMeshSync(testMeshSync(), testBroker(), nil, "img:1")
+	m2, _ := desiredMeshSync(testMeshSync(), rotated, nil, "img:1")
+	if m1.Deployment.Spec.Template.Annotations[HashAnnotation] == m2.Deployment.Spec.Template.Annotations[HashAnnotation] {
+		t.Error("a rotated credential does not roll MeshSync")
+	}
 }

@@ -8,6 +8,8 @@ package operatordeploy
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -168,7 +170,8 @@ func Apply(ctx context.Context, cfg *rest.Config, s Spec) (*Applied, error) {
 		return out, err
 	}
 	b := &v1alpha1.Broker{TypeMeta: metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "Broker"},
-		ObjectMeta: metav1.ObjectMeta{Name: ResourceName, Namespace: ns, Labels: lbl("broker")},
+		ObjectMeta: metav1.ObjectMeta{Name: ResourceName, Namespace: ns, Labels: lbl("broker"),
+			Annotations: map[string]string{operator.CredentialHashAnnotation: credentialHash(s.Credential)}},
 		Spec:       v1alpha1.BrokerSpec{ServerURL: s.LeafURL, CredentialsSecret: v1alpha1.SecretKeyRef{Name: SecretName, Key: "token"}}}
 	if err := step("broker/"+ResourceName, c.Patch(ctx, b, client.Apply, client.FieldOwner(kube.FieldManager), client.ForceOwnership)); err != nil {
 		return out, err
@@ -185,6 +188,13 @@ func Apply(ctx context.Context, cfg *rest.Config, s Spec) (*Applied, error) {
 }
 
 func apply[T any](_ T, err error) error { return err }
+
+// credentialHash tells the operator the credential changed without telling it the
+// credential.
+func credentialHash(cred string) string {
+	sum := sha256.Sum256([]byte("meshperf credential\x00" + cred))
+	return hex.EncodeToString(sum[:8])
+}
 
 func crClient(cfg *rest.Config) (client.Client, error) {
 	scheme, err := operator.Scheme()
