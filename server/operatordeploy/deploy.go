@@ -172,7 +172,7 @@ func Apply(ctx context.Context, cfg *rest.Config, s Spec) (*Applied, error) {
 	b := &v1alpha1.Broker{TypeMeta: metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "Broker"},
 		ObjectMeta: metav1.ObjectMeta{Name: ResourceName, Namespace: ns, Labels: lbl("broker"),
 			Annotations: map[string]string{operator.CredentialHashAnnotation: credentialHash(s.Credential)}},
-		Spec:       v1alpha1.BrokerSpec{ServerURL: s.LeafURL, CredentialsSecret: v1alpha1.SecretKeyRef{Name: SecretName, Key: "token"}}}
+		Spec: v1alpha1.BrokerSpec{ServerURL: s.LeafURL, CredentialsSecret: v1alpha1.SecretKeyRef{Name: SecretName, Key: "token"}}}
 	if err := step("broker/"+ResourceName, c.Patch(ctx, b, client.Apply, client.FieldOwner(kube.FieldManager), client.ForceOwnership)); err != nil {
 		return out, err
 	}
