@@ -182,8 +182,11 @@ func desiredBroker(b *v1alpha1.Broker, defaultImage string) (*BrokerObjects, err
 				WithItems(coreac.KeyToPath().WithKey(secretKey(b.Spec.CredentialsSecret)).WithPath("token")))))
 	return &BrokerObjects{
 		ServiceAccount: coreac.ServiceAccount(name, ns).WithLabels(lbl).WithOwnerReferences(own).WithAutomountServiceAccountToken(false),
+		// Clients reach the broker while its leaf is down (readiness says the leaf is
+		// not up; MeshSync connecting anyway keeps retrying its publishes instead of
+		// crash-looping on "no servers available").
 		Service: coreac.Service(name, ns).WithLabels(lbl).WithOwnerReferences(own).WithSpec(coreac.ServiceSpec().
-			WithType(corev1.ServiceTypeClusterIP).WithSelector(selector("broker", b.Name)).
+			WithType(corev1.ServiceTypeClusterIP).WithSelector(selector("broker", b.Name)).WithPublishNotReadyAddresses(true).
 			WithPorts(coreac.ServicePort().WithName("client").WithPort(port).WithTargetPort(intstr.FromString("client")),
 				coreac.ServicePort().WithName("monitor").WithPort(BrokerMonitorPort).WithTargetPort(intstr.FromString("monitor")))),
 		// One replica, replaced not surged: two leaves of one cluster would share

@@ -128,6 +128,9 @@ func TestBrokerDeployment(t *testing.T) {
 	if *objs.Deployment.Spec.Replicas != 1 {
 		t.Error("replicas")
 	}
+	if !*objs.Service.Spec.PublishNotReadyAddresses {
+		t.Error("MeshSync cannot reach a broker whose leaf is down")
+	}
 	// A rotated credential (its hash on the Broker) rolls the broker and MeshSync.
 	rotated := testBroker()
 	rotated.Annotations = map[string]string{CredentialHashAnnotation: "new"}
