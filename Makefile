@@ -5,12 +5,28 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 PKGS     := ./...
 
-.PHONY: all build ui ui-check test test-short clusters-up clusters-down bench bench-go bench-generators bench-rate bench-dist bench-meshsync demo lint fuzz clean eval-gate
+.PHONY: all build proto ui ui-check test test-short clusters-up clusters-down bench bench-go bench-generators bench-rate bench-dist bench-meshsync demo lint fuzz clean eval-gate
 
 all: lint build test
 
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/meshperf
+
+# The adapters' gRPC contract: regenerates adapters/proto/**/*.pb.go from the .proto.
+# protoc is Debian's (apt-get install protobuf-compiler, 3.21); the Go generators are
+# pinned here and built from the module proxy into a temporary GOBIN: protoc-gen-go at
+# go.mod's protobuf version, protoc-gen-go-grpc v1.5.1 (its code needs grpc >= 1.64).
+PROTOC_GEN_GO      := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+PROTOC_GEN_GO_GRPC := google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.5.1
+PROTO_BIN          := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/meshperf/protoc-gen
+proto:
+	@command -v protoc >/dev/null || { echo "proto: protoc missing: apt-get install protobuf-compiler" >&2; exit 1; }
+	GOBIN=$(PROTO_BIN) $(GO) install $(PROTOC_GEN_GO)
+	GOBIN=$(PROTO_BIN) $(GO) install $(PROTOC_GEN_GO_GRPC)
+	cd adapters/proto && protoc -I . \
+		--plugin=protoc-gen-go=$(PROTO_BIN)/protoc-gen-go --go_out=. --go_opt=paths=source_relative \
+		--plugin=protoc-gen-go-grpc=$(PROTO_BIN)/protoc-gen-go-grpc --go-grpc_out=. --go-grpc_opt=paths=source_relative \
+		meshperf/adapter/v1/adapter.proto
 
 # The web UI: rebuilds server/web/dist from ui/ (committed, so go build needs no Node;
 # the build fails past its size budget). ui-check rebuilds and fails when the result
