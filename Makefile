@@ -46,7 +46,7 @@ ui-check: ui
 # none are tested, then tests the cluster packages. The first time, that builds the
 # control plane (10-15 minutes on 2 cores, progress every 30 s); the clusters stay up
 # for the next run; `make clusters-down` stops them.
-CLUSTER_PKGS := ./cmd/meshperf ./server/api ./server/connections ./server/meshes ./meshsync ./server/inventory ./server/web
+CLUSTER_PKGS := ./cmd/meshperf ./server/api ./server/connections ./server/meshes ./meshsync ./server/inventory ./server/web ./adapters/helmmesh
 CLUSTERS_LOG := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/meshperf/clusters-up.log
 test: lint
 	@./hack/clusters.sh start-up $(CLUSTERS) $(CLUSTERS_LOG)
@@ -82,6 +82,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzCheck$$' -fuzztime $(FUZZTIME) ./promquery
 	$(GO) test -run '^$$' -fuzz '^FuzzObjectRow$$' -fuzztime $(FUZZTIME) ./server/inventory
 	$(GO) test -run '^$$' -fuzz '^FuzzMeshSyncCluster$$' -fuzztime $(FUZZTIME) ./server/broker
+	$(GO) test -run '^$$' -fuzz '^FuzzParseIndex$$' -fuzztime $(FUZZTIME) ./adapters/charts
+	$(GO) test -run '^$$' -fuzz '^FuzzCheckParameters$$' -fuzztime $(FUZZTIME) ./adapters/adapter
 
 # Real Kubernetes clusters c1..c3 on loopback for the tests (see hack/clusters.sh).
 CLUSTERS ?= 3
