@@ -120,6 +120,9 @@ func (s *Server) Info(ctx context.Context, _ *adapterv1.InfoRequest) (*adapterv1
 
 // Apply starts an operation (or returns the status of the one with that id).
 func (s *Server) Apply(_ context.Context, req *adapterv1.ApplyRequest) (*adapterv1.OperationStatus, error) {
+	if s.ctx.Err() != nil {
+		return nil, status.Error(codes.Unavailable, "the adapter is stopping")
+	}
 	s.mu.Lock()
 	if op, ok := s.ops[req.GetOperationId()]; ok {
 		s.mu.Unlock()
@@ -204,6 +207,9 @@ func (s *Server) GetOperation(_ context.Context, req *adapterv1.GetOperationRequ
 	if !ok {
 		return nil, status.Errorf(codes.NotFound, "operation %q is unknown to this adapter (never applied here, or the adapter restarted since)", req.GetOperationId())
 	}
+	if s.ctx.Err() != nil {
+		return nil, status.Error(codes.Unavailable, "the adapter is stopping")
+	}
 	return op.status(), nil
 }
 
@@ -218,6 +224,11 @@ func (s *Server) Events(req *adapterv1.EventsRequest, stream grpc.ServerStreamin
 	after := req.GetAfterSequence()
 	for {
 		evs, changed, done := op.since(after)
+		if s.ctx.Err() != nil {
+			// Stopping: what the operation reports now is its cancellation, not its
+			// outcome; a subscriber retries elsewhere or later (and re-applies).
+			return status.Error(codes.Unavailable, "the adapter is stopping")
+		}
 		for _, e := range evs {
 			if err := stream.Send(e); err != nil {
 				return err

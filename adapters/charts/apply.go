@@ -172,14 +172,17 @@ func label(o *unstructured.Unstructured, rec Record) {
 }
 
 func (c *Cluster) apply(ctx context.Context, o *unstructured.Unstructured, ns string) error {
-	ri, namespaced, err := c.resource(o.GetAPIVersion(), o.GetKind(), ns)
+	objNS := o.GetNamespace()
+	if objNS == "" {
+		objNS = ns
+	}
+	ri, namespaced, err := c.resource(o.GetAPIVersion(), o.GetKind(), objNS)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", o.GetKind(), o.GetName(), err)
 	}
-	if namespaced && o.GetNamespace() == "" {
-		o.SetNamespace(ns)
-	}
-	if !namespaced {
+	if namespaced {
+		o.SetNamespace(objNS)
+	} else {
 		o.SetNamespace("")
 	}
 	data, err := json.Marshal(o.Object)

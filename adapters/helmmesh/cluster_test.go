@@ -7,16 +7,13 @@ import (
 	"encoding/json"
 	"io"
 	"net"
-	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -33,67 +30,6 @@ func suffix() string {
 	b := make([]byte, 3)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// one returns a kubeconfig holding only context name, current, its server replaced
-// by server when not empty.
-func one(t *testing.T, merged []byte, name, server string) []byte {
-	t.Helper()
-	cfg, err := clientcmd.Load(k8stest.Contexts(t, merged, []string{name}, nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.CurrentContext = name
-	if server != "" {
-		cfg.Clusters[cfg.Contexts[name].Cluster].Server = server
-	}
-	b, err := clientcmd.Write(*cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// downProxy stands for a cluster whose API server is down, without stopping the
-// shared API server: a TCP proxy of the test's own in front of it, given to the
-// adapter in the kubeconfig, then closed. From the adapter's side the API server is
-// gone (connection refused); the real one keeps serving the other tests.
-func downProxy(t *testing.T, merged []byte, name string) string {
-	t.Helper()
-	cfg, _ := clientcmd.Load(merged)
-	u, err := url.Parse(cfg.Clusters[cfg.Contexts[name].Cluster].Server)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	go func() {
-		for {
-			c, err := lis.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				up, err := net.Dial("tcp", u.Host)
-				if err != nil {
-					return
-				}
-				defer up.Close()
-				go func() { _, _ = io.Copy(up, c) }()
-				_, _ = io.Copy(c, up)
-			}()
-		}
-	}()
-	addr := "https://" + lis.Addr().String()
-	lis.Close() // the API server is now "down" for whoever dials addr
-	wg.Wait()
-	return addr
 }
 
 func serve(t *testing.T, m adapter.Mesh) adapterv1.AdapterClient {
@@ -197,11 +133,11 @@ func TestIstioOnTwoClustersWithAThirdDown(t *testing.T) {
 	repo := chartstest.Serve(t, append(chartstest.Istio("1.24.2"), chartstest.Istio("1.23.4")...)...)
 	cl := serve(t, istio.New(repo.URL, "ghcr.io/meshperf/meshperf:test"))
 	ns := "mp-istio-" + suffix()
-	c3 := downProxy(t, merged, "c3")
+	c3 := k8stest.DownServer(t, merged, "c3")
 	clusters := []*adapterv1.Cluster{
-		{Name: "c1", Kubeconfig: one(t, merged, "c1", "")},
-		{Name: "c2", Kubeconfig: one(t, merged, "c2", "")},
-		{Name: "c3", Kubeconfig: one(t, merged, "c3", c3)},
+		{Name: "c1", Kubeconfig: k8stest.One(t, merged, "c1", "")},
+		{Name: "c2", Kubeconfig: k8stest.One(t, merged, "c2", "")},
+		{Name: "c3", Kubeconfig: k8stest.One(t, merged, "c3", c3)},
 	}
 	cs := map[string]kubernetes.Interface{"c1": k8stest.Clientset(t, merged, "c1"), "c2": k8stest.Clientset(t, merged, "c2")}
 	t.Cleanup(func() { // whatever happened, leave nothing behind

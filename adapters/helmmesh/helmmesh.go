@@ -173,7 +173,7 @@ func (m *Mesh) install(ctx context.Context, c *charts.Cluster, op adapter.Operat
 			"the chart repository has no version "+version+" of "+m.Spec.VersionChart,
 			"pick one of: "+strings.Join(first(idx.Versions(m.Spec.VersionChart), 8), ", "))
 	}
-	op.Version = entry.Version
+	op.Version, op.Namespace = entry.Version, ns
 	t.Info("installing %s %s (app version %s) in namespace %s", m.Spec.Mesh, entry.Version, entry.AppVersion, ns)
 	var rendered charts.Rendered
 	for _, ch := range m.Spec.Charts {

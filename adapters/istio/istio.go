@@ -8,6 +8,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/meshperf/meshperf/adapters/adapter"
 	"github.com/meshperf/meshperf/adapters/charts"
 	"github.com/meshperf/meshperf/adapters/helmmesh"
 )
@@ -25,12 +26,18 @@ func New(repoURL, sampleImage string) *helmmesh.Mesh {
 
 func ptr(s string) *string { return &s }
 
+// values point both charts at the install's namespace (the charts default to
+// istio-system).
+func values(op adapter.Operation) (map[string]any, error) {
+	return map[string]any{"global": map[string]any{"istioNamespace": op.Namespace}}, nil
+}
+
 // Spec is Istio's knowledge.
 func Spec() helmmesh.Spec {
 	return helmmesh.Spec{
 		Mesh:             "istio",
 		DefaultNamespace: "istio-system",
-		Charts:           []helmmesh.Chart{{Name: "base", Release: "istio-base"}, {Name: "istiod", Release: "istiod"}},
+		Charts:           []helmmesh.Chart{{Name: "base", Release: "istio-base", Values: values}, {Name: "istiod", Release: "istiod", Values: values}},
 		VersionChart:     "istiod",
 		Injection: func(enabled bool) (map[string]*string, map[string]*string) {
 			if enabled {

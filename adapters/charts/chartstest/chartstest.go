@@ -19,6 +19,7 @@ import (
 	"net/http/httptest"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 )
@@ -58,7 +59,34 @@ type Repo struct {
 	*httptest.Server
 	// Gets counts chart downloads.
 	Gets atomic.Int64
+
+	mu      sync.Mutex
+	gate    chan struct{}
+	waiting atomic.Int64
 }
+
+// Hold makes chart downloads wait until Release: an operation stays in flight for
+// as long as a test needs (to restart the adapter or the server under it).
+func (r *Repo) Hold() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.gate == nil {
+		r.gate = make(chan struct{})
+	}
+}
+
+// Release lets held and later downloads through.
+func (r *Repo) Release() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.gate != nil {
+		close(r.gate)
+		r.gate = nil
+	}
+}
+
+// Waiting reports how many downloads are held.
+func (r *Repo) Waiting() int64 { return r.waiting.Load() }
 
 // Serve serves charts as a repository (index.yaml with digests and relative URLs)
 // until the test ends.
@@ -97,10 +125,21 @@ func Serve(t testing.TB, charts ...Chart) *Repo {
 		}
 		if strings.HasSuffix(req.URL.Path, ".tgz") {
 			r.Gets.Add(1)
+			r.mu.Lock()
+			gate := r.gate
+			r.mu.Unlock()
+			if gate != nil {
+				r.waiting.Add(1)
+				select {
+				case <-gate:
+				case <-req.Context().Done():
+				}
+				r.waiting.Add(-1)
+			}
 		}
 		_, _ = w.Write(b)
 	}))
-	t.Cleanup(r.Close)
+	t.Cleanup(func() { r.Release(); r.Close() })
 	return r
 }
 
