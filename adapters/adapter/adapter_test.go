@@ -2,11 +2,15 @@ package adapter
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +21,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	adapterv1 "github.com/meshperf/meshperf/adapters/proto/meshperf/adapter/v1"
+	"github.com/meshperf/meshperf/apitypes"
 )
 
 // stepMesh is a Mesh of the library's own test: it touches no cluster (the library's
@@ -290,4 +295,51 @@ func FuzzCheckParameters(f *testing.F) {
 		}
 		_ = fmt.Sprint(out)
 	})
+}
+
+// The registrar retries with back-off while the server is away (here: answering 503),
+// registers once it is back, and keeps re-registering (idempotent on the server).
+func TestRegistrarRetriesUntilTheServerIsBack(t *testing.T) {
+	var calls, okCalls atomic.Int64
+	var mu sync.Mutex
+	var got []apitypes.AdapterRegistration
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := calls.Add(1)
+		if r.Header.Get("Authorization") != "Bearer tok" || r.URL.Path != "/api/v1/adapters" {
+			t.Errorf("request %s %s", r.URL.Path, r.Header.Get("Authorization"))
+		}
+		if n <= 3 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		var reg apitypes.AdapterRegistration
+		_ = json.NewDecoder(r.Body).Decode(&reg)
+		mu.Lock()
+		got = append(got, reg)
+		mu.Unlock()
+		okCalls.Add(1)
+		_ = json.NewEncoder(w).Encode(apitypes.Adapter{ID: "a1", Address: reg.Address, Mesh: reg.Mesh})
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	r := &Registrar{Server: srv.URL, Token: "tok", Address: "127.0.0.1:10000", Mesh: "istio",
+		MinBackoff: 10 * time.Millisecond, MaxBackoff: 40 * time.Millisecond, Refresh: 20 * time.Millisecond}
+	go func() { r.Run(ctx); close(done) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for okCalls.Load() < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("registered %d times after %d calls", okCalls.Load(), calls.Load())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	for _, g := range got {
+		if g.Address != "127.0.0.1:10000" || g.Mesh != "istio" {
+			t.Errorf("registration %+v", g)
+		}
+	}
 }

@@ -143,6 +143,7 @@ func TestIstioOnTwoClustersWithAThirdDown(t *testing.T) {
 	t.Cleanup(func() { // whatever happened, leave nothing behind
 		for _, c := range cs {
 			_ = c.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
+			k8stest.DeleteClusterScoped(t, c, "app.kubernetes.io/managed-by=meshperf,meshperf.io/mesh=istio")
 		}
 	})
 

@@ -1,12 +1,15 @@
 package k8stest
 
 import (
+	"context"
 	"io"
 	"net"
 	"net/url"
 	"sync"
 	"testing"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 )
 
@@ -78,4 +81,16 @@ func DownServer(t testing.TB, merged []byte, name string) string {
 	lis.Close() // from now on the "API server" at addr is down
 	wg.Wait()
 	return addr
+}
+
+// DeleteClusterScoped deletes the CRDs and cluster roles carrying labels (a selector
+// such as meshperf.io/mesh=istio): a test's cleanup, whatever the test left behind
+// when it failed half-way.
+func DeleteClusterScoped(t testing.TB, cs kubernetes.Interface, selector string) {
+	t.Helper()
+	ctx := context.Background()
+	_ = cs.Discovery().RESTClient().Delete().AbsPath("/apis/apiextensions.k8s.io/v1/customresourcedefinitions").
+		Param("labelSelector", selector).Do(ctx).Error()
+	_ = cs.RbacV1().ClusterRoles().DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: selector})
+	_ = cs.RbacV1().ClusterRoleBindings().DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: selector})
 }

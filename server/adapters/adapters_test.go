@@ -88,7 +88,9 @@ func newFixture(t *testing.T, kind string) *fixture {
 	f.start(t)
 	t.Cleanup(func() {
 		for _, c := range []string{"c1", "c2"} {
-			_ = k8stest.Clientset(t, merged, c).CoreV1().Namespaces().Delete(context.Background(), f.ns, metav1.DeleteOptions{})
+			cs := k8stest.Clientset(t, merged, c)
+			_ = cs.CoreV1().Namespaces().Delete(context.Background(), f.ns, metav1.DeleteOptions{})
+			k8stest.DeleteClusterScoped(t, cs, "app.kubernetes.io/managed-by=meshperf,meshperf.io/mesh=linkerd")
 		}
 	})
 	return f
