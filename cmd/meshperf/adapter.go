@@ -47,6 +47,9 @@ the selected clusters. Ports by convention: istio 10000, linkerd 10001.`,
 			if err != nil {
 				return badInput(err)
 			}
+			if !cmd.Flags().Changed("listen") && mesh == "linkerd" {
+				listen = "127.0.0.1:10001" // by convention: istio 10000, linkerd 10001
+			}
 			lis, err := net.Listen("tcp", listen)
 			if err != nil {
 				return badInput(fmt.Errorf("--listen: %w", err))
@@ -68,7 +71,7 @@ the selected clusters. Ports by convention: istio 10000, linkerd 10001.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&mesh, "mesh", "", "the mesh: istio or linkerd")
-	fl.StringVar(&listen, "listen", "127.0.0.1:10000", "gRPC listen address")
+	fl.StringVar(&listen, "listen", "127.0.0.1:10000", "gRPC listen address (default port: istio 10000, linkerd 10001)")
 	fl.StringVar(&advertise, "advertise", "", "host:port the server dials (default: the listen address)")
 	fl.StringVar(&serverURL, "server", "", "meshperf server to register with (default MESHPERF_SERVER; empty: no registration)")
 	fl.StringVar(&token, "token", "", "API token of an admin, to register (prefer MESHPERF_TOKEN: flags show in process lists)")
