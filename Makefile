@@ -5,7 +5,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 PKGS     := ./...
 
-.PHONY: all build image ui ui-check test test-short clusters-up clusters-down bench bench-go bench-generators bench-rate bench-dist bench-meshsync demo lint fuzz clean eval-gate
+.PHONY: all build image proto ui ui-check test test-short clusters-up clusters-down bench bench-go bench-generators bench-rate bench-dist bench-meshsync demo lint fuzz clean eval-gate
 
 all: lint build test
 
@@ -20,6 +20,21 @@ IMAGE ?= ghcr.io/meshperf/meshperf:$(VERSION)
 image:
 	CGO_ENABLED=0 GOOS=linux $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/image/meshperf ./cmd/meshperf
 	$(GO) run ./hack/image -binary bin/image/meshperf -oci bin/image/oci -tarball bin/image/meshperf.tar -tag $(IMAGE) -version $(VERSION)
+# The adapters' gRPC contract: regenerates adapters/proto/**/*.pb.go from the .proto.
+# protoc is Debian's (apt-get install protobuf-compiler, 3.21); the Go generators are
+# pinned here and built from the module proxy into a temporary GOBIN: protoc-gen-go at
+# go.mod's protobuf version, protoc-gen-go-grpc v1.5.1 (its code needs grpc >= 1.64).
+PROTOC_GEN_GO      := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+PROTOC_GEN_GO_GRPC := google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.5.1
+PROTO_BIN          := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/meshperf/protoc-gen
+proto:
+	@command -v protoc >/dev/null || { echo "proto: protoc missing: apt-get install protobuf-compiler" >&2; exit 1; }
+	GOBIN=$(PROTO_BIN) $(GO) install $(PROTOC_GEN_GO)
+	GOBIN=$(PROTO_BIN) $(GO) install $(PROTOC_GEN_GO_GRPC)
+	cd adapters/proto && protoc -I . \
+		--plugin=protoc-gen-go=$(PROTO_BIN)/protoc-gen-go --go_out=. --go_opt=paths=source_relative \
+		--plugin=protoc-gen-go-grpc=$(PROTO_BIN)/protoc-gen-go-grpc --go-grpc_out=. --go-grpc_opt=paths=source_relative \
+		meshperf/adapter/v1/adapter.proto
 
 # The web UI: rebuilds server/web/dist from ui/ (committed, so go build needs no Node;
 # the build fails past its size budget). ui-check rebuilds and fails when the result
@@ -39,7 +54,7 @@ ui-check: ui
 # none are tested, then tests the cluster packages. The first time, that builds the
 # control plane (10-15 minutes on 2 cores, progress every 30 s); the clusters stay up
 # for the next run; `make clusters-down` stops them.
-CLUSTER_PKGS := ./cmd/meshperf ./server/api ./server/connections ./server/meshes ./meshsync ./server/inventory ./server/web ./operator ./server/operatordeploy
+CLUSTER_PKGS := ./cmd/meshperf ./server/api ./server/connections ./server/meshes ./meshsync ./server/inventory ./server/web ./operator ./server/operatordeploy ./adapters/helmmesh ./server/adapters
 CLUSTERS_LOG := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/meshperf/clusters-up.log
 test: lint
 	@./hack/clusters.sh start-up $(CLUSTERS) $(CLUSTERS_LOG)
@@ -76,6 +91,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzObjectRow$$' -fuzztime $(FUZZTIME) ./server/inventory
 	$(GO) test -run '^$$' -fuzz '^FuzzMeshSyncCluster$$' -fuzztime $(FUZZTIME) ./server/broker
 	$(GO) test -run '^$$' -fuzz '^FuzzDesired$$' -fuzztime $(FUZZTIME) ./operator
+	$(GO) test -run '^$$' -fuzz '^FuzzParseIndex$$' -fuzztime $(FUZZTIME) ./adapters/charts
+	$(GO) test -run '^$$' -fuzz '^FuzzCheckParameters$$' -fuzztime $(FUZZTIME) ./adapters/adapter
 
 # Real Kubernetes clusters c1..c3 on loopback for the tests (see hack/clusters.sh).
 CLUSTERS ?= 3

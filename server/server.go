@@ -22,6 +22,7 @@ import (
 
 	"github.com/meshperf/meshperf/internal/selfmetrics"
 	"github.com/meshperf/meshperf/meshsync"
+	"github.com/meshperf/meshperf/server/adapters"
 	"github.com/meshperf/meshperf/server/agents"
 	"github.com/meshperf/meshperf/server/api"
 	"github.com/meshperf/meshperf/server/auth"
@@ -243,7 +244,10 @@ func Run(ctx context.Context, cfg Config) error {
 	if creds != nil {
 		issue, issueMeshSync = creds.Issue, creds.IssueMeshSync
 	}
-	a := api.New(st, mgr, api.Options{AnonymousRead: cfg.AnonymousRead, Targets: policy, Logger: log, Agents: reg, Clusters: conns, Meshes: meshSvc,
+	// Mesh adapters: the registry, health checks, and operations sent with the
+	// kubeconfigs of the selected (usable) cluster connections.
+	adapterSvc := adapters.New(workCtx, st, conns.Kubeconfig, adapters.Options{Logger: log})
+	a := api.New(st, mgr, api.Options{Adapters: adapterSvc, AnonymousRead: cfg.AnonymousRead, Targets: policy, Logger: log, Agents: reg, Clusters: conns, Meshes: meshSvc,
 		IssueAgentCredential: issue, IssueMeshSyncCredential: issueMeshSync, MaxRunConnections: cfg.MaxRunConnections, Metrics: sm, MetricsHandler: selfmetrics.Handler(metricsReg),
 		Grafana: grafanaConnections{conns}, Inventory: inv, Discovery: discovery, DisableOperator: cfg.DisableOperator})
 	srv := newHTTPServer(web.Mount(a.Handler()), cfg.HTTP)
@@ -298,6 +302,7 @@ func Run(ctx context.Context, cfg Config) error {
 	// Fingerprints now and then, so a Prometheus or Grafana MeshSync finds is offered
 	// as a discovered connection without anyone asking.
 	addLoop(&g, workCtx, meshSvc.Watch)
+	addLoop(&g, workCtx, adapterSvc.Run)
 	for _, sub := range cfg.Subsystems {
 		addLoop(&g, workCtx, func(ctx context.Context) error {
 			if err := sub.Run(ctx); err != nil {

@@ -13,7 +13,7 @@ import (
 func newMeshCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "mesh",
-		Short: "Service meshes found in connected clusters",
+		Short: "Service meshes in connected clusters: found, installed, configured",
 		Long: `A mesh is named when its own control-plane image and at least one more signal agree:
 its CRDs, its injector webhook, a second component, its well-known labels, injected
 proxies. Any namespace; the version comes from the image tag, or from the installer's
@@ -56,6 +56,7 @@ labels when the image is pinned by digest.`,
 	out.add(list)
 	rf.add(list)
 	cmd.AddCommand(list)
+	cmd.AddCommand(newMeshOpCmds()...)
 	return cmd
 }
 

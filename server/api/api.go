@@ -22,6 +22,7 @@ import (
 
 	"github.com/meshperf/meshperf/apitypes"
 	"github.com/meshperf/meshperf/internal/selfmetrics"
+	"github.com/meshperf/meshperf/server/adapters"
 	"github.com/meshperf/meshperf/server/agents"
 	"github.com/meshperf/meshperf/server/auth"
 	"github.com/meshperf/meshperf/server/connections"
@@ -68,6 +69,9 @@ type Options struct {
 	// Grafana finds Grafana connections to upload boards to (nil: boards are only
 	// returned, never uploaded).
 	Grafana GrafanaConnections
+	// Adapters is the mesh adapters' registry and operations (nil: those routes
+	// answer 503).
+	Adapters *adapters.Service
 	// Metrics records every request by route pattern; MetricsHandler serves /metrics
 	// (nil: /metrics answers 404).
 	Metrics        *selfmetrics.Server
@@ -157,6 +161,13 @@ func (a *API) routes() []route {
 		{"PUT", "/api/v1/clusters/{id}/state", auth.Admin, a.withClusters(a.setClusterState)},
 		{"GET", "/api/v1/clusters/{id}/meshes", auth.Viewer, a.withMeshes(a.clusterMeshes)},
 		{"GET", "/api/v1/meshes", auth.Viewer, a.withMeshes(a.listMeshes)},
+
+		{"GET", "/api/v1/adapters", auth.Viewer, a.withAdapters(a.listAdapters)},
+		{"POST", "/api/v1/adapters", auth.Admin, a.withAdapters(a.registerAdapter)},
+		{"GET", "/api/v1/operations", auth.Viewer, a.withAdapters(a.listOperations)},
+		{"POST", "/api/v1/operations", auth.Admin, a.withAdapters(a.startOperation)},
+		{"GET", "/api/v1/operations/{id}", auth.Viewer, a.withAdapters(a.getOperation)},
+		{"GET", "/api/v1/operations/{id}/events", auth.Viewer, a.withAdapters(a.operationEvents)},
 
 		{"GET", "/api/v1/connections", auth.Viewer, a.withClusters(a.listConnections)},
 		{"POST", "/api/v1/connections", auth.Admin, a.withClusters(a.addConnection)},

@@ -364,6 +364,7 @@ func migrations() []*gormigrate.Migration {
 			},
 		},
 		inventoryMigration(),
+		adaptersMigration(),
 	}
 }
 
@@ -454,7 +455,8 @@ func redactURL(raw string) string {
 func models() []any {
 	return []any{&User{}, &APIToken{}, &Profile{}, &ProfileVersion{}, &Run{}, &RunInterval{}, &Result{}, &ResultLabel{},
 		&Event{}, &Schedule{}, &ScheduleFiring{}, &Connection{}, &ClusterNode{}, &AgentDeployment{},
-		&InventoryObject{}, &InventoryLabel{}, &InventoryStream{}}
+		&InventoryObject{}, &InventoryLabel{}, &InventoryStream{},
+		&Adapter{}, &MeshOperation{}, &MeshOperationCluster{}, &MeshOperationEvent{}}
 }
 
 // SchemaDrift lists what the models declare and the migrated database lacks: tables,
