@@ -34,10 +34,50 @@ func KeyID(pub ed25519.PublicKey) string {
 	return hex.EncodeToString(sum[:8])
 }
 
+// canonical is the signed form: the report without its signature as JSON, with
+// nulls, empty lists and empty objects left out (so that YAML, which cannot tell
+// an absent list from an empty one, round-trips) and object keys sorted.
 func (rep *Report) canonical() ([]byte, error) {
 	cp := *rep
 	cp.Signature = nil
-	return json.Marshal(&cp)
+	raw, err := json.Marshal(&cp)
+	if err != nil {
+		return nil, err
+	}
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, err
+	}
+	v, _ = prune(v)
+	return json.Marshal(v)
+}
+
+// prune drops nulls, empty lists and empty objects; false when v itself is one.
+func prune(v any) (any, bool) {
+	switch x := v.(type) {
+	case nil:
+		return nil, false
+	case map[string]any:
+		for k, e := range x {
+			if pe, ok := prune(e); ok {
+				x[k] = pe
+			} else {
+				delete(x, k)
+			}
+		}
+		return x, len(x) > 0
+	case []any:
+		out := x[:0]
+		for _, e := range x {
+			if pe, ok := prune(e); ok {
+				out = append(out, pe)
+			} else {
+				out = append(out, map[string]any{}) // keep positions
+			}
+		}
+		return out, len(out) > 0
+	}
+	return v, true
 }
 
 // Sign signs the report with key, replacing any signature.
