@@ -44,16 +44,16 @@ func init() {
 				})
 			}},
 		Test{ShortName: "mesh-httproute-path", Profile: ProfileMeshHTTP,
-			Description: "An HTTPRoute on Service backend sends path prefix /v1 to app-b and /v2 to app-c",
+			Description: "An HTTPRoute on Service backend sends path prefix /echo/v1 to app-b and /echo/v2 to app-c",
 			Features:    []Feature{FeatureMesh, FeatureHTTPRoute},
 			Manifests: func(ns string) []*unstructured.Unstructured {
 				return []*unstructured.Unstructured{httpRoute(ns, "by-path",
-					Rule{Matches: []any{pathPrefix("/v1")}, Backends: toB()},
-					Rule{Matches: []any{pathPrefix("/v2")}, Backends: toC()})}
+					Rule{Matches: []any{pathPrefix("/echo/v1")}, Backends: toB()},
+					Rule{Matches: []any{pathPrefix("/echo/v2")}, Backends: toC()})}
 			},
 			Test: func(t *T) {
-				t.expectRouted("prefix /v1", b(t, "/v1/echo"), "app-b")
-				t.expectRouted("prefix /v2", b(t, "/v2/echo"), "app-c")
+				t.expectRouted("prefix /echo/v1", b(t, "/echo/v1/x"), "app-b")
+				t.expectRouted("prefix /echo/v2", b(t, "/echo/v2/x"), "app-c")
 			}},
 		Test{ShortName: "mesh-httproute-header", Profile: ProfileMeshHTTP,
 			Description: "An HTTPRoute on Service backend sends X-Version v1 to app-b and v2 to app-c",

@@ -28,7 +28,11 @@ type req struct {
 }
 
 func (r req) String() string {
-	s := r.from + " " + r.method + " " + r.url
+	m := r.method
+	if m == "" {
+		m = "GET"
+	}
+	s := r.from + " " + m + " " + r.url
 	for _, k := range sortedKeys(r.headers) {
 		s += fmt.Sprintf(" %s:%s", k, r.headers[k])
 	}
