@@ -30,7 +30,7 @@ ui-check: ui
 # none are tested, then tests the cluster packages. The first time, that builds the
 # control plane (10-15 minutes on 2 cores, progress every 30 s); the clusters stay up
 # for the next run; `make clusters-down` stops them.
-CLUSTER_PKGS := ./cmd/meshperf ./conformance ./server/api ./server/connections ./server/meshes ./meshsync ./server/inventory ./server/web
+CLUSTER_PKGS := ./cmd/meshperf ./conformance ./server/conformance ./server/api ./server/connections ./server/meshes ./meshsync ./server/inventory ./server/web
 CLUSTERS_LOG := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/meshperf/clusters-up.log
 test: lint
 	@./hack/clusters.sh start-up $(CLUSTERS) $(CLUSTERS_LOG)

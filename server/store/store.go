@@ -364,6 +364,7 @@ func migrations() []*gormigrate.Migration {
 			},
 		},
 		inventoryMigration(),
+		conformanceMigration(),
 	}
 }
 
