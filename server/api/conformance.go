@@ -7,31 +7,16 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"time"
 
+	"github.com/meshperf/meshperf/apitypes"
 	suite "github.com/meshperf/meshperf/conformance"
 	"github.com/meshperf/meshperf/server/auth"
 	confsvc "github.com/meshperf/meshperf/server/conformance"
 	"github.com/meshperf/meshperf/server/store"
 )
 
-// ConformanceRun is a conformance run as the API shows it (its report is fetched on
-// its own).
-type ConformanceRun struct {
-	ID          string     `json:"id"`
-	Cluster     string     `json:"cluster,omitempty"`
-	ClusterUID  string     `json:"cluster_uid,omitempty"`
-	Mesh        string     `json:"mesh"`
-	MeshVersion string     `json:"mesh_version"`
-	Profiles    string     `json:"profiles"`
-	Status      string     `json:"status"`
-	Error       string     `json:"error,omitempty"`
-	Conformant  bool       `json:"conformant"`
-	KeyID       string     `json:"key_id,omitempty"`
-	CreatedBy   string     `json:"created_by"`
-	CreatedAt   time.Time  `json:"created_at"`
-	FinishedAt  *time.Time `json:"finished_at,omitempty"`
-}
+// ConformanceRun is a conformance run as the API shows it.
+type ConformanceRun = apitypes.ConformanceRun
 
 func conformanceView(r *store.ConformanceRun) ConformanceRun {
 	return ConformanceRun{ID: r.ID, Cluster: r.ClusterName, ClusterUID: r.ClusterUID, Mesh: r.Mesh, MeshVersion: r.MeshVersion,
@@ -165,6 +150,6 @@ func (a *API) conformanceMatrix(w http.ResponseWriter, r *http.Request) {
 func (a *API) conformanceKey(w http.ResponseWriter, r *http.Request) {
 	pub := a.opt.Conformance.PublicKey()
 	pemKey, _ := suite.MarshalPublicKey(pub)
-	writeJSON(w, http.StatusOK, map[string]string{"algorithm": suite.Algorithm, "key_id": suite.KeyID(pub),
-		"public_key": base64.StdEncoding.EncodeToString(pub), "pem": string(pemKey)})
+	writeJSON(w, http.StatusOK, apitypes.ConformanceKey{Algorithm: suite.Algorithm, KeyID: suite.KeyID(pub),
+		PublicKey: base64.StdEncoding.EncodeToString(pub), PEM: string(pemKey)})
 }

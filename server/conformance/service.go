@@ -18,6 +18,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/meshperf/meshperf/apitypes"
+
 	suite "github.com/meshperf/meshperf/conformance"
 	"github.com/meshperf/meshperf/server/connections"
 	"github.com/meshperf/meshperf/server/meshes"
@@ -84,18 +86,7 @@ func (s *Service) Close() {
 }
 
 // RunRequest asks for a run.
-type RunRequest struct {
-	Cluster  string   `json:"cluster"`
-	Profiles []string `json:"profiles"`
-	// Mesh picks one of several meshes found in the cluster (its type); a mesh
-	// not found is taken as given, with MeshVersion.
-	Mesh             string   `json:"mesh,omitempty"`
-	MeshVersion      string   `json:"mesh_version,omitempty"`
-	ExtendedFeatures []string `json:"extended_features,omitempty"`
-	AllFeatures      bool     `json:"all_features,omitempty"`
-	SkipTests        []string `json:"skip_tests,omitempty"`
-	StepTimeout      string   `json:"step_timeout,omitempty"`
-}
+type RunRequest = apitypes.ConformanceRunRequest
 
 // InputError is bad input; its message names the field.
 type InputError struct{ Msg string }
@@ -214,19 +205,7 @@ func Report(r *store.ConformanceRun) (*suite.Report, error) {
 }
 
 // Cell is one mesh x version x profile of the matrix: the newest report's result.
-type Cell struct {
-	Mesh     string `json:"mesh"`
-	Version  string `json:"version"`
-	Profile  string `json:"profile"`
-	Core     string `json:"core"`
-	Extended string `json:"extended,omitempty"`
-	Passed   int    `json:"passed"`
-	Failed   int    `json:"failed"`
-	Skipped  int    `json:"skipped"`
-	RunID    string `json:"run_id"`
-	Date     string `json:"date"`
-	KeyID    string `json:"key_id"`
-}
+type Cell = apitypes.ConformanceCell
 
 // Matrix is the newest result per mesh, version and profile over stored reports.
 func (s *Service) Matrix(ctx context.Context) ([]Cell, error) {
