@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
+	"sort"
 	"strings"
 	"time"
 
@@ -121,8 +122,8 @@ type run struct {
 
 // Run runs the profiles' tests and returns the (unsigned) report. Every namespace it
 // makes is deleted when it returns, also when ctx is cancelled. An error means the
-// run could not be made (bad options, cluster unreachable); failed tests are in the
-// report.
+// run could not be made (bad options, cluster unreachable: no report) or was
+// cancelled (the report so far); failed tests are in the report.
 func Run(ctx context.Context, opts Options) (*Report, error) {
 	if opts.Config == nil {
 		return nil, errors.New("config: no cluster to run on")
@@ -163,10 +164,11 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	for _, name := range opts.Profiles {
 		p, _ := ProfileByName(name)
 		results, err := r.runProfile(ctx, p)
-		if err != nil {
-			return nil, err
-		}
 		rep.add(p, results, opts)
+		if err != nil {
+			// Cancelled: the report so far, its remaining tests skipped.
+			return rep, err
+		}
 	}
 	return rep, nil
 }
@@ -183,7 +185,18 @@ func (r *run) supported(p Profile, f Feature) bool {
 	return false
 }
 
+// runProfile runs a profile's tests; the results are in registration order.
 func (r *run) runProfile(ctx context.Context, p Profile) ([]TestResult, error) {
+	results, err := r.runProfileUnordered(ctx, p)
+	order := map[string]int{}
+	for i, t := range Tests(p.Name) {
+		order[t.ShortName] = i
+	}
+	sort.SliceStable(results, func(i, j int) bool { return order[results[i].Name] < order[results[j].Name] })
+	return results, err
+}
+
+func (r *run) runProfileUnordered(ctx context.Context, p Profile) ([]TestResult, error) {
 	var results []TestResult
 	var todo []Test
 	for _, t := range Tests(p.Name) {

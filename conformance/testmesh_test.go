@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -152,4 +154,49 @@ func TestSuiteAgainstTestMesh(t *testing.T) {
 			}
 		}
 	})
+}
+
+// Cancelled mid-run (Ctrl-C), the runner still deletes its namespace and returns
+// the report so far, the tests it did not run skipped.
+func TestCancelledRunCleansUp(t *testing.T) {
+	merged := k8stest.Require(t, 1)
+	cfg := restConfig(t, merged, "c1")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	mesh, err := testmesh.Start(ctx, testmesh.Options{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mesh.Close()
+	runCtx, stop := context.WithCancel(ctx)
+	var ns string
+	rep, err := conformance.Run(runCtx, conformance.Options{Config: cfg, Profiles: []string{conformance.ProfileMeshHTTP},
+		Mesh: conformance.Mesh{Name: testmesh.Name}, NamespaceLabels: testmesh.Labels(), Reacher: mesh.Reacher(), StepTimeout: 3 * time.Second,
+		Log: func(f string, a ...any) {
+			line := fmt.Sprintf(f, a...)
+			if n, ok := strings.CutPrefix(line, "MESH-HTTP: namespace "); ok {
+				ns = n
+			}
+			if strings.Contains(line, "mesh-basic pass") {
+				stop() // as Ctrl-C would
+			}
+		}})
+	if err == nil || rep == nil || ns == "" {
+		t.Fatalf("cancelled run: report %v, error %v, namespace %q", rep != nil, err, ns)
+	}
+	byName := map[string]conformance.TestResult{}
+	for _, tr := range rep.Profiles[0].Tests {
+		byName[tr.Name] = tr
+	}
+	if byName["mesh-basic"].Outcome != conformance.Pass || byName["mesh-httproute-redirect"].Reason != "run cancelled" ||
+		byName["mesh-httproute-redirect"].Outcome != conformance.Skip || rep.Profiles[0].Core.Result == conformance.ResultSuccess {
+		t.Errorf("report of the cancelled run: %+v", rep.Profiles[0].Core)
+	}
+	cs := k8stest.Clientset(t, merged, "c1")
+	got, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	if err == nil && got.DeletionTimestamp == nil {
+		t.Errorf("namespace %s left behind after the cancelled run", ns)
+	} else if err != nil && !apierrors.IsNotFound(err) {
+		t.Fatal(err)
+	}
 }
