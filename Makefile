@@ -57,6 +57,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzUnmarshalSMP$$' -fuzztime $(FUZZTIME) ./smp
 	$(GO) test -run '^$$' -fuzz '^FuzzValidate$$' -fuzztime $(FUZZTIME) ./dashboards
 	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./conformance
+	$(GO) test -run '^$$' -fuzz '^FuzzParseCall$$' -fuzztime $(FUZZTIME) ./sampleapp
 	$(GO) test -run '^$$' -fuzz '^FuzzPanelsOf$$' -fuzztime $(FUZZTIME) ./dashboards
 	$(GO) test -run '^$$' -fuzz '^FuzzFromTrimmed$$' -fuzztime $(FUZZTIME) ./meshsync/fingerprint
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeResult$$' -fuzztime $(FUZZTIME) ./smp

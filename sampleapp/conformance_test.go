@@ -164,3 +164,20 @@ func TestParseCallNamesTheField(t *testing.T) {
 		t.Errorf("bad call answered %d %s", code, raw)
 	}
 }
+
+// ParseCall decodes what any caller posts to /call: it never panics, and what it
+// accepts is within the documented bounds.
+func FuzzParseCall(f *testing.F) {
+	f.Add(`{"url":"http://app-b:9091/echo","method":"POST","headers":{"X-A":"1"},"count":3,"concurrency":2}`)
+	f.Add(`{"url":"grpc://app-b:9093","body":"x"}`)
+	f.Add(`{"url":"http://x/","count":-1}`)
+	f.Fuzz(func(t *testing.T, in string) {
+		c, err := ParseCall(strings.NewReader(in))
+		if err != nil {
+			return
+		}
+		if c.Count < 1 || c.Count > 5000 || c.Concurrency < 1 || c.Concurrency > 50 || c.TimeoutMS < 1 || c.TimeoutMS > 60000 || c.Method == "" {
+			t.Fatalf("accepted out of bounds: %+v", c)
+		}
+	})
+}
