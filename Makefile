@@ -54,7 +54,7 @@ ui-check: ui
 # none are tested, then tests the cluster packages. The first time, that builds the
 # control plane (10-15 minutes on 2 cores, progress every 30 s); the clusters stay up
 # for the next run; `make clusters-down` stops them.
-CLUSTER_PKGS := ./cmd/meshperf ./server/api ./server/connections ./server/meshes ./meshsync ./server/inventory ./server/web ./operator ./server/operatordeploy ./adapters/helmmesh ./server/adapters
+CLUSTER_PKGS := ./cmd/meshperf ./conformance ./server/conformance ./server/api ./server/connections ./server/meshes ./meshsync ./server/inventory ./server/web ./operator ./server/operatordeploy ./adapters/helmmesh ./server/adapters
 CLUSTERS_LOG := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/meshperf/clusters-up.log
 test: lint
 	@./hack/clusters.sh start-up $(CLUSTERS) $(CLUSTERS_LOG)
@@ -80,6 +80,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeHistogram$$' -fuzztime $(FUZZTIME) ./smp
 	$(GO) test -run '^$$' -fuzz '^FuzzUnmarshalSMP$$' -fuzztime $(FUZZTIME) ./smp
 	$(GO) test -run '^$$' -fuzz '^FuzzValidate$$' -fuzztime $(FUZZTIME) ./dashboards
+	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./conformance
+	$(GO) test -run '^$$' -fuzz '^FuzzParseCall$$' -fuzztime $(FUZZTIME) ./sampleapp
 	$(GO) test -run '^$$' -fuzz '^FuzzPanelsOf$$' -fuzztime $(FUZZTIME) ./dashboards
 	$(GO) test -run '^$$' -fuzz '^FuzzFromTrimmed$$' -fuzztime $(FUZZTIME) ./meshsync/fingerprint
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeResult$$' -fuzztime $(FUZZTIME) ./smp

@@ -41,12 +41,23 @@ type Config struct {
 	HTTPSAddr string // TLS with a self-signed certificate, HTTP/1.1 and h2
 	GRPCAddr  string
 	TCPAddr   string // raw TCP echo
+	// ExtraHTTPAddrs are more plain HTTP listeners serving the same handler (a
+	// conformance app with several ports, e.g. for port restrictions).
+	ExtraHTTPAddrs []string
+	// Name is the app's name in the conformance role (app-a, app-b, ...): answers
+	// say it, outbound calls are made as it.
+	Name string
+	// CallVia, when set, is where outbound calls of POST /call connect instead of
+	// their destination (the Host still names it): a sidecar standing in for a mesh's
+	// traffic interception. Real meshes intercept transparently; leave it empty.
+	CallVia string
 	Injection
 }
 
 // Addrs are the bound addresses.
 type Addrs struct {
 	HTTP, HTTPS, GRPC, TCP string
+	ExtraHTTP              []string
 }
 
 // Server is a running target.
@@ -63,11 +74,16 @@ type Server struct {
 	metricsHandler http.Handler
 
 	httpSrv, httpsSrv *http.Server
-	grpcSrv           *grpc.Server
-	tcpLn             net.Listener
-	wg                sync.WaitGroup
-	closeOnce         sync.Once
-	tcpConns          sync.Map
+	extraSrvs         []*http.Server
+	// conf counts what the conformance role received and what its calls got.
+	conf       confCounts
+	client     *http.Client
+	clientOnce sync.Once
+	grpcSrv    *grpc.Server
+	tcpLn      net.Listener
+	wg         sync.WaitGroup
+	closeOnce  sync.Once
+	tcpConns   sync.Map
 	// CertPEM is the self-signed certificate of the HTTPS listener.
 	CertPEM []byte
 }
@@ -79,6 +95,7 @@ func Start(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, start: time.Now()}
 	s.stats.init()
+	s.conf.reset(cfg.Name)
 	reg := selfmetrics.NewRegistry()
 	s.metrics, s.metricsHandler = selfmetrics.NewTarget(reg), selfmetrics.Handler(reg)
 	fail := func(err error) (*Server, error) { s.Close(); return nil, err }
@@ -94,6 +111,16 @@ func Start(cfg Config) (*Server, error) {
 		s.httpSrv = &http.Server{Handler: s, Protocols: &p, ReadHeaderTimeout: 10 * time.Second}
 		counted := countingListener{Listener: ln, c: &s.wire}
 		s.serve(func() error { return s.httpSrv.Serve(counted) })
+	}
+	for _, addr := range cfg.ExtraHTTPAddrs {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fail(err)
+		}
+		s.addrs.ExtraHTTP = append(s.addrs.ExtraHTTP, ln.Addr().String())
+		srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+		s.extraSrvs = append(s.extraSrvs, srv)
+		s.serve(func() error { return srv.Serve(ln) })
 	}
 	if cfg.HTTPSAddr != "" {
 		cert, pemBytes, err := selfSigned()
@@ -164,6 +191,9 @@ func (s *Server) Close() {
 		if s.httpsSrv != nil {
 			_ = s.httpsSrv.Shutdown(ctx)
 		}
+		for _, srv := range s.extraSrvs {
+			_ = srv.Shutdown(ctx)
+		}
 		if s.grpcSrv != nil {
 			s.grpcSrv.Stop()
 		}
@@ -172,6 +202,9 @@ func (s *Server) Close() {
 			s.tcpConns.Range(func(k, _ any) bool { _ = k.(net.Conn).Close(); return true })
 		}
 		s.wg.Wait()
+		if s.client != nil {
+			s.client.CloseIdleConnections()
+		}
 	})
 }
 
@@ -217,6 +250,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case "/metrics":
 		s.metricsHandler.ServeHTTP(w, r)
+		return
+	}
+	if s.serveConformance(w, r) {
 		return
 	}
 	began := time.Now()
@@ -280,6 +316,7 @@ func (s *Server) grpcInject(ctx context.Context, req any, info *grpc.UnaryServer
 		who, _, _ = strings.Cut(p.Addr.String(), ":")
 	}
 	began := time.Now()
+	s.grpcConformance(ctx, who)
 	s.holdResponse(ctx, in)
 	if in.fails() {
 		s.stats.add(who, info.FullMethod, codes.Unavailable.String())

@@ -27,6 +27,7 @@ import (
 	"github.com/meshperf/meshperf/server/api"
 	"github.com/meshperf/meshperf/server/auth"
 	"github.com/meshperf/meshperf/server/broker"
+	"github.com/meshperf/meshperf/server/conformance"
 	"github.com/meshperf/meshperf/server/connections"
 	"github.com/meshperf/meshperf/server/inventory"
 	"github.com/meshperf/meshperf/server/meshes"
@@ -225,6 +226,12 @@ func Run(ctx context.Context, cfg Config) error {
 	// Fingerprints read the inventory, and list the cluster live until its discovery
 	// has completed a snapshot.
 	meshSvc := meshes.New(conns, meshes.Fallback{Primary: inv, Secondary: &meshes.LiveSource{Clusters: conns}}, log)
+	// Conformance runs sign their reports with the server's key, sealed by box.
+	confSvc, err := conformance.New(ctx, st, conns, meshSvc, box, log)
+	if err != nil {
+		return err
+	}
+	defer confSvc.Close()
 	ropt := runs.Options{Owner: cfg.InstanceID, Concurrency: cfg.Concurrency, Version: cfg.Version, Logger: log,
 		Distributed: &agents.Distributor{Registry: reg, NC: brk.NC, Stream: brk.Stream, Version: cfg.Version, Logger: log},
 		Clusters:    meshSvc, MaxQueued: cfg.MaxQueuedRuns, MaxQueuedPerUser: cfg.MaxQueuedRunsPerUser}
@@ -249,7 +256,7 @@ func Run(ctx context.Context, cfg Config) error {
 	adapterSvc := adapters.New(workCtx, st, conns.Kubeconfig, adapters.Options{Logger: log})
 	a := api.New(st, mgr, api.Options{Adapters: adapterSvc, AnonymousRead: cfg.AnonymousRead, Targets: policy, Logger: log, Agents: reg, Clusters: conns, Meshes: meshSvc,
 		IssueAgentCredential: issue, IssueMeshSyncCredential: issueMeshSync, MaxRunConnections: cfg.MaxRunConnections, Metrics: sm, MetricsHandler: selfmetrics.Handler(metricsReg),
-		Grafana: grafanaConnections{conns}, Inventory: inv, Discovery: discovery, DisableOperator: cfg.DisableOperator})
+		Grafana: grafanaConnections{conns}, Inventory: inv, Discovery: discovery, DisableOperator: cfg.DisableOperator, Conformance: confSvc})
 	srv := newHTTPServer(web.Mount(a.Handler()), cfg.HTTP)
 
 	// The subsystems run as one group (the shape of Prometheus's cmd/prometheus): the

@@ -136,3 +136,32 @@ func TestActionScript(t *testing.T) {
 		t.Errorf("bad mode: exit %d", r.code)
 	}
 }
+
+// The conformance mode hands its inputs to `meshperf conformance run`: the profiles
+// are required, the signing key arrives (a bad one is refused by name), and a
+// cluster that cannot be reached is a run that could not be made.
+func TestActionConformanceMode(t *testing.T) {
+	if r := runAction(t, "INPUT_MODE=conformance"); r.code != 2 {
+		t.Errorf("no profiles: exit %d", r.code)
+	}
+	kc := filepath.Join(t.TempDir(), "kubeconfig")
+	os.WriteFile(kc, []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: dead, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: dead, context: {cluster: dead, user: u}}]
+current-context: dead
+`), 0o600)
+	r := runAction(t, "INPUT_MODE=conformance", "INPUT_PROFILES=SMI", "INPUT_KUBECONFIG="+kc, "INPUT_CLUSTER=dead", "INPUT_SIGN_KEY=not-a-key")
+	if r.code != 2 || r.outputs["exit-code"] != "" && r.outputs["exit-code"] != "2" {
+		t.Errorf("bad sign key: exit %d %v", r.code, r.outputs)
+	}
+	r = runAction(t, "INPUT_MODE=conformance", "INPUT_PROFILES=SMI,MESH-HTTP", "INPUT_KUBECONFIG="+kc, "INPUT_CLUSTER=nope")
+	if r.code != 2 {
+		t.Errorf("unknown context: exit %d", r.code)
+	}
+	r = runAction(t, "INPUT_MODE=conformance", "INPUT_PROFILES=SMI", "INPUT_KUBECONFIG="+kc, "INPUT_MESH=linkerd")
+	if r.code != 1 || r.outputs["exit-code"] != "1" || !strings.HasSuffix(r.outputs["result-file"], "conformance.yaml") {
+		t.Errorf("unreachable cluster: exit %d %v", r.code, r.outputs)
+	}
+}

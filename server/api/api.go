@@ -25,6 +25,7 @@ import (
 	"github.com/meshperf/meshperf/server/adapters"
 	"github.com/meshperf/meshperf/server/agents"
 	"github.com/meshperf/meshperf/server/auth"
+	"github.com/meshperf/meshperf/server/conformance"
 	"github.com/meshperf/meshperf/server/connections"
 	"github.com/meshperf/meshperf/server/inventory"
 	"github.com/meshperf/meshperf/server/meshes"
@@ -76,7 +77,9 @@ type Options struct {
 	// (nil: /metrics answers 404).
 	Metrics        *selfmetrics.Server
 	MetricsHandler http.Handler
-	Logger         *slog.Logger
+	// Conformance runs and keeps conformance reports (nil: its routes answer 503).
+	Conformance *conformance.Service
+	Logger      *slog.Logger
 }
 
 // API is the HTTP API.
@@ -195,6 +198,14 @@ func (a *API) routes() []route {
 		{"GET", "/api/v1/results/{id}/charts", auth.Viewer, a.resultCharts},
 		{"GET", "/api/v1/results/{id}/grafana-panels", auth.Viewer, a.withClusters(a.resultGrafanaPanels)},
 		{"DELETE", "/api/v1/results/{id}", auth.Editor, a.deleteResult},
+
+		{"POST", "/api/v1/conformance/runs", auth.Editor, a.withConformance(a.startConformance)},
+		{"GET", "/api/v1/conformance/runs", auth.Viewer, a.listConformance},
+		{"GET", "/api/v1/conformance/runs/{id}", auth.Viewer, a.getConformance},
+		{"GET", "/api/v1/conformance/runs/{id}/report", auth.Viewer, a.conformanceReport},
+		{"POST", "/api/v1/conformance/reports", auth.Editor, a.withConformance(a.uploadConformance)},
+		{"GET", "/api/v1/conformance/matrix", auth.Viewer, a.withConformance(a.conformanceMatrix)},
+		{"GET", "/api/v1/conformance/key", auth.Viewer, a.withConformance(a.conformanceKey)},
 
 		// A viewer may build a board; uploading one (connection) needs an editor.
 		{"POST", "/api/v1/dashboards", auth.Viewer, a.createDashboard},

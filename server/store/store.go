@@ -365,6 +365,7 @@ func migrations() []*gormigrate.Migration {
 		},
 		inventoryMigration(),
 		adaptersMigration(),
+		conformanceMigration(),
 	}
 }
 
