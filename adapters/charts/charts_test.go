@@ -96,7 +96,7 @@ func TestLinkerdNeedsAndGetsItsCertificates(t *testing.T) {
 	if _, err := charts.Render(ch, "linkerd-control-plane", "linkerd", nil, ""); err == nil || !strings.Contains(err.Error(), "trust anchors") {
 		t.Fatalf("rendered without a trust anchor: %v", err)
 	}
-	vals, err := linkerd.Spec().Charts[1].Values(adapter.Operation{})
+	vals, err := linkerd.Spec().Charts[1].Values(context.Background(), nil, adapter.Operation{})
 	if err != nil {
 		t.Fatal(err)
 	}

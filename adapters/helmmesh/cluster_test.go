@@ -220,6 +220,17 @@ func TestIstioOnTwoClustersWithAThirdDown(t *testing.T) {
 		t.Fatalf("sample remove: %v; namespace: %v", os, err)
 	}
 
+	// Mesh-wide mTLS (c1): a PeerAuthentication in the control plane's namespace.
+	os, _ = run(t, cl, &adapterv1.ApplyRequest{OperationId: "mtls-" + ns, Kind: adapterv1.OperationKind_OPERATION_KIND_CONFIGURE_MTLS,
+		Clusters: clusters[:1], Namespace: ns, Parameters: map[string]string{"mode": "strict"}})
+	if os.GetState() != adapterv1.State_STATE_SUCCEEDED {
+		t.Fatalf("mtls: %v", os)
+	}
+	raw, err := cs["c1"].Discovery().RESTClient().Get().AbsPath("/apis/security.istio.io/v1/namespaces/" + ns + "/peerauthentications/default").DoRaw(context.Background())
+	if err != nil || !strings.Contains(string(raw), `"STRICT"`) {
+		t.Fatalf("PeerAuthentication: %v %s", err, raw)
+	}
+
 	// Uninstall removes everything: workloads, CRDs, cluster roles, the namespace.
 	os, _ = run(t, cl, &adapterv1.ApplyRequest{OperationId: "uninstall-" + ns, Kind: adapterv1.OperationKind_OPERATION_KIND_UNINSTALL,
 		Clusters: clusters[:2], Namespace: ns})

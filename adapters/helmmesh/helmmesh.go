@@ -26,8 +26,9 @@ import (
 type Chart struct {
 	Name    string // chart name in the repository
 	Release string // release name
-	// Values returns the chart's values for an install (nil: the chart's defaults).
-	Values func(op adapter.Operation) (map[string]any, error)
+	// Values returns the chart's values for an install on cluster c (nil: the
+	// chart's defaults); c lets them keep what an earlier install generated.
+	Values func(ctx context.Context, c *charts.Cluster, op adapter.Operation) (map[string]any, error)
 }
 
 // Spec is a mesh's knowledge.
@@ -194,7 +195,7 @@ func (m *Mesh) install(ctx context.Context, c *charts.Cluster, op adapter.Operat
 		}
 		var vals map[string]any
 		if ch.Values != nil {
-			if vals, err = ch.Values(op); err != nil {
+			if vals, err = ch.Values(ctx, c, op); err != nil {
 				return nil, err
 			}
 		}

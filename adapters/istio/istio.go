@@ -4,6 +4,7 @@
 package istio
 
 import (
+	"context"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -28,7 +29,7 @@ func ptr(s string) *string { return &s }
 
 // values point both charts at the install's namespace (the charts default to
 // istio-system).
-func values(op adapter.Operation) (map[string]any, error) {
+func values(_ context.Context, _ *charts.Cluster, op adapter.Operation) (map[string]any, error) {
 	return map[string]any{"global": map[string]any{"istioNamespace": op.Namespace}}, nil
 }
 

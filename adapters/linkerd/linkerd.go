@@ -6,6 +6,7 @@
 package linkerd
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -16,6 +17,8 @@ import (
 	"math/big"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/meshperf/meshperf/adapters/adapter"
@@ -69,16 +72,50 @@ func Spec() helmmesh.Spec {
 	}
 }
 
-func controlPlaneValues(op adapter.Operation) (map[string]any, error) {
-	ca, err := NewCertificates(time.Now())
+// controlPlaneValues: the trust anchor and issuer of the Linkerd already installed in
+// the namespace when there is one (an upgrade must not rotate the trust anchor under
+// running proxies), else new ones.
+func controlPlaneValues(ctx context.Context, c *charts.Cluster, op adapter.Operation) (map[string]any, error) {
+	ca, err := existing(ctx, c, op.Namespace)
 	if err != nil {
 		return nil, err
+	}
+	if ca == nil {
+		if ca, err = NewCertificates(time.Now()); err != nil {
+			return nil, err
+		}
 	}
 	return map[string]any{
 		"identityTrustAnchorsPEM": ca.TrustAnchorPEM,
 		"identity": map[string]any{"issuer": map[string]any{"tls": map[string]any{
 			"crtPEM": ca.IssuerCertPEM, "keyPEM": ca.IssuerKeyPEM}}},
 	}, nil
+}
+
+// existing reads the certificates of a Linkerd installed in ns (nil when none).
+func existing(ctx context.Context, c *charts.Cluster, ns string) (*Certificates, error) {
+	if c == nil || ns == "" {
+		return nil, nil
+	}
+	cm, err := c.Core.CoreV1().ConfigMaps(ns).Get(ctx, "linkerd-identity-trust-roots", metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading Linkerd's trust roots: %w", err)
+	}
+	sec, err := c.Core.CoreV1().Secrets(ns).Get(ctx, "linkerd-identity-issuer", metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading Linkerd's issuer: %w", err)
+	}
+	ca := &Certificates{TrustAnchorPEM: cm.Data["ca-bundle.crt"], IssuerCertPEM: string(sec.Data["crt.pem"]), IssuerKeyPEM: string(sec.Data["key.pem"])}
+	if ca.TrustAnchorPEM == "" || ca.IssuerCertPEM == "" || ca.IssuerKeyPEM == "" {
+		return nil, nil
+	}
+	return ca, nil
 }
 
 // Certificates are a Linkerd identity trust anchor and the issuer it signed.

@@ -315,6 +315,15 @@ func TestRestartsMidOperation(t *testing.T) {
 	}
 
 	// 2. The server restarts while the adapter works (an upgrade, held at its chart).
+	// The upgrade keeps the trust anchor the install generated.
+	roots := func() string {
+		cm, err := k8stest.Clientset(t, f.merged, "c1").CoreV1().ConfigMaps(f.ns).Get(ctx, "linkerd-identity-trust-roots", metav1.GetOptions{})
+		if err != nil || !strings.Contains(cm.Data["ca-bundle.crt"], "BEGIN CERTIFICATE") {
+			t.Fatalf("trust roots: %v", err)
+		}
+		return cm.Data["ca-bundle.crt"]
+	}
+	anchor := roots()
 	f.repo.Hold()
 	op, err = f.svc.Start(ctx, apitypes.OperationRequest{Mesh: "linkerd", Kind: "install", Version: "1.16.10", Namespace: f.ns, Clusters: []string{"c1"}}, "tester")
 	if err != nil {
@@ -332,6 +341,9 @@ func TestRestartsMidOperation(t *testing.T) {
 		t.Fatalf("after the server restarted: %+v", done)
 	}
 	checkEvents(t, f.svc, op.ID)
+	if roots() != anchor {
+		t.Errorf("the upgrade replaced Linkerd's trust anchor")
+	}
 	op, err = f.svc.Start(ctx, apitypes.OperationRequest{Mesh: "linkerd", Kind: "uninstall", Namespace: f.ns, Clusters: []string{"c1"}}, "tester")
 	if err != nil {
 		t.Fatal(err)
