@@ -22,7 +22,8 @@ import (
 )
 
 // The conformance role: the same target is the app a conformance suite deploys as
-// app-a, app-b, app-c (Meshery's SMI suite used one binary the same way). It answers
+// app-a, app-b, app-c (Meshery's SMI suite used one binary the same way), switched on
+// by giving it a Name (--name). It answers
 // GET /echo with what it received, makes a described outbound call on POST /call, and
 // counts per caller what it received and what its own calls got (GET /counts; DELETE
 // /counts resets).
@@ -149,8 +150,12 @@ func sourceIP(remote string) string {
 	return host
 }
 
-// serveConformance answers the conformance role's paths; false when the path is not one.
+// serveConformance answers the conformance role's paths; false when the path is not
+// one, or the target is not in the role (no Name: every path echoes, as it always did).
 func (s *Server) serveConformance(w http.ResponseWriter, r *http.Request) bool {
+	if s.cfg.Name == "" {
+		return false
+	}
 	switch {
 	case r.URL.Path == "/echo" || strings.HasPrefix(r.URL.Path, "/echo/"):
 		s.serveEcho(w, r)

@@ -181,3 +181,20 @@ func FuzzParseCall(f *testing.F) {
 		}
 	})
 }
+
+// Without a name the target is the plain load target: /echo, /call and /counts echo
+// the body like any path.
+func TestConformanceRoleNeedsAName(t *testing.T) {
+	s := startApp(t, Config{HTTPAddr: "127.0.0.1:0"})
+	for _, p := range []string{"/echo", "/call", "/counts"} {
+		resp, err := http.Post(s.URL()+p, "text/plain", strings.NewReader("body"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(b) != "body" || resp.Header.Get(AppHeader) != "" {
+			t.Errorf("%s without a name: %d %q", p, resp.StatusCode, b)
+		}
+	}
+}

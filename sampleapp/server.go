@@ -255,6 +255,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.serveConformance(w, r) {
 		return
 	}
+	if s.cfg.Name != "" {
+		w.Header().Set(AppHeader, s.cfg.Name)
+	}
 	began := time.Now()
 	in := s.cfg.Injection
 	if r.URL.RawQuery != "" {

@@ -30,7 +30,7 @@ caller, path and status); GET /metrics serves its Prometheus metrics (requests b
 and code, latency histogram); GET /healthz answers ok. gRPC serves grpc.health.v1 and
 meshperf.echo.v1.Echo; TCP echoes bytes.
 
-The conformance role (the app a conformance suite deploys as app-a, app-b, ...):
+The conformance role (--name; the app a conformance suite deploys as app-a, app-b, ...):
 GET /echo answers with what it received and --name; POST /call makes a described
 outbound call ({"url":"http://app-b:9091/echo","method":"GET","headers":{},"count":1});
 GET /counts tells per caller what it received and what its calls got; DELETE /counts
@@ -87,7 +87,7 @@ resets them.`,
 	fl.Float64Var(&errorRate, "error-rate", 0, "share of requests (0..1) answered with --error-code (gRPC: UNAVAILABLE)")
 	fl.IntVar(&errorCode, "error-code", 503, "HTTP status of injected errors")
 	fl.IntVar(&responseBytes, "response-size", 0, "response body size when there is no request body to echo")
-	fl.StringVar(&cfg.Name, "name", "", "the app's name in the conformance role (answers say it; calls are made as it)")
+	fl.StringVar(&cfg.Name, "name", "", "the app's name: turns on the conformance role (/echo, /call, /counts; answers say it, calls are made as it)")
 	fl.StringSliceVar(&cfg.ExtraHTTPAddrs, "extra-http-addr", nil, "more HTTP listen addresses serving the same (repeatable)")
 	fl.StringVar(&cfg.CallVia, "call-via", "", "connect outbound calls of POST /call to this address instead (a test sidecar; real meshes need none)")
 	fl.StringVar(&stall, "stall", "", "pause all responses: PAUSE/EVERY, e.g. 1s/10s")
