@@ -76,6 +76,9 @@ type Failure struct {
 	Cause   string
 	Remedy  string
 	Err     error
+	// Details are outputs worth keeping even though the cluster's part failed (a
+	// validate operation's report).
+	Details map[string]string
 }
 
 func (f *Failure) Error() string {

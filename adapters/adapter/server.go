@@ -2,6 +2,7 @@ package adapter
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"sort"
@@ -176,7 +177,11 @@ func (s *Server) runCluster(op *operation, desc *adapterv1.OperationDescriptor, 
 	}
 	fail := func(err error) {
 		summary, cause, remedy := explain(err, name)
-		op.end(name, nil, summary, cause, remedy)
+		var details map[string]string
+		if f := (*Failure)(nil); errors.As(err, &f) {
+			details = f.Details
+		}
+		op.end(name, details, summary, cause, remedy)
 	}
 	if !desc.GetImplemented() {
 		fail(Fail(nil, desc.GetKind().String()+" is not implemented by this adapter", desc.GetReason(), "use an adapter version that implements it"))

@@ -56,6 +56,8 @@ type Mesh struct {
 	Repo *charts.Repo
 	// SampleImage is the image of meshperf's sample app (`meshperf target`).
 	SampleImage string
+	// Validation configures the validate operation (conformance).
+	Validation Validation
 }
 
 // SampleNamespace is where the sample app goes by default.
@@ -102,9 +104,7 @@ func (m *Mesh) Operations() []*adapterv1.OperationDescriptor {
 		{Kind: adapterv1.OperationKind_OPERATION_KIND_CONFIGURE_ADDONS, Implemented: false,
 			Reason:      "add-ons (Prometheus, Grafana, tracing, dashboards) are not packaged by meshperf's adapters yet",
 			Description: "install the mesh's add-ons", Parameters: []*adapterv1.ParameterDescriptor{{Name: "addons", Description: "comma-separated add-on names"}}},
-		{Kind: adapterv1.OperationKind_OPERATION_KIND_VALIDATE, Implemented: false,
-			Reason:      "conformance validation is not wired to the adapters yet (meshperf conformance runs it from the server)",
-			Description: "validate the mesh with a conformance suite", Parameters: []*adapterv1.ParameterDescriptor{{Name: "suite", Description: "suite name"}}},
+		m.validateDescriptor(),
 	}
 }
 
@@ -143,6 +143,8 @@ func (m *Mesh) Do(ctx context.Context, op adapter.Operation, t adapter.Target) (
 		return m.injection(ctx, c, op, t)
 	case adapterv1.OperationKind_OPERATION_KIND_CONFIGURE_MTLS:
 		return m.mtls(ctx, c, op, t)
+	case adapterv1.OperationKind_OPERATION_KIND_VALIDATE:
+		return m.validate(ctx, op, t)
 	}
 	return nil, fmt.Errorf("operation %s is not implemented", op.Kind)
 }
