@@ -253,7 +253,11 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	// Mesh adapters: the registry, health checks, and operations sent with the
 	// kubeconfigs of the selected (usable) cluster connections.
-	adapterSvc := adapters.New(workCtx, st, conns.Kubeconfig, adapters.Options{Logger: log})
+	adapterSvc := adapters.New(workCtx, st, conns.Kubeconfig, adapters.Options{Logger: log,
+		KeepReport: func(ctx context.Context, op, cluster string, report []byte, actor string) error {
+			_, err := confSvc.Keep(ctx, op, cluster, report, actor)
+			return err
+		}})
 	a := api.New(st, mgr, api.Options{Adapters: adapterSvc, AnonymousRead: cfg.AnonymousRead, Targets: policy, Logger: log, Agents: reg, Clusters: conns, Meshes: meshSvc,
 		IssueAgentCredential: issue, IssueMeshSyncCredential: issueMeshSync, MaxRunConnections: cfg.MaxRunConnections, Metrics: sm, MetricsHandler: selfmetrics.Handler(metricsReg),
 		Grafana: grafanaConnections{conns}, Inventory: inv, Discovery: discovery, DisableOperator: cfg.DisableOperator, Conformance: confSvc})

@@ -103,6 +103,10 @@ func writeOperation(cmd *cobra.Command, out *outputFlag, op *client.Operation) e
 			c := op.Clusters[i]
 			var d []string
 			for _, k := range sortedKeys(c.Details) {
+				if k == "report" { // a validate operation's whole report: kept by the server
+					d = append(d, "report=kept (meshperf conformance list)")
+					continue
+				}
 				d = append(d, k+"="+c.Details[k])
 			}
 			cause := c.Cause
@@ -206,5 +210,19 @@ func newMeshOpCmds() []*cobra.Command {
 	}
 	injection.Flags().BoolVar(&disable, "disable", false, "turn injection off")
 	inj.add(injection)
-	return []*cobra.Command{install, uninstall, sample, injection}
+
+	var val meshOpFlags
+	var profiles string
+	validate := &cobra.Command{
+		Use:     "validate MESH --cluster NAME [--cluster NAME...] [--profile SMI,MESH-HTTP,MESH-GRPC]",
+		Short:   "Run the conformance suite on clusters through the mesh's adapter; each cluster's signed report is kept (meshperf conformance list)",
+		Example: `  meshperf mesh validate istio --cluster c1 --cluster c2 --profile MESH-HTTP,MESH-GRPC`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return val.run(cmd, client.OperationRequest{Mesh: args[0], Kind: "validate", Parameters: map[string]string{"profiles": profiles}})
+		},
+	}
+	validate.Flags().StringVar(&profiles, "profile", "MESH-HTTP", "comma-separated conformance profiles: SMI, MESH-HTTP, MESH-GRPC")
+	val.add(validate)
+	return []*cobra.Command{install, uninstall, sample, injection, validate}
 }

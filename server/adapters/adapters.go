@@ -53,6 +53,9 @@ type Options struct {
 	// server or in its clusters' network).
 	Dial   func(address string) (*grpc.ClientConn, error)
 	Logger *slog.Logger
+	// KeepReport stores the conformance report of a validate operation's cluster
+	// (server/conformance signs and keeps it); nil keeps it only in the details.
+	KeepReport func(ctx context.Context, operationID, cluster string, report []byte, actor string) error
 }
 
 // Service is the registry and the operations.

@@ -332,6 +332,11 @@ func (s *Service) finish(ctx context.Context, cl adapterv1.AdapterClient, op *st
 			b, _ := json.Marshal(r.GetDetails())
 			c.Details = string(b)
 		}
+		if rep := r.GetDetails()["report"]; rep != "" && op.Kind == "validate" && s.opt.KeepReport != nil {
+			if err := s.opt.KeepReport(ctx, op.ID, c.Cluster, []byte(rep), op.CreatedBy); err != nil {
+				s.log.Warn("keeping a validate operation's conformance report", "operation", op.ID, "cluster", c.Cluster, "err", err)
+			}
+		}
 	}
 	if err := s.st.SaveMeshOperationClusters(ctx, cs); err != nil {
 		return err

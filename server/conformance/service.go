@@ -196,6 +196,47 @@ func (s *Service) Upload(ctx context.Context, data []byte, actor string, trusted
 	return run, s.st.FinishConformanceRun(ctx, run.ID, run.Status, run.Report, run.KeyID, "", run.Conformant)
 }
 
+// Keep stores the report an adapter's validate operation produced on a connected
+// cluster, signed with the server's key: the server vouches that the report is what
+// its registered adapter sent. It is idempotent per operation and cluster (a resumed
+// operation is kept once).
+func (s *Service) Keep(ctx context.Context, operationID, cluster string, data []byte, actor string) (*store.ConformanceRun, error) {
+	id := uuid.NewSHA1(keepSpace, []byte(operationID+"/"+cluster)).String()
+	if r, err := s.st.GetConformanceRun(ctx, id); err == nil {
+		return r, nil
+	}
+	rep, err := suite.Decode(data)
+	if err != nil {
+		return nil, &InputError{"report: " + err.Error()}
+	}
+	rep.Mesh.Cluster = cluster
+	rep.Signature = nil
+	if err := rep.Sign(s.key); err != nil {
+		return nil, err
+	}
+	var b strings.Builder
+	_ = rep.Write(&b, suite.FormatJSON)
+	var names []string
+	for _, p := range rep.Profiles {
+		names = append(names, p.Name)
+	}
+	run := &store.ConformanceRun{ID: id, ClusterName: cluster, Mesh: rep.Mesh.Name, MeshVersion: rep.Mesh.Version,
+		Profiles: strings.Join(names, ","), Status: store.ConformanceRunning, CreatedBy: actor}
+	if conn, err := s.conns.Usable(ctx, cluster); err == nil {
+		run.ClusterUID = conn.ClusterUID
+	}
+	if err := s.st.CreateConformanceRun(ctx, run); err != nil {
+		return nil, err
+	}
+	if err := s.st.FinishConformanceRun(ctx, id, store.ConformanceDone, b.String(), rep.Signature.KeyID, "", rep.Conformant()); err != nil {
+		return nil, err
+	}
+	return s.st.GetConformanceRun(ctx, id)
+}
+
+// keepSpace names the runs kept from adapters' validate operations.
+var keepSpace = uuid.MustParse("6f1d3c1e-5a0b-4c53-9b8e-2f4d7a1c0e11")
+
 // Report decodes a stored run's report (it was verified or signed here).
 func Report(r *store.ConformanceRun) (*suite.Report, error) {
 	if r.Report == "" {

@@ -124,6 +124,28 @@ func TestRunOnConnectedClusterSignedAndInMatrix(t *testing.T) {
 	if cells, _ := svc.Matrix(ctx); len(cells) != 2 {
 		t.Errorf("matrix after upload: %+v", cells)
 	}
+
+	// An adapter's validate operation: its unsigned report is signed here and kept
+	// once per operation and cluster, under the connection's name.
+	rep.Mesh.Version, rep.Mesh.Cluster, rep.Signature = "0.3.0", "inside-the-adapter", nil
+	y.Reset()
+	_ = rep.Write(&y, suite.FormatYAML)
+	kept, err := svc.Keep(ctx, "op-1", "c1", y.Bytes(), "admin")
+	if err != nil || kept.Status != store.ConformanceDone || kept.ClusterName != "c1" || kept.ClusterUID == "" || kept.MeshVersion != "0.3.0" {
+		t.Fatalf("keep: %+v %v", kept, err)
+	}
+	if v, err := suite.Verify([]byte(kept.Report), svc.PublicKey()); err != nil || v.Mesh.Cluster != "c1" {
+		t.Fatalf("a kept report verifies with the server's key: %v", err)
+	}
+	if again, err := svc.Keep(ctx, "op-1", "c1", y.Bytes(), "admin"); err != nil || again.ID != kept.ID {
+		t.Errorf("keeping the same operation's report twice: %+v %v", again, err)
+	}
+	if _, err := svc.Keep(ctx, "op-2", "c1", []byte("not: [a report"), "admin"); !isInput(err, "report") {
+		t.Errorf("junk kept: %v", err)
+	}
+	if cells, _ := svc.Matrix(ctx); len(cells) != 3 {
+		t.Errorf("matrix after keep: %+v", cells)
+	}
 }
 
 func isInput(err error, word string) bool {
