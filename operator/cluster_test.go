@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -23,6 +24,7 @@ import (
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/meshperf/meshperf/bus"
 	"github.com/meshperf/meshperf/internal/k8stest"
 	"github.com/meshperf/meshperf/operator/api/v1alpha1"
 )
@@ -257,6 +259,28 @@ func TestReconcileBrokerAndMeshSync(t *testing.T) {
 	if !slices.Contains(ms.Finalizers, Finalizer) {
 		t.Errorf("no finalizer: %v", ms.Finalizers)
 	}
+
+	// MeshSync's status event passing through the broker reaches the MeshSync's
+	// status (objects, last event, version).
+	nc, err := nats.Connect(local.URL, nats.Token("mpm1.uid-op.mac"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	data, err := bus.Encode(&bus.Envelope{Version: bus.SchemaVersion, Kind: bus.KindMeshSyncEvent, Sender: "uid-op", Boot: "b1", Seq: 1,
+		Sent: time.Now().UTC(), MeshSyncEvent: &bus.MeshSyncEvent{Cluster: "uid-op", Type: bus.EventStatus,
+			Status: &bus.MeshSyncStatus{Mode: "operator", State: "watching", Objects: 42, MeshperfVers: "v-meshsync"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, _ := bus.MeshSyncEvents("uid-op")
+	if err := nc.Publish(events, data); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, func() string { return fmt.Sprintf("MeshSync status %+v", ms.Status) }, func() bool {
+		_ = env.c.Get(ctx, key, ms)
+		return ms.Status.Objects == 42 && ms.Status.LastEvent != nil && ms.Status.Version == "v-meshsync"
+	})
 
 	// What each service account may do, asked of the API server as that account.
 	can := func(sa, verb, resource, ns, name string) bool {

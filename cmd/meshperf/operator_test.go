@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/meshperf/meshperf/internal/k8stest"
+	"github.com/meshperf/meshperf/server/operatordeploy"
 )
 
 // kubeconfigAs writes a kubeconfig of context c1 that acts as the service account
@@ -113,10 +114,13 @@ func TestOperatorModeThroughTheLeafBroker(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		// A test that failed midway leaves the operator's objects (a MeshSync whose
+		// finalizer no operator will run, cluster-wide grants): Remove takes them out.
+		if _, err := operatordeploy.Remove(context.Background(), k8stest.RESTConfig(t, merged, "c1"), opns); err != nil {
+			t.Logf("cleanup: %v", err)
+		}
 		_ = cs.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
 		_ = cs.CoreV1().Namespaces().Delete(context.Background(), opns, metav1.DeleteOptions{})
-		_ = cs.RbacV1().ClusterRoles().Delete(context.Background(), "meshperf-operator-"+opns, metav1.DeleteOptions{})
-		_ = cs.RbacV1().ClusterRoleBindings().Delete(context.Background(), "meshperf-operator-"+opns, metav1.DeleteOptions{})
 	})
 	leafAddr := freeAddr(t)
 	srv := startServerWith(t, freeAddr(t), t.TempDir(), "", []string{"--nats-leaf-addr", leafAddr,

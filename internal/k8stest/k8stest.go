@@ -19,6 +19,7 @@ import (
 	"testing"
 
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
@@ -73,6 +74,21 @@ func Contexts(t testing.TB, merged []byte, names []string, aliases map[string]st
 		t.Fatal(err)
 	}
 	return b
+}
+
+// RESTConfig is an admin REST config of context name (c1, c2, ...).
+func RESTConfig(t testing.TB, merged []byte, name string) *rest.Config {
+	t.Helper()
+	cc, err := clientcmd.NewClientConfigFromBytes(merged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := cc.RawConfig()
+	rc, err := clientcmd.NewDefaultClientConfig(raw, &clientcmd.ConfigOverrides{CurrentContext: name}).ClientConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rc
 }
 
 // Clientset is an admin client of context name (c1, c2, ...).
