@@ -197,7 +197,7 @@ func TestInstallOnClustersWithOneDown(t *testing.T) {
 		{apitypes.OperationRequest{Mesh: "linkerd", Kind: "reinstall", Clusters: []string{"c1"}}, "kind"},
 		{apitypes.OperationRequest{Mesh: "linkerd", Kind: "install", Clusters: []string{"c1"}, Version: "9.9.9"}, "version"},
 		{apitypes.OperationRequest{Mesh: "linkerd", Kind: "install", Clusters: []string{"nope"}}, "clusters[0]"},
-		{apitypes.OperationRequest{Mesh: "linkerd", Kind: "validate", Clusters: []string{"c1"}}, "kind"},
+		{apitypes.OperationRequest{Mesh: "linkerd", Kind: "configure-addons", Clusters: []string{"c1"}}, "kind"},
 		{apitypes.OperationRequest{Mesh: "linkerd", Kind: "sample-deploy", Clusters: []string{"c1"}, Parameters: map[string]string{"inject": "maybe"}}, "parameters.inject"},
 		{apitypes.OperationRequest{Mesh: "linkerd", Kind: "install", Clusters: []string{"c1"}, Namespace: "No_Such"}, "namespace"},
 	} {

@@ -35,7 +35,9 @@ type Service struct {
 	st     *store.Store
 	conns  *connections.Manager
 	meshes *meshes.Service
-	key    ed25519.PrivateKey
+	key    ed25519.PrivateKey // nil when it cannot be unsealed (keyErr says why)
+	pub    ed25519.PublicKey
+	keyErr error
 	log    *slog.Logger
 	// Tune, when set, adjusts every run's options (tests reach the apps of the
 	// stand-in test mesh with it).
@@ -64,20 +66,28 @@ func New(ctx context.Context, st *store.Store, conns *connections.Manager, ms *m
 	if err != nil {
 		return nil, fmt.Errorf("conformance signing key: %w", err)
 	}
-	seed, err := box.Open(k.Sealed, keyBinding)
-	if err != nil || len(seed) != ed25519.SeedSize {
-		return nil, fmt.Errorf("conformance signing key: cannot unseal it with this server's secret key: %v", err)
+	pub, err := base64.StdEncoding.DecodeString(k.PublicKey)
+	if err != nil || len(pub) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("conformance signing key: the stored public key is damaged")
 	}
 	if err := st.FailInterruptedConformanceRuns(ctx); err != nil {
 		return nil, err
 	}
-	s := &Service{st: st, conns: conns, meshes: ms, key: ed25519.NewKeyFromSeed(seed), log: log}
+	s := &Service{st: st, conns: conns, meshes: ms, pub: pub, log: log}
+	// A server started with another secret key still serves its stored reports and
+	// the matrix; only signing (runs, reports kept from adapters) is refused, saying why.
+	if seed, err := box.Open(k.Sealed, keyBinding); err != nil || len(seed) != ed25519.SeedSize {
+		s.keyErr = fmt.Errorf("conformance signing key: cannot unseal it with this server's secret key (start the server with the secret key that sealed it): %v", err)
+		log.Error("conformance reports cannot be signed", "err", s.keyErr)
+	} else {
+		s.key = ed25519.NewKeyFromSeed(seed)
+	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
 }
 
 // PublicKey is the key the server's reports verify with.
-func (s *Service) PublicKey() ed25519.PublicKey { return s.key.Public().(ed25519.PublicKey) }
+func (s *Service) PublicKey() ed25519.PublicKey { return s.pub }
 
 // Close cancels the runs in progress (their namespaces are deleted) and waits.
 func (s *Service) Close() {
@@ -95,6 +105,9 @@ func (e *InputError) Error() string { return e.Msg }
 
 // Start checks the request, records the run and runs it in the background.
 func (s *Service) Start(ctx context.Context, req RunRequest, actor string) (*store.ConformanceRun, error) {
+	if s.key == nil {
+		return nil, s.keyErr
+	}
 	if req.Cluster == "" {
 		return nil, &InputError{"cluster: required"}
 	}
@@ -201,6 +214,9 @@ func (s *Service) Upload(ctx context.Context, data []byte, actor string, trusted
 // its registered adapter sent. It is idempotent per operation and cluster (a resumed
 // operation is kept once).
 func (s *Service) Keep(ctx context.Context, operationID, cluster string, data []byte, actor string) (*store.ConformanceRun, error) {
+	if s.key == nil {
+		return nil, s.keyErr
+	}
 	id := uuid.NewSHA1(keepSpace, []byte(operationID+"/"+cluster)).String()
 	if r, err := s.st.GetConformanceRun(ctx, id); err == nil {
 		return r, nil

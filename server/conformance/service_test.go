@@ -99,9 +99,20 @@ func TestRunOnConnectedClusterSignedAndInMatrix(t *testing.T) {
 		t.Error("the signing key is stored unsealed")
 	}
 	other, _, _ := secrets.LoadOrCreate(filepath.Join(t.TempDir(), "other.key"))
-	if _, err := New(ctx, st, conns, nil, other, nil); err == nil || !strings.Contains(err.Error(), "unseal") {
-		t.Errorf("another server secret opened the key: %v", err)
+	locked, err := New(ctx, st, conns, nil, other, nil)
+	if err != nil {
+		t.Fatalf("a server with another secret key must still start (and serve stored reports): %v", err)
 	}
+	if _, err := locked.Start(ctx, RunRequest{Cluster: "c1", Profiles: []string{"MESH-GRPC"}}, "ops"); err == nil || !strings.Contains(err.Error(), "unseal") {
+		t.Errorf("another server secret signed with the key: %v", err)
+	}
+	if !locked.PublicKey().Equal(svc.PublicKey()) {
+		t.Error("the public key is not served when the private key is locked")
+	}
+	if runs, err := st.ListConformanceRuns(ctx, 10); err != nil || len(runs) == 0 {
+		t.Errorf("stored runs: %d %v", len(runs), err)
+	}
+	locked.Close()
 
 	// Uploads: a CI job's signed report is kept; an altered one is refused.
 	ci, _ := suite.GenerateKey()
