@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -50,17 +48,7 @@ func TestFoundPrometheusListedAndDiscoveryMetrics(t *testing.T) {
 	}
 
 	srv := startServer(t, freeAddr(t), t.TempDir(), "", "MESHPERF_ADMIN_TOKEN="+adminToken)
-	t.Setenv("MESHPERF_CONFIG", filepath.Join(t.TempDir(), "config.yaml"))
-	if r := meshperf(t, "login", "--server", srv.url, "--token", adminToken); r.code != 0 {
-		t.Fatalf("login: %s", r.stderr)
-	}
-	kc := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(kc, k8stest.Contexts(t, merged, []string{"c1"}, nil), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if r := meshperf(t, "cluster", "add", "--kubeconfig", kc); r.code != 0 {
-		t.Fatalf("cluster add: %d %s %s", r.code, r.stdout, r.stderr)
-	}
+	loginAndAddC1(t, srv, merged)
 	// Only this test's namespace: the cluster is shared.
 	if r := meshperf(t, "inventory", "scope", "c1", "--include-namespace", ns); r.code != 0 {
 		t.Fatalf("scope: %d %s %s", r.code, r.stdout, r.stderr)

@@ -3,8 +3,6 @@ package main_test
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -35,17 +33,7 @@ func TestInventoryCLI(t *testing.T) {
 
 	addr := freeAddr(t)
 	srv := startServer(t, addr, t.TempDir(), "", "MESHPERF_ADMIN_TOKEN="+adminToken)
-	t.Setenv("MESHPERF_CONFIG", filepath.Join(t.TempDir(), "config.yaml"))
-	if r := meshperf(t, "login", "--server", srv.url, "--token", adminToken); r.code != 0 {
-		t.Fatalf("login: %s", r.stderr)
-	}
-	kc := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(kc, k8stest.Contexts(t, merged, []string{"c1"}, nil), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if r := meshperf(t, "cluster", "add", "--kubeconfig", kc); r.code != 0 {
-		t.Fatalf("cluster add: %d %s %s", r.code, r.stdout, r.stderr)
-	}
+	loginAndAddC1(t, srv, merged)
 	// Only this test's namespace and kind: the cluster is shared.
 	if r := meshperf(t, "inventory", "scope", "c1", "--include-namespace", ns, "--include-kind", "ConfigMap"); r.code != 0 || !strings.Contains(r.stdout, ns) {
 		t.Fatalf("scope: %d %s %s", r.code, r.stdout, r.stderr)

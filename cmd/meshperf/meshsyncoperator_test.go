@@ -38,17 +38,7 @@ func TestOperatorModeMeshSyncFillsTheInventory(t *testing.T) {
 	t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
 
 	srv := startServer(t, freeAddr(t), t.TempDir(), "", "MESHPERF_ADMIN_TOKEN="+adminToken)
-	t.Setenv("MESHPERF_CONFIG", filepath.Join(t.TempDir(), "config.yaml"))
-	if r := meshperf(t, "login", "--server", srv.url, "--token", adminToken); r.code != 0 {
-		t.Fatalf("login: %s", r.stderr)
-	}
-	kc := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(kc, k8stest.Contexts(t, merged, []string{"c1"}, nil), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if r := meshperf(t, "cluster", "add", "--kubeconfig", kc); r.code != 0 {
-		t.Fatalf("cluster add: %d %s %s", r.code, r.stdout, r.stderr)
-	}
+	kc := loginAndAddC1(t, srv, merged)
 	if r := meshperf(t, "inventory", "scope", "c1", "--mode", "operator"); r.code != 0 {
 		t.Fatalf("scope --mode operator: %d %s %s", r.code, r.stdout, r.stderr)
 	}

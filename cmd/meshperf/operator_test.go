@@ -125,17 +125,7 @@ func TestOperatorModeThroughTheLeafBroker(t *testing.T) {
 	leafAddr := freeAddr(t)
 	srv := startServerWith(t, freeAddr(t), t.TempDir(), "", []string{"--nats-leaf-addr", leafAddr,
 		"--operator-namespace", opns, "--operator-image", "meshperf:e2e"}, "MESHPERF_ADMIN_TOKEN="+adminToken)
-	t.Setenv("MESHPERF_CONFIG", filepath.Join(t.TempDir(), "config.yaml"))
-	if r := meshperf(t, "login", "--server", srv.url, "--token", adminToken); r.code != 0 {
-		t.Fatalf("login: %s", r.stderr)
-	}
-	kc := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(kc, k8stest.Contexts(t, merged, []string{"c1"}, nil), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if r := meshperf(t, "cluster", "add", "--kubeconfig", kc); r.code != 0 {
-		t.Fatalf("cluster add: %d %s %s", r.code, r.stdout, r.stderr)
-	}
+	loginAndAddC1(t, srv, merged)
 	scope := []string{"--include-namespace", ns, "--include-kind", "ConfigMap"}
 	if r := meshperf(t, append([]string{"inventory", "scope", "c1", "--mode", "embedded"}, scope...)...); r.code != 0 {
 		t.Fatalf("scope: %d %s", r.code, r.stderr)
@@ -307,17 +297,7 @@ func brokerArg(d *appsv1.Deployment, flag string) string {
 func TestDisableOperatorRefusesOperatorMode(t *testing.T) {
 	merged := k8stest.Require(t, 1)
 	srv := startServerWith(t, freeAddr(t), t.TempDir(), "", []string{"--disable-operator"}, "MESHPERF_ADMIN_TOKEN="+adminToken)
-	t.Setenv("MESHPERF_CONFIG", filepath.Join(t.TempDir(), "config.yaml"))
-	if r := meshperf(t, "login", "--server", srv.url, "--token", adminToken); r.code != 0 {
-		t.Fatalf("login: %s", r.stderr)
-	}
-	kc := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(kc, k8stest.Contexts(t, merged, []string{"c1"}, nil), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if r := meshperf(t, "cluster", "add", "--kubeconfig", kc, "--discover-only"); r.code != 0 {
-		t.Fatalf("cluster add: %d %s", r.code, r.stderr)
-	}
+	loginAndAddC1(t, srv, merged, "--discover-only")
 	r := meshperf(t, "inventory", "scope", "c1", "--mode", "operator")
 	if r.code == 0 || !strings.Contains(r.stderr, "--disable-operator") {
 		t.Errorf("operator mode on a server that forbids it: %d %s %s", r.code, r.stdout, r.stderr)
