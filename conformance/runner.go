@@ -471,9 +471,12 @@ func (t *T) GRPCURL(service string) string {
 
 // Eventually polls check until it holds three times in a row (a mesh applies
 // configuration eventually) or the step timeout passes, and records the assertion
-// with the last observation.
+// with the last observation. A check that holds when the step timeout passes gets up
+// to one more step timeout to be confirmed: a mesh that converged just in time (or a
+// slow machine, where one check takes a second) is confirmed, not failed.
 func (t *T) Eventually(description, expected string, check func() (observed string, ok bool)) bool {
 	deadline := time.Now().Add(t.r.opts.StepTimeout)
+	confirmBy := deadline.Add(t.r.opts.StepTimeout)
 	var observed string
 	inRow := 0
 	for {
@@ -487,7 +490,8 @@ func (t *T) Eventually(description, expected string, check func() (observed stri
 		} else {
 			inRow = 0
 		}
-		if time.Now().After(deadline) || t.ctx.Err() != nil {
+		now := time.Now()
+		if (now.After(deadline) && (inRow == 0 || now.After(confirmBy))) || t.ctx.Err() != nil {
 			return t.record(Assertion{Description: description, Expected: expected, Observed: observed, Passed: false})
 		}
 		sleep(t.ctx, 100*time.Millisecond)
