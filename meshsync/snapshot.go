@@ -40,7 +40,7 @@ func (d *discoverer) allSynced() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, w := range d.watchers {
-		if !w.synced.Load() {
+		if !w.synced.Load() && !w.gone.Load() {
 			return false
 		}
 	}

@@ -2,6 +2,7 @@ package meshsync
 
 import (
 	"context"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,6 +31,9 @@ type watcher struct {
 	// cache and sends every object while no event of the resource goes out.
 	mu     sync.Mutex
 	synced atomic.Bool
+	// gone is set when listing the resource says it does not exist (its CRD was
+	// deleted before the CRD watch saw it): the start snapshot does not wait for it.
+	gone atomic.Bool
 	// relisting is set when the reflector lists again after its first listing (a
 	// lost watch): the resource gets a snapshot once the new listing is cached.
 	relisting atomic.Bool
@@ -84,6 +88,9 @@ func (d *discoverer) newWatcher(r resource) *watcher {
 		inf := d.informer(w, watchNS, tweak)
 		_ = inf.SetTransform(transformFor(r))
 		_ = inf.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) {
+			if apierrors.IsNotFound(err) {
+				w.gone.Store(true)
+			}
 			d.noteError(r.key(), err)
 		})
 		_, _ = inf.AddEventHandler(cache.ResourceEventHandlerDetailedFuncs{
