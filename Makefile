@@ -1,25 +1,37 @@
 # meshperf — see README.md. `make demo` and `make test` are the two set-up commands.
 GO       ?= go
 BIN      := bin/meshperf
+BIN_GENERATOR := bin/meshperf-generator
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 PKGS     := ./...
 
-.PHONY: all build image proto ui ui-check test test-short clusters-up clusters-down bench bench-go bench-generators bench-rate bench-dist bench-meshsync demo lint fuzz clean eval-gate
+.PHONY: all build build-generator image proto ui ui-check test test-short clusters-up clusters-down bench bench-go bench-generators bench-rate bench-dist bench-meshsync demo lint fuzz clean eval-gate
 
 all: lint build test
 
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/meshperf
 
+# The generator build: the same command without the server and the cluster side (no
+# client-go, gorm or NATS server linked in): run, target, agent, gate and the API
+# clients. A third of the binary, and of the pages an agent maps in a CPU-limited pod.
+build-generator:
+	$(GO) build -trimpath -tags generator -ldflags "$(LDFLAGS)" -o $(BIN_GENERATOR) ./cmd/meshperf
+
 # The container image, with no Docker engine: a static meshperf (CGO_ENABLED=0) as the
 # one layer of an empty base, non-root, entrypoint meshperf (hack/image, with
 # go-containerregistry). Writes an OCI layout (bin/image/oci) and a tarball for
 # `docker load` / `podman load` (bin/image/meshperf.tar); pushing is for release CI.
+# The agents' image (the server's --agent-image) is the generator build, written the
+# same way beside it (bin/image/generator-oci, bin/image/meshperf-generator.tar).
 IMAGE ?= ghcr.io/meshperf/meshperf:$(VERSION)
+IMAGE_GENERATOR ?= ghcr.io/meshperf/meshperf-generator:$(VERSION)
 image:
 	CGO_ENABLED=0 GOOS=linux $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/image/meshperf ./cmd/meshperf
 	$(GO) run ./hack/image -binary bin/image/meshperf -oci bin/image/oci -tarball bin/image/meshperf.tar -tag $(IMAGE) -version $(VERSION)
+	CGO_ENABLED=0 GOOS=linux $(GO) build -trimpath -tags generator -ldflags "$(LDFLAGS)" -o bin/image/generator/meshperf ./cmd/meshperf
+	$(GO) run ./hack/image -binary bin/image/generator/meshperf -oci bin/image/generator-oci -tarball bin/image/meshperf-generator.tar -tag $(IMAGE_GENERATOR) -version $(VERSION)
 # The adapters' gRPC contract: regenerates adapters/proto/**/*.pb.go from the .proto.
 # protoc is Debian's (apt-get install protobuf-compiler, 3.21); the Go generators are
 # pinned here and built from the module proxy into a temporary GOBIN: protoc-gen-go at
@@ -148,6 +160,7 @@ lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^hack/k8sbins/')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet $(PKGS)
+	$(GO) vet -tags generator ./cmd/meshperf
 
 clean:
 	rm -rf bin demo-out

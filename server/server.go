@@ -80,7 +80,8 @@ type Config struct {
 	// and refuses connections' switch to it.
 	DisableOperator bool
 	// OperatorImage is the image of the operator and its broker and MeshSync
-	// (default AgentImage); OperatorBrokerURL the server's leaf listener as clusters
+	// (default AgentImage, which must then be the full build, not the generator
+	// build agents run); OperatorBrokerURL the server's leaf listener as clusters
 	// reach it (default the --nats-leaf-addr listener's URL); OperatorNamespace where
 	// it is installed (default meshperf-system).
 	OperatorImage     string

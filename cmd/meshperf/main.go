@@ -68,8 +68,7 @@ and results in the Service Mesh Performance (SMP) format.`,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return badInput(err) })
 	defer refuseUnknownSubcommands(root)
-	root.AddCommand(newRunCmd(), newTargetCmd(), newServerCmd(), newLoginCmd(), newContextCmd(),
-		newProfileCmd(), newResultCmd(), newCompareCmd(), newDashboardCmd(), newGrafanaCmd(), newGateCmd(), newScheduleCmd(), newAgentCmd(), newMeshSyncCmd(), newOperatorCmd(), newBrokerCmd(), newAdapterCmd(), newOperationCmd(), newClusterCmd(), newConnectionCmd(), newInventoryCmd(), newMeshCmd(), newUserCmd(), newTokenCmd(), newConformanceCmd(), newVersionCmd())
+	root.AddCommand(commands()...)
 	return root
 }
 

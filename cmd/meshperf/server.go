@@ -1,3 +1,5 @@
+//go:build !generator
+
 package main
 
 import (
@@ -104,11 +106,11 @@ Every flag falls back to an environment variable MESHPERF_<FLAG> (dashes as unde
 	fl.DurationVar(&cfg.ClusterCheckInterval, "cluster-check-interval", 30*time.Second, "how often cluster connections are health-checked")
 	fl.StringVar(&cfg.AgentBrokerURL, "agent-broker-url", "", "broker URL agents deployed into clusters use (else each cluster's meshperf-broker Service)")
 	fl.BoolVar(&cfg.DisableOperator, "disable-operator", false, "forbid operator mode: never install the in-cluster operator; switching a connection to operator mode is refused")
-	fl.StringVar(&cfg.OperatorImage, "operator-image", "", "image of the in-cluster operator, broker and MeshSync (default: --agent-image)")
+	fl.StringVar(&cfg.OperatorImage, "operator-image", "ghcr.io/meshperf/meshperf:"+imageTag(), "image of the in-cluster operator, broker and MeshSync (the full build)")
 	fl.StringVar(&cfg.OperatorBrokerURL, "operator-broker-url", "", "the leaf node listener as clusters reach it, e.g. nats-leaf://meshperf.example.com:7422 (default: the --nats-leaf-addr listener)")
 	fl.StringVar(&cfg.OperatorNamespace, "operator-namespace", "", "namespace the operator is installed into (default meshperf-system)")
 	fl.StringVar(&cfg.MeshSyncMode, "meshsync-mode", "embedded", "how connected clusters are discovered unless a connection says otherwise: embedded (MeshSync runs in this server) or operator (in the cluster)")
-	fl.StringVar(&cfg.AgentImage, "agent-image", "ghcr.io/meshperf/meshperf:"+imageTag(), "image of agents deployed into clusters")
+	fl.StringVar(&cfg.AgentImage, "agent-image", "ghcr.io/meshperf/meshperf-generator:"+imageTag(), "image of agents deployed into clusters (the generator build: make image)")
 	fl.StringVar(&cfg.AgentKeyFile, "agent-key-file", "", "key agents' credentials are issued under (default --data-dir/agent-credentials.key, generated on first start; replicas share it; replacing it revokes every credential)")
 	fl.StringVar(&agentTokenFile, "agent-token-file", "", "no longer accepted: agents have their own credentials (meshperf agent credential create NAME)")
 	_ = fl.MarkHidden("agent-token-file")
