@@ -193,6 +193,15 @@ func healthOf(name string, ivs []*smp.Interval, wall float64) smp.GeneratorRepor
 	if g.BehindP99Ms > lagMs { // from the requests' own timing: known either way
 		reasons = append(reasons, fmt.Sprintf("requests left up to %.1f ms late (p99 %.1f ms) with a connection free: the generator could not keep its schedule", g.BehindMaxMs, g.BehindP99Ms))
 	}
+	// The open model's promise is that requests leave when due. When every connection is
+	// busy they leave when one frees instead: past SaturationLag at p99 the pool, not the
+	// schedule, set the arrival rate. Latencies stay honest (timed from the intended
+	// instant) but they include that queue, which a runner timing from the actual send
+	// (fortio's own, any closed model) leaves out.
+	if g.SendLag.P99Ms > lagMs && g.WaitedForConnection > waitedShare {
+		reasons = append(reasons, fmt.Sprintf("its connections ran out: %.1f%% of requests waited over 1 ms for a free one and left up to %.1f ms late (p99 %.1f ms); latencies count that wait from the intended send time, so more connections would show the target alone",
+			100*g.WaitedForConnection, g.SendLag.MaxMs, g.SendLag.P99Ms))
+	}
 	if g.Measured && g.CPUCores >= SaturationCPU*float64(g.UsableCores) {
 		reasons = append(reasons, fmt.Sprintf("the generator used %.2f of %d usable cores", g.CPUCores, g.UsableCores))
 	}
@@ -202,6 +211,9 @@ func healthOf(name string, ivs []*smp.Interval, wall float64) smp.GeneratorRepor
 	}
 	return g
 }
+
+// waitedShare is the share of requests waiting for a connection worth a word.
+const waitedShare = 0.01
 
 func warnings(r *smp.Result, plan *Plan) []string {
 	var out []string
@@ -213,7 +225,7 @@ func warnings(r *smp.Result, plan *Plan) []string {
 		}
 		out = append(out, "generator saturated: "+g.Reason+"."+advice)
 	}
-	if g.WaitedForConnection > 0.01 && !g.Saturated {
+	if g.WaitedForConnection > waitedShare && !g.Saturated {
 		w := fmt.Sprintf("%.1f%% of requests waited over 1 ms for a free connection: the target answered slower than rate ÷ connections allows.", 100*g.WaitedForConnection)
 		if plan.anyModel(smp.ModelClosed) {
 			w += " The closed model times requests from when they left, so that wait is missing from its latencies (coordinated omission); --model open includes it."

@@ -115,3 +115,40 @@ func TestFinishMergesHealthPerAgent(t *testing.T) {
 		t.Errorf("no health recorded, yet %+v", g)
 	}
 }
+
+// An open-model run whose connections all stayed busy sent requests when one freed, not
+// when they were due: past 5 ms at p99 that is flagged, naming the pool as the cause.
+// Waits of a few milliseconds are only a warning; lateness of the generator's own is
+// the other checks' business.
+func TestFinishFlagsConnectionsThatRanOut(t *testing.T) {
+	cfg := config(2*time.Second, smp.Client{RPS: 100, EndpointURLs: []string{"http://127.0.0.1:1/"}})
+	start := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	plan, err := perf.SharesPlan(cfg, []string{"a1"}, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	finish := func(lagUs, late, waited int64) smp.GeneratorReport {
+		r := perf.NewResult(cfg, plan)
+		r.EndTime = start.Add(2 * time.Second)
+		for i := range 2 {
+			lat, lag := smp.NewHistogram(), smp.NewHistogram()
+			lat.RecordMicrosN(1000, 100)
+			lag.RecordMicrosN(100, 100-late)
+			lag.RecordMicrosN(lagUs, late)
+			r.Intervals = append(r.Intervals, smp.Interval{Source: "a1/client-0", Index: i, Start: start.Add(time.Duration(i) * time.Second),
+				End: start.Add(time.Duration(i+1) * time.Second), Requests: 100, Successes: 100, Latency: lat, SendLag: lag,
+				GeneratorLag: smp.NewHistogram(), WaitedForConnection: waited})
+		}
+		perf.Finish(r, perf.Ending{Plan: plan, Generators: []string{"a1"}})
+		return r.Generator
+	}
+	if g := finish(20_000, 30, 30); !g.Saturated || !strings.Contains(g.Reason, "agent a1: its connections ran out: 30.0% of requests waited") {
+		t.Errorf("30%% waited 20 ms: %+v", g)
+	}
+	if g := finish(3_000, 30, 30); g.Saturated {
+		t.Errorf("30%% waited 3 ms (under the 5 ms line) flagged: %s", g.Reason)
+	}
+	if g := finish(20_000, 30, 0); strings.Contains(g.Reason, "connections ran out") {
+		t.Errorf("late with a connection free (the generator's own lag), yet blamed on connections: %s", g.Reason)
+	}
+}

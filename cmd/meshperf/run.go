@@ -54,6 +54,8 @@ type runFlags struct {
 	quiet       bool
 	scaleStages bool
 	dryRun      bool
+	traceOut    string // hidden diagnostics: an execution trace of the run
+	cpuProfile  string // hidden diagnostics: a CPU profile of the run
 }
 
 func newRunCmd() *cobra.Command {
@@ -110,6 +112,10 @@ written.`,
 	fl.BoolVar(&f.dryRun, "dry-run", false, "check the config and flags (every problem at once), say what would run, and exit")
 	fl.StringVar(&f.prometheus, "prometheus", "", "Prometheus base URL to query over the measured window for the config's metrics section (local runs; server runs use the section's connection)")
 	fl.StringVar(&f.profile, "profile", "", "run this stored profile on the server (--duration, --warmup, --rate, --connections and --label override it)")
+	fl.StringVar(&f.traceOut, "trace", "", "write a Go execution trace of the run here (go tool trace): the generator's own delays")
+	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the run here (go tool pprof)")
+	_ = fl.MarkHidden("trace")
+	_ = fl.MarkHidden("cpuprofile")
 	f.remote.add(cmd)
 	return cmd
 }
@@ -174,7 +180,12 @@ func runTest(cmd *cobra.Command, f *runFlags) error {
 		}
 		fmt.Fprintln(stderr, " (Ctrl-C stops and keeps the partial result)")
 	}
+	stopDiagnostics, err := startDiagnostics(f.traceOut, f.cpuProfile)
+	if err != nil {
+		return err
+	}
 	res, err := perf.Run(ctx, cfg, opts)
+	stopDiagnostics()
 	if tty && !f.quiet {
 		fmt.Fprint(stderr, "\r\x1b[K")
 	}
