@@ -127,11 +127,12 @@ bench-go:
 bench-generators: build
 	$(GO) run ./hack/genbench -meshperf $(BIN)
 
-# The open model at fixed rates on one core: meshperf's engines against fortio's own
-# runner at 5k/10k/20k req/s, 64 connections, pinned and with GOMAXPROCS=1: p99, CPU per
-# request and RSS as ratios, 3 s per case (see hack/ratebench).
-bench-rate: build
-	$(GO) run ./hack/ratebench -meshperf $(BIN)
+# The open model at fixed rates on one core: meshperf's engines (the generator build)
+# against fortio's own runner at 5k/10k/20k req/s, 64 connections, pinned, with
+# GOMAXPROCS=1 and on an agent with GOMAXPROCS=1: p99, CPU per request and RSS as
+# ratios, medians of 3 rounds of 3 s per case (see hack/ratebench).
+bench-rate: build build-generator
+	$(GO) run ./hack/ratebench -meshperf $(BIN) -generator $(BIN_GENERATOR) -rounds 3
 
 # Distributed scaling: 1, 2 and 4 agent processes against one target, as ratios.
 bench-dist: build

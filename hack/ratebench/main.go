@@ -2,13 +2,16 @@
 // vegeta engines against fortio's own periodic runner (hack/fortioref), one target,
 // same rate and connections, as ratios of p99 latency, CPU per request and RSS.
 //
-// The target (`meshperf target`) is pinned to CPU 1 and every generator to CPU 0; each
-// case runs once with the generator free to use its Go default and once with
-// GOMAXPROCS=1, the way a pod with a one-CPU limit runs it. Tools run interleaved, in
-// one process, so a machine shared with other work loads all of them alike: read the
-// ratios, not the absolute figures.
+// The target (`meshperf target`) is pinned to CPU 1 and every generator to CPU 0. Each
+// case runs three ways: `meshperf run` free to use its Go default, the same with
+// GOMAXPROCS=1 (a pod with a one-CPU limit), and on an agent with GOMAXPROCS=1 that a
+// server (on CPU 1, beside the target) gives the run to. meshperf's engines run from
+// the generator build, as agents' image has it. Tools run interleaved, in one process,
+// so a machine shared with other work loads all of them alike: read the ratios, not the
+// absolute figures. An agent's CPU and RSS cover its whole life (start, registration,
+// the run), so its ratios lean against it.
 //
-//	go run ./hack/ratebench -meshperf bin/meshperf -duration 3s -rates 5000,10000,20000
+//	go run ./hack/ratebench -meshperf bin/meshperf -generator bin/meshperf-generator -duration 3s -rounds 3
 //
 // -compare OLD adds another meshperf binary's engines to every case ("compare ..."),
 // for before/after tables measured side by side.
@@ -44,13 +47,20 @@ type sample struct {
 }
 
 type tool struct {
+	name    string
+	measure func(url string, rate int) sample
+}
+
+// mode is a way of running the generators: each has its own tools, measured alike.
+type mode struct {
 	name  string
-	args  func(url string, rate int) []string
-	parse func(out []byte) (sample, error)
+	tools []tool
 }
 
 func main() {
-	meshperf := flag.String("meshperf", "bin/meshperf", "meshperf binary")
+	meshperf := flag.String("meshperf", "bin/meshperf", "meshperf's full build: the target, and the server of the agent mode")
+	generator := flag.String("generator", "bin/meshperf-generator", "meshperf's generator build (make build-generator): the engines measured, as agents run them")
+	agents := flag.Bool("agents", true, "also run each case on an agent with GOMAXPROCS=1, through a server")
 	compare := flag.String("compare", "", "another meshperf binary (say, before a change) to run side by side")
 	duration := flag.Duration("duration", 3*time.Second, "each run's duration")
 	rounds := flag.Int("rounds", 1, "rounds (medians are reported)")
@@ -71,29 +81,38 @@ func main() {
 	tmp, err := os.MkdirTemp("", "ratebench")
 	harness.Check(err)
 	defer os.RemoveAll(tmp)
-	ref := filepath.Join(tmp, "fortioref")
-	build := exec.Command("go", "build", "-o", ref, "./hack/fortioref")
+	refBin := filepath.Join(tmp, "fortioref")
+	build := exec.Command("go", "build", "-o", refBin, "./hack/fortioref")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	harness.Check(build.Run())
 
 	url := startTarget(*meshperf)
-	dur := duration.String()
-	c := strconv.Itoa(*conns)
-	tools := []tool{
-		{name: "fortio runner", args: func(url string, rate int) []string {
-			return []string{ref, "-c", c, "-qps", strconv.Itoa(rate), "-t", dur, url}
-		}, parse: parseFortioref},
-		meshperfTool(*meshperf, "fortio", c, dur),
-		meshperfTool(*meshperf, "vegeta", c, dur),
+	dur := *duration
+	ref := func(gomaxprocs string) tool {
+		return tool{name: "fortio runner", measure: func(url string, rate int) sample {
+			return measure([]string{refBin, "-c", strconv.Itoa(*conns), "-qps", strconv.Itoa(rate), "-t", dur.String(), url},
+				gomaxprocs, parseFortioref)
+		}}
 	}
-	if *compare != "" {
-		for _, e := range []string{"fortio", "vegeta"} {
-			t := meshperfTool(*compare, e, c, dur)
-			t.name = "compare " + e
-			tools = append(tools, t)
+	local := func(gomaxprocs string) []tool {
+		tools := []tool{ref(gomaxprocs), localTool("meshperf fortio", *generator, "fortio", *conns, dur, gomaxprocs),
+			localTool("meshperf vegeta", *generator, "vegeta", *conns, dur, gomaxprocs)}
+		if *compare != "" {
+			tools = append(tools, localTool("compare fortio", *compare, "fortio", *conns, dur, gomaxprocs),
+				localTool("compare vegeta", *compare, "vegeta", *conns, dur, gomaxprocs))
 		}
+		return tools
 	}
-	modes := []struct{ name, gomaxprocs string }{{"pinned", ""}, {"GOMAXPROCS=1", "1"}}
+	modes := []mode{{"pinned", local("")}, {"GOMAXPROCS=1", local("1")}}
+	if *agents {
+		ab := startAgentBench(*meshperf, *generator)
+		agentTool := func(engine string) tool {
+			return tool{name: "agent " + engine, measure: func(url string, rate int) sample {
+				return ab.measure(engine, url, rate, *conns, dur)
+			}}
+		}
+		modes = append(modes, mode{"agent GMP=1", []tool{ref("1"), agentTool("fortio"), agentTool("vegeta")}})
+	}
 
 	load, _ := os.ReadFile("/proc/loadavg")
 	fmt.Printf("Open model at fixed rates: %d connections, %v runs, generator on CPU 0, target on CPU 1, median of %d\n",
@@ -105,14 +124,14 @@ func main() {
 	var notes []string
 	for _, m := range modes {
 		for _, rate := range rates {
-			results := make([][]sample, len(tools))
+			results := make([][]sample, len(m.tools))
 			for range *rounds {
-				for i, t := range tools {
-					results[i] = append(results[i], measure(t, url, rate, m.gomaxprocs))
+				for i, t := range m.tools {
+					results[i] = append(results[i], t.measure(url, rate))
 				}
 			}
 			var base sample
-			for i, t := range tools {
+			for i, t := range m.tools {
 				s := medianSample(results[i])
 				if i == 0 {
 					base = s
@@ -167,36 +186,40 @@ func startTarget(meshperf string) string {
 	return url
 }
 
-func meshperfTool(bin, engine, conns, dur string) tool {
-	return tool{
-		name: "meshperf " + engine,
-		args: func(url string, rate int) []string {
-			return []string{bin, "run", "--url", url, "-c", conns, "--duration", dur, "--rate", strconv.Itoa(rate),
-				"--model", "open", "--engine", engine, "-o", "json", "-q"}
-		},
-		parse: func(out []byte) (sample, error) {
-			var r struct {
-				Summary struct {
-					Requests int64
-					Latency  struct {
-						P99Ms float64 `json:"p99_ms"`
-					}
-				} `json:"summary"`
-				Generator struct {
-					Saturated bool
-					Reason    string
-				} `json:"generator"`
+// localTool is `meshperf run` of one engine on CPU 0.
+func localTool(name, bin, engine string, conns int, dur time.Duration, gomaxprocs string) tool {
+	return tool{name: name, measure: func(url string, rate int) sample {
+		return measure([]string{bin, "run", "--url", url, "-c", strconv.Itoa(conns), "--duration", dur.String(), "--rate",
+			strconv.Itoa(rate), "--model", "open", "--engine", engine, "-o", "json", "-q"}, gomaxprocs, parseMeshperf)
+	}}
+}
+
+// parseMeshperf reads the figures of a meshperf result (JSON).
+func parseMeshperf(out []byte) (sample, error) {
+	var r struct {
+		Summary struct {
+			Requests int64
+			Latency  struct {
+				P99Ms float64 `json:"p99_ms"`
 			}
-			if err := json.Unmarshal(out, &r); err != nil {
-				return sample{}, err
-			}
-			s := sample{requests: r.Summary.Requests, p99Ms: r.Summary.Latency.P99Ms}
-			if r.Generator.Saturated {
-				s.saturated = firstClause(r.Generator.Reason)
-			}
-			return s, nil
-		},
+		} `json:"summary"`
+		Generator struct {
+			Saturated bool
+			Reason    string
+		} `json:"generator"`
 	}
+	if err := json.Unmarshal(out, &r); err != nil {
+		return sample{}, err
+	}
+	s := sample{requests: r.Summary.Requests, p99Ms: r.Summary.Latency.P99Ms}
+	if r.Generator.Saturated {
+		reason := r.Generator.Reason
+		if strings.HasPrefix(reason, "agent ") { // a distributed run names its agent first
+			_, reason, _ = strings.Cut(reason, ": ")
+		}
+		s.saturated = firstClause(reason)
+	}
+	return s, nil
 }
 
 func parseFortioref(out []byte) (sample, error) {
@@ -215,8 +238,9 @@ func firstClause(s string) string {
 	return s
 }
 
-func measure(t tool, url string, rate int, gomaxprocs string) sample {
-	cmd := exec.Command("taskset", append([]string{"-c", "0"}, t.args(url, rate)...)...)
+// measure runs a generator on CPU 0 to its end: its figures, CPU time and peak memory.
+func measure(args []string, gomaxprocs string, parse func([]byte) (sample, error)) sample {
+	cmd := exec.Command("taskset", append([]string{"-c", "0"}, args...)...)
 	cmd.Env = os.Environ()
 	if gomaxprocs != "" {
 		cmd.Env = append(cmd.Env, "GOMAXPROCS="+gomaxprocs)
@@ -234,7 +258,7 @@ func measure(t tool, url string, rate int, gomaxprocs string) sample {
 		err = nil // meshperf: a threshold failed; the figures stand
 	}
 	harness.Check(err)
-	s, err := t.parse(out.Bytes())
+	s, err := parse(out.Bytes())
 	harness.Check(err)
 	ps := cmd.ProcessState
 	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
