@@ -162,6 +162,9 @@ func (h *Histogram) Encode() (string, error) {
 	if h.h == nil && h.enc != "" {
 		return h.enc, nil
 	}
+	if s, ok := fastEncode(h.view()); ok {
+		return s, nil
+	}
 	b, err := h.view().Encode(hdrhistogram.V2CompressedEncodingCookieBase)
 	if err != nil {
 		return "", err
