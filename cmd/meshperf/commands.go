@@ -6,7 +6,7 @@ import "github.com/spf13/cobra"
 // agent, CI gates, and the clients of a server's API.
 func commands() []*cobra.Command {
 	return append([]*cobra.Command{newRunCmd(), newTargetCmd(), newAgentCmd(), newGateCmd(), newCompareCmd(),
-		newLoginCmd(), newContextCmd(), newProfileCmd(), newResultCmd(), newScheduleCmd(), newDashboardCmd(),
-		newGrafanaCmd(), newOperationCmd(), newInventoryCmd(), newMeshCmd(), newConnectionCmd(), newUserCmd(),
-		newTokenCmd(), newVersionCmd()}, clusterSideCommands()...)
+		newLoginCmd(), newContextCmd(), newProfileCmd(), newResultCmd(), newScheduleCmd(), newOperationCmd(),
+		newInventoryCmd(), newMeshCmd(), newConnectionCmd(), newUserCmd(), newTokenCmd(), newVersionCmd()},
+		fullBuildCommands()...)
 }

@@ -8,11 +8,11 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// clusterSideCommands, in the generator build, only say where the real ones are: the
-// build leaves out the server and the cluster side (see commands_full.go).
-func clusterSideCommands() []*cobra.Command {
+// fullBuildCommands, in the generator build, only say where the real ones are (see
+// commands_full.go).
+func fullBuildCommands() []*cobra.Command {
 	var cmds []*cobra.Command
-	for _, name := range []string{"server", "meshsync", "operator", "broker", "adapter", "cluster", "conformance"} {
+	for _, name := range []string{"server", "meshsync", "operator", "broker", "adapter", "cluster", "conformance", "dashboard", "grafana"} {
 		cmds = append(cmds, &cobra.Command{
 			Use:                name,
 			Hidden:             true,
