@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/meshperf/meshperf/internal/procstat"
 	"github.com/meshperf/meshperf/loadgen"
 	"github.com/meshperf/meshperf/smp"
 )
@@ -17,7 +18,7 @@ type healthStamper struct {
 	mu    sync.Mutex
 	name  string
 	cpu   float64
-	sched schedSnapshot
+	sched procstat.Sched
 	next  loadgen.Sink
 	// rebase moves the baseline to the schedule's start.
 	rebase *time.Timer
@@ -27,12 +28,12 @@ type healthStamper struct {
 // clock starts too): what an agent spends waiting for the agreed instant is not part
 // of the run.
 func newHealthStamper(name string, start time.Time, next loadgen.Sink) *healthStamper {
-	h := &healthStamper{name: name, cpu: processCPU(), sched: readSchedLatency(), next: next}
+	h := &healthStamper{name: name, cpu: procstat.CPUSeconds(), sched: procstat.ReadSched(), next: next}
 	if wait := time.Until(start); wait > 0 {
 		h.rebase = time.AfterFunc(wait, func() {
 			h.mu.Lock()
 			defer h.mu.Unlock()
-			h.cpu, h.sched = processCPU(), readSchedLatency()
+			h.cpu, h.sched = procstat.CPUSeconds(), procstat.ReadSched()
 		})
 	}
 	return h
@@ -48,10 +49,10 @@ func (h *healthStamper) stop() {
 func (h *healthStamper) Interval(iv *smp.Interval) {
 	cp := *iv
 	h.mu.Lock()
-	cpu, sched := processCPU(), readSchedLatency()
+	cpu, sched := procstat.CPUSeconds(), procstat.ReadSched()
 	cp.Generator = h.name
 	cp.CPUSeconds = max(cpu-h.cpu, 0)
-	cp.SchedLatency = sched.histogramSince(h.sched)
+	cp.SchedLatency = sched.HistogramSince(h.sched)
 	cp.UsableCores = runtime.GOMAXPROCS(0)
 	h.cpu, h.sched = cpu, sched
 	h.mu.Unlock()

@@ -70,11 +70,21 @@ func fetchServerView(ctx context.Context, client *http.Client, u *url.URL, from,
 		Target      string         `json:"target"`
 		Requests    int64          `json:"requests"`
 		ServiceTime *smp.Histogram `json:"service_time"`
+		Process     *struct {
+			Seconds      int            `json:"seconds"`
+			CPUCores     float64        `json:"cpu_cores"`
+			UsableCores  int            `json:"usable_cores"`
+			SchedLatency *smp.Histogram `json:"sched_latency"`
+		} `json:"process"`
 	}
 	if !getJSON(ctx, client, base+"/stats/service?"+q.Encode(), &got) || got.Target != "meshperf" || got.Requests == 0 {
 		return smp.ServerView{}, false
 	}
 	v := smp.ServerView{Endpoint: u.String(), Path: path, Requests: got.Requests, ServiceTime: smp.Summarize(got.ServiceTime)}
+	if p := got.Process; p != nil && p.Seconds > 0 && p.SchedLatency != nil {
+		v.TargetProcess = &smp.TargetProcess{CPUCores: round(p.CPUCores, 3), UsableCores: p.UsableCores,
+			SchedLatencyP99Ms: float64(p.SchedLatency.Quantile(99)) / 1000}
+	}
 	// What the network explains: twice the fastest of a few round trips to the idle
 	// target (the fastest, as a starved generator would inflate the others), plus a
 	// millisecond of scheduling on either side.
@@ -91,15 +101,29 @@ func fetchServerView(ctx context.Context, client *http.Client, u *url.URL, from,
 }
 
 // judgeServerView warns when the client's p99 is above the server's by more than
-// the network explains: the generator (CPU, GC, reading responses late) put it there.
+// the network explains. The excess is the generator's (CPU, GC, reading responses
+// late) unless the target's process says it was busy itself: then its own queueing,
+// outside the service time, may hold it too.
 func judgeServerView(v *smp.ServerView) {
 	excess := v.ClientP99Ms - v.ServiceTime.P99Ms
-	if excess > v.NetworkMs && v.ClientP99Ms > 1.5*v.ServiceTime.P99Ms {
-		v.Warning = fmt.Sprintf("client p99 %.2f ms exceeds the target's own p99 service time %.2f ms (%s) by %.2f ms, "+
-			"more than the network explains (%.2f ms): the excess is the generator's or the network's, not the target's",
-			v.ClientP99Ms, v.ServiceTime.P99Ms, v.Endpoint, excess, v.NetworkMs)
+	if excess <= v.NetworkMs || v.ClientP99Ms <= 1.5*v.ServiceTime.P99Ms {
+		return
 	}
+	v.Warning = fmt.Sprintf("client p99 %.2f ms exceeds the target's own p99 service time %.2f ms (%s) by %.2f ms, "+
+		"more than the network explains (%.2f ms): ", v.ClientP99Ms, v.ServiceTime.P99Ms, v.Endpoint, excess, v.NetworkMs)
+	if p := v.TargetProcess; p != nil && (p.SchedLatencyP99Ms > targetQueueingMs || p.CPUCores >= targetBusyShare*float64(p.UsableCores)) {
+		v.Warning += fmt.Sprintf("the target's process was busy too (%.2f of its %d cores; its goroutines waited up to %.2f ms (p99) for a CPU), "+
+			"so the excess is its own queueing outside the service time, the generator's, or the network's", p.CPUCores, p.UsableCores, p.SchedLatencyP99Ms)
+		return
+	}
+	v.Warning += "the excess is the generator's or the network's, not the target's"
 }
+
+// A target process this busy queues requests outside its service time.
+const (
+	targetQueueingMs = 1.0
+	targetBusyShare  = 0.5
+)
 
 func getJSON(ctx context.Context, client *http.Client, u string, into any) bool {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)

@@ -68,6 +68,7 @@ type Server struct {
 	addrs Addrs
 	// service is the target's own service-time view (GET /stats/service).
 	service serviceTimes
+	process *processSeconds
 	wire    wireCounter
 	// metrics are served at /metrics from the target's own registry.
 	metrics        *selfmetrics.Target
@@ -93,7 +94,7 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.ErrorCode == 0 {
 		cfg.ErrorCode = http.StatusServiceUnavailable
 	}
-	s := &Server{cfg: cfg, start: time.Now()}
+	s := &Server{cfg: cfg, start: time.Now(), process: startProcessSeconds()}
 	s.stats.init()
 	s.conf.reset(cfg.Name)
 	reg := selfmetrics.NewRegistry()
@@ -205,6 +206,7 @@ func (s *Server) Close() {
 		if s.client != nil {
 			s.client.CloseIdleConnections()
 		}
+		s.process.close()
 	})
 }
 

@@ -34,6 +34,9 @@ type ServiceView struct {
 	Requests int64  `json:"requests"`
 	// ServiceTime is the HDR histogram of service times, microseconds.
 	ServiceTime *smp.Histogram `json:"service_time"`
+	// Process is the target process over the same seconds: its CPU and its own
+	// queueing, which the service time does not include.
+	Process *ProcessView `json:"process,omitempty"`
 }
 
 // serviceTimes holds, per path, one histogram per second.
@@ -109,7 +112,9 @@ func (s *Server) serveServiceView(w http.ResponseWriter, r *http.Request) {
 		path = "/"
 	}
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(s.service.view(path, from, to))
+	v := s.service.view(path, from, to)
+	v.Process = s.process.view(from, to)
+	_ = json.NewEncoder(w).Encode(v)
 }
 
 // wireCounter counts the bytes read and written on the plain HTTP listener's

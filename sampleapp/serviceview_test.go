@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -50,5 +51,52 @@ func TestServiceView(t *testing.T) {
 		if resp.StatusCode != http.StatusBadRequest || !strings.HasPrefix(string(body), field+":") {
 			t.Errorf("%s: %d %q; want 400 naming %s", q, resp.StatusCode, body, field)
 		}
+	}
+}
+
+// Beside its service times the target tells its own process's load over the same whole
+// seconds: here goroutines spinning on every core it may use make its CPU use and its
+// goroutines' wait for a CPU show.
+func TestServiceViewCarriesTheProcesssOwnQueueing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("3 s of spinning; run without -short")
+	}
+	srv, err := Start(Config{HTTPAddr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	stop := make(chan struct{})
+	for range 2 * runtime.GOMAXPROCS(0) {
+		go func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+			}
+		}()
+	}
+	from := time.Now().Unix() + 1
+	time.Sleep(time.Until(time.Unix(from+2, 0).Add(100 * time.Millisecond)))
+	close(stop)
+	resp, err := http.Get(fmt.Sprintf("%s/stats/service?path=/&from=%d&to=%d", srv.URL(), from, from+2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var v ServiceView
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+		t.Fatal(err)
+	}
+	p := v.Process
+	if p == nil || p.Seconds != 2 || p.UsableCores != runtime.GOMAXPROCS(0) {
+		t.Fatalf("process view %+v; want the 2 seconds asked for", p)
+	}
+	t.Logf("target process: %.2f of %d cores, sched latency p99 %d µs", p.CPUCores, p.UsableCores, p.SchedLatency.Quantile(99))
+	if p.CPUCores < 0.5 || p.SchedLatency.Quantile(99) < 1000 {
+		t.Errorf("spinning on every core showed as %.2f cores and a p99 wait of %d µs; want over 0.5 and 1 ms",
+			p.CPUCores, p.SchedLatency.Quantile(99))
 	}
 }
