@@ -2,12 +2,16 @@ package loadgen_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
 	"os"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/meshperf/meshperf/loadgen"
+	"github.com/meshperf/meshperf/sampleapp"
 	"github.com/meshperf/meshperf/sampleapp/sampleapptest"
 	"github.com/meshperf/meshperf/smp"
 )
@@ -50,9 +54,11 @@ func TestStarvedGeneratorOwnsItsDelay(t *testing.T) {
 				gen.Merge(iv.GeneratorLag)
 			})
 			s := &loadgen.Shard{Source: "t", Client: cfg.Clients[0], Duration: 2 * time.Second}
+			from := time.Now().Unix()
 			if err := loadgen.Run(context.Background(), s, sink); err != nil {
 				t.Fatal(err)
 			}
+			targetWait := targetSchedP99(t, url, from, time.Now().Unix()+1)
 			share := float64(waited) / float64(max(requests, 1))
 			t.Logf("%s starved: %d requests, generator lag p99 %.1f ms, %.1f%% counted as waiting for a connection",
 				engine, requests, float64(gen.Quantile(99))/1000, 100*share)
@@ -61,9 +67,31 @@ func TestStarvedGeneratorOwnsItsDelay(t *testing.T) {
 			}
 			// fortio's workers each own a connection, so the wait a response held it for
 			// is known; vegeta's results do not say which worker they came from.
-			if engine == "fortio" && share > 0.6 {
+			// That holds when the target kept up: on a machine crowded enough to starve the
+			// target's process too (other test packages), busy connections are partly its.
+			switch {
+			case engine != "fortio":
+			case targetWait > 2*time.Millisecond:
+				t.Logf("the target's process waited up to %v (p99) for a CPU itself: the share is not judged", targetWait)
+			case share > 0.6:
 				t.Errorf("%.0f%% of requests blamed on busy connections; the connections were held by the generator", 100*share)
 			}
 		})
 	}
+}
+
+// targetSchedP99 is how long the target process's goroutines waited for a CPU (p99)
+// over the whole seconds [from, to), as its /stats/service tells.
+func targetSchedP99(t *testing.T, url string, from, to int64) time.Duration {
+	t.Helper()
+	resp, err := http.Get(fmt.Sprintf("%s/stats/service?path=/starved&from=%d&to=%d", url, from, to))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var v sampleapp.ServiceView
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil || v.Process == nil {
+		t.Fatalf("the target's process view: %v (%+v)", err, v)
+	}
+	return time.Duration(v.Process.SchedLatency.Quantile(99)) * time.Microsecond
 }
