@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 )
 
 // Merging is exact: samples split at random across N histograms merge into one whose
@@ -147,4 +149,46 @@ func TestCompactKeepsEverything(t *testing.T) {
 	if zero.Count() != 0 || Summarize(&zero).Count != 0 {
 		t.Errorf("zero histogram")
 	}
+}
+
+// Whatever the library reads as one of meshperf's histograms, DecodeHistogram reads
+// the same.
+func FuzzDecodeAgreesWithTheLibrary(f *testing.F) {
+	h := NewHistogram()
+	h.RecordMicros(1234)
+	h.RecordMicrosN(99, 5)
+	enc, _ := h.Encode()
+	f.Add(enc)
+	f.Fuzz(func(t *testing.T, s string) {
+		if len(s) > maxEncodedHistogram || checkLibrary(s) == nil {
+			return
+		}
+		lib := checkLibrary(s)
+		d, err := DecodeHistogram(s)
+		if err != nil {
+			t.Fatalf("the library reads it (%d values), DecodeHistogram refuses: %v", lib.TotalCount(), err)
+		}
+		if !d.h.Equals(lib) {
+			t.Fatalf("decoded %d values; the library %d", d.Count(), lib.TotalCount())
+		}
+	})
+}
+
+// checkLibrary is the library's decoding of s when it succeeds with meshperf's
+// parameters and a bounded inflation, else nil.
+func checkLibrary(s string) (h *hdrhistogram.Histogram) {
+	defer func() {
+		if recover() != nil {
+			h = nil
+		}
+	}()
+	var f inflater
+	if _, err := inflateHistogram(s, &f); err != nil {
+		return nil
+	}
+	d, err := hdrhistogram.Decode([]byte(s))
+	if err != nil || !standard(d) {
+		return nil
+	}
+	return d
 }

@@ -3,14 +3,25 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"runtime/trace"
 )
 
-// startDiagnostics starts an execution trace and a CPU profile of a run when asked (the
-// hidden --trace and --cpuprofile of run): how the generator's own delays are found.
-func startDiagnostics(tracePath, profilePath string) (stop func(), err error) {
+// startDiagnostics starts an execution trace and a CPU profile of a run when asked, and
+// writes a heap profile when it stops (the hidden --trace, --cpuprofile and
+// --memprofile of run): how the generator's own delays and memory are found.
+func startDiagnostics(tracePath, profilePath, heapPath string) (stop func(), err error) {
 	var stops []func()
+	if heapPath != "" {
+		stops = append(stops, func() {
+			if f, err := os.Create(heapPath); err == nil {
+				runtime.GC() // the profile shows what is live at the end
+				_ = pprof.WriteHeapProfile(f)
+				f.Close()
+			}
+		})
+	}
 	stop = func() {
 		for _, s := range stops {
 			s()

@@ -56,6 +56,7 @@ type runFlags struct {
 	dryRun      bool
 	traceOut    string // hidden diagnostics: an execution trace of the run
 	cpuProfile  string // hidden diagnostics: a CPU profile of the run
+	memProfile  string // hidden diagnostics: a heap profile at the run's end
 }
 
 func newRunCmd() *cobra.Command {
@@ -115,7 +116,9 @@ written.`,
 	fl.StringVar(&f.traceOut, "trace", "", "write a Go execution trace of the run here (go tool trace): the generator's own delays")
 	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the run here (go tool pprof)")
 	_ = fl.MarkHidden("trace")
+	fl.StringVar(&f.memProfile, "memprofile", "", "write a heap profile at the run's end here (go tool pprof)")
 	_ = fl.MarkHidden("cpuprofile")
+	_ = fl.MarkHidden("memprofile")
 	f.remote.add(cmd)
 	return cmd
 }
@@ -180,7 +183,7 @@ func runTest(cmd *cobra.Command, f *runFlags) error {
 		}
 		fmt.Fprintln(stderr, " (Ctrl-C stops and keeps the partial result)")
 	}
-	stopDiagnostics, err := startDiagnostics(f.traceOut, f.cpuProfile)
+	stopDiagnostics, err := startDiagnostics(f.traceOut, f.cpuProfile, f.memProfile)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package smp
+
+const raceEnabled = false
