@@ -90,6 +90,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeConfig$$' -fuzztime $(FUZZTIME) ./smp
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeExpansion$$' -fuzztime $(FUZZTIME) ./smp
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeHistogram$$' -fuzztime $(FUZZTIME) ./smp
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeAgreesWithTheLibrary$$' -fuzztime $(FUZZTIME) ./smp
 	$(GO) test -run '^$$' -fuzz '^FuzzUnmarshalSMP$$' -fuzztime $(FUZZTIME) ./smp
 	$(GO) test -run '^$$' -fuzz '^FuzzValidate$$' -fuzztime $(FUZZTIME) ./dashboards
 	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./conformance
