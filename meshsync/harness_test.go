@@ -25,6 +25,7 @@ import (
 
 	"github.com/meshperf/meshperf/bus"
 	"github.com/meshperf/meshperf/internal/k8stest"
+	"github.com/meshperf/meshperf/internal/natstest"
 )
 
 // received is one event as the stream holds it, raw bytes included (tests scan them).
@@ -56,22 +57,7 @@ type harness struct {
 
 func startNATS(t *testing.T) *nats.Conn {
 	t.Helper()
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true,
-		StoreDir: t.TempDir(), NoLog: true, NoSigs: true, MaxPayload: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("NATS did not start")
-	}
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, _ := jetstream.New(nc)
+	_, nc, js := natstest.JetStream(t, server.Options{MaxPayload: 1 << 20})
 	if _, err := js.CreateStream(context.Background(), bus.MeshSyncStreamConfig()); err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/meshperf/meshperf/bus"
 	"github.com/meshperf/meshperf/internal/k8stest"
+	"github.com/meshperf/meshperf/internal/natstest"
 )
 
 // In operator mode MeshSync connects with only bus.MeshSyncPermissions: publish its
@@ -23,20 +24,11 @@ func TestOperatorModeNeedsOnlyItsOwnPermissions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true,
-		StoreDir: t.TempDir(), NoLog: true, NoSigs: true, Users: []*server.User{
-			{Username: "server", Password: "s"},
-			{Username: "meshsync", Password: "m", Permissions: &server.Permissions{
-				Publish: &server.SubjectPermission{Allow: perms.Publish}, Subscribe: &server.SubjectPermission{Allow: perms.Subscribe}}},
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("NATS did not start")
-	}
-	defer ns.Shutdown()
+	ns := natstest.Start(t, server.Options{JetStream: true, Users: []*server.User{
+		{Username: "server", Password: "s"},
+		{Username: "meshsync", Password: "m", Permissions: &server.Permissions{
+			Publish: &server.SubjectPermission{Allow: perms.Publish}, Subscribe: &server.SubjectPermission{Allow: perms.Subscribe}}},
+	}})
 	admin, err := nats.Connect(ns.ClientURL(), nats.UserInfo("server", "s"))
 	if err != nil {
 		t.Fatal(err)

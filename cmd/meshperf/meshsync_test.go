@@ -11,10 +11,10 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/meshperf/meshperf/bus"
 	"github.com/meshperf/meshperf/internal/k8stest"
+	"github.com/meshperf/meshperf/internal/natstest"
 )
 
 func TestMeshSyncCommandRefusesBadInput(t *testing.T) {
@@ -37,22 +37,7 @@ func TestMeshSyncCommandRefusesBadInput(t *testing.T) {
 // snapshot arrives on the cluster's subject.
 func TestMeshSyncCommandPublishesASnapshot(t *testing.T) {
 	k8stest.Require(t, 1)
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true,
-		StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("NATS did not start")
-	}
-	defer ns.Shutdown()
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	ns, nc, js := natstest.JetStream(t, server.Options{})
 	if _, err := js.CreateStream(context.Background(), bus.MeshSyncStreamConfig()); err != nil {
 		t.Fatal(err)
 	}

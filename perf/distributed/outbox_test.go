@@ -9,10 +9,10 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/meshperf/meshperf/internal/natstest"
 	"github.com/meshperf/meshperf/internal/selfmetrics"
 )
 
@@ -20,25 +20,7 @@ import (
 // broker takes it: here the stream appears only after 300 items were queued and their
 // publishes refused.
 func TestOutboxSendsEverythingInOrderOnceTheBrokerTakesIt(t *testing.T) {
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true,
-		StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("NATS did not start")
-	}
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, js := natstest.JetStream(t, server.Options{})
 
 	o := newOutbox(js, "iv.test", slog.New(slog.NewTextHandler(io.Discard, nil)), selfmetrics.NewAgent(prometheus.NewRegistry()))
 	const n = 300

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/meshperf/meshperf/bus"
+	"github.com/meshperf/meshperf/internal/natstest"
 	"github.com/meshperf/meshperf/operator"
 	"github.com/meshperf/meshperf/server/broker"
 )
@@ -186,15 +187,6 @@ func rawLeaf(t *testing.T, leafURL, token string) *server.Server {
 		t.Fatal(err)
 	}
 	u.User = url.User(token)
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoLog: true, NoSigs: true,
+	return natstest.Start(t, server.Options{
 		LeafNode: server.LeafNodeOpts{ReconnectInterval: 100 * time.Millisecond, Remotes: []*server.RemoteLeafOpts{{URLs: []*url.URL{u}}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(5 * time.Second) {
-		t.Fatal("leaf not ready")
-	}
-	t.Cleanup(ns.Shutdown)
-	return ns
 }
