@@ -8,12 +8,8 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -64,7 +60,8 @@ func main() {
 	for _, n := range []int{1, 2, 4} {
 		cfg := map[string]any{"duration": dur.String(), "warmup": "1s", "agents": map[string]any{"count": n},
 			"clients": []map[string]any{{"endpoint_urls": []string{"http://127.0.0.1:" + tport + "/bench"}, "connections": *conns}}}
-		res := run("http://127.0.0.1:"+sport, cfg)
+		var res result
+		harness.API{URL: "http://127.0.0.1:" + sport, Token: token}.Run(cfg, &res)
 		if base == 0 {
 			base = res.Summary.ActualRPS
 		}
@@ -81,47 +78,6 @@ type result struct {
 			P99Ms float64 `json:"p99_ms"`
 		} `json:"latency"`
 	} `json:"summary"`
-}
-
-func run(server string, cfg map[string]any) result {
-	var r struct{ ID string }
-	call("POST", server+"/api/v1/runs", map[string]any{"config": cfg}, &r)
-	for {
-		var st struct {
-			Status   string
-			ResultID string `json:"result_id"`
-			Error    string
-		}
-		call("GET", server+"/api/v1/runs/"+r.ID, nil, &st)
-		switch st.Status {
-		case "queued", "running":
-			time.Sleep(500 * time.Millisecond)
-			continue
-		case "completed":
-			var res result
-			call("GET", server+"/api/v1/results/"+st.ResultID, nil, &res)
-			return res
-		}
-		harness.Check(fmt.Errorf("run %s: %s %s", r.ID, st.Status, st.Error))
-	}
-}
-
-func call(method, url string, body, out any) {
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, url, rd)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	harness.Check(err)
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode >= 300 {
-		harness.Check(fmt.Errorf("%s %s: %s %s", method, url, resp.Status, strings.TrimSpace(string(b))))
-	}
-	harness.Check(json.Unmarshal(b, out))
 }
 
 func nproc() int {

@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -64,8 +61,8 @@ func (b *agentBench) measure(engine, url string, rate, conns int, dur time.Durat
 
 	cfg := map[string]any{"duration": dur.String(), "agents": map[string]any{"count": 1, "selector": map[string]string{"case": name}},
 		"clients": []map[string]any{{"endpoint_urls": []string{url}, "connections": conns, "rps": rate, "model": "open", "load_generator": engine}}}
-	var res []byte
-	b.runOnServer(cfg, &res)
+	var res json.RawMessage
+	b.api().Run(cfg, &res)
 	_ = agent.Process.Signal(syscall.SIGTERM)
 	_ = agent.Wait()
 	close(stop)
@@ -90,7 +87,7 @@ func (b *agentBench) waitAgent(name string) {
 				Alive bool   `json:"alive"`
 			} `json:"items"`
 		}
-		b.call("GET", "/api/v1/agents", nil, &list)
+		b.api().Call("GET", "/api/v1/agents", nil, &list)
 		for _, a := range list.Items {
 			if a.Name == name && a.Alive {
 				return
@@ -101,48 +98,4 @@ func (b *agentBench) waitAgent(name string) {
 	harness.Check(fmt.Errorf("agent %s did not register with %s in 20 s", name, b.server))
 }
 
-// runOnServer starts a run and returns its result's JSON once it completed.
-func (b *agentBench) runOnServer(cfg map[string]any, result *[]byte) {
-	var r struct{ ID string }
-	b.call("POST", "/api/v1/runs", map[string]any{"config": cfg}, &r)
-	for {
-		var st struct {
-			Status   string
-			ResultID string `json:"result_id"`
-			Error    string
-		}
-		b.call("GET", "/api/v1/runs/"+r.ID, nil, &st)
-		switch st.Status {
-		case "queued", "running":
-			time.Sleep(200 * time.Millisecond)
-			continue
-		case "completed":
-			var raw json.RawMessage
-			b.call("GET", "/api/v1/results/"+st.ResultID, nil, &raw)
-			*result = raw
-			return
-		}
-		harness.Check(fmt.Errorf("run %s: %s %s", r.ID, st.Status, st.Error))
-	}
-}
-
-func (b *agentBench) call(method, path string, body, out any) {
-	var rd io.Reader
-	if body != nil {
-		raw, err := json.Marshal(body)
-		harness.Check(err)
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequest(method, b.server+path, rd)
-	harness.Check(err)
-	req.Header.Set("Authorization", "Bearer "+agentAdminToken)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	harness.Check(err)
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode >= 300 {
-		harness.Check(fmt.Errorf("%s %s: %s %s", method, path, resp.Status, strings.TrimSpace(string(raw))))
-	}
-	harness.Check(json.Unmarshal(raw, out))
-}
+func (b *agentBench) api() harness.API { return harness.API{URL: b.server, Token: agentAdminToken} }
