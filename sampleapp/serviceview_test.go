@@ -29,15 +29,7 @@ func TestServiceView(t *testing.T) {
 	}
 	_, _ = http.Get(srv.URL() + "/fast")
 	to := time.Now().Unix() + 1
-	resp, err := http.Get(fmt.Sprintf("%s/stats/service?path=/slow&from=%d&to=%d", srv.URL(), from, to))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var v ServiceView
-	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
-		t.Fatal(err)
-	}
+	v := serviceView(t, srv, "/slow", from, to)
 	if v.Target != "meshperf" || v.Requests != 20 || v.ServiceTime.Min() < 19_000 {
 		t.Errorf("view %+v, min %d µs; want 20 requests of at least 20 ms on /slow", v, v.ServiceTime.Min())
 	}
@@ -81,16 +73,7 @@ func TestServiceViewCarriesTheProcesssOwnQueueing(t *testing.T) {
 	from := time.Now().Unix() + 1
 	time.Sleep(time.Until(time.Unix(from+2, 0).Add(100 * time.Millisecond)))
 	close(stop)
-	resp, err := http.Get(fmt.Sprintf("%s/stats/service?path=/&from=%d&to=%d", srv.URL(), from, from+2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var v ServiceView
-	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
-		t.Fatal(err)
-	}
-	p := v.Process
+	p := serviceView(t, srv, "/", from, from+2).Process
 	if p == nil || p.Seconds != 2 || p.UsableCores != runtime.GOMAXPROCS(0) {
 		t.Fatalf("process view %+v; want the 2 seconds asked for", p)
 	}
@@ -99,4 +82,19 @@ func TestServiceViewCarriesTheProcesssOwnQueueing(t *testing.T) {
 		t.Errorf("spinning on every core showed as %.2f cores and a p99 wait of %d µs; want over 0.5 and 1 ms",
 			p.CPUCores, p.SchedLatency.Quantile(99))
 	}
+}
+
+// serviceView asks srv's GET /stats/service for path over [from, to).
+func serviceView(t *testing.T, srv *Server, path string, from, to int64) ServiceView {
+	t.Helper()
+	resp, err := http.Get(fmt.Sprintf("%s/stats/service?path=%s&from=%d&to=%d", srv.URL(), path, from, to))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var v ServiceView
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
