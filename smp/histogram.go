@@ -242,9 +242,6 @@ func DecodeHistogram(s string) (out *Histogram, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("histogram encoding is corrupt: %v", err)
 	}
-	if standard(d) { // a V2 variant the fast path did not take
-		return &Histogram{h: d, maxUs: d.Max()}, nil
-	}
 	h := NewHistogram()
 	if dropped := h.h.Merge(d); dropped > 0 {
 		return nil, fmt.Errorf("histogram holds %d values outside 0..%d µs", dropped, HistogramHighestUs)
