@@ -133,7 +133,7 @@ func apiserverMetric(t *testing.T, cs kubernetes.Interface, metric string, want 
 func TestScopeLimitsTheWatchesThemselves(t *testing.T) {
 	merged := k8stest.Require(t, 1)
 	cs := k8stest.Clientset(t, merged, "c1")
-	dyn, _ := dynamic.NewForConfig(restConfig(t, merged, "c1"))
+	dyn, _ := dynamic.NewForConfig(k8stest.RESTConfig(t, merged, "c1"))
 	ns := createNamespace(t, cs, "msscope")
 	excludedNS := createNamespace(t, cs, "msscope-out")
 	group := randomGroup("msscope")
@@ -185,7 +185,7 @@ func TestCRDsComeChurnAndGoWithoutRelists(t *testing.T) {
 	ctx := context.Background()
 	merged := k8stest.Require(t, 1)
 	cs := k8stest.Clientset(t, merged, "c1")
-	dyn, _ := dynamic.NewForConfig(restConfig(t, merged, "c1"))
+	dyn, _ := dynamic.NewForConfig(k8stest.RESTConfig(t, merged, "c1"))
 	ns := createNamespace(t, cs, "mscrd")
 	h := startMeshSync(t, Scope{IncludeNamespaces: []string{ns}})
 	start := snapshotEnds(h.waitFor("the start snapshot", waitLong, func(evs []received) bool { return len(snapshotEnds(evs, "")) > 0 }), "")[0]

@@ -21,7 +21,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/meshperf/meshperf/bus"
 	"github.com/meshperf/meshperf/internal/k8stest"
@@ -64,26 +63,12 @@ func startNATS(t *testing.T) *nats.Conn {
 	return nc
 }
 
-func restConfig(t testing.TB, merged []byte, name string) *rest.Config {
-	t.Helper()
-	cc, err := clientcmd.NewClientConfigFromBytes(merged)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := cc.RawConfig()
-	cfg, err := clientcmd.NewDefaultClientConfig(raw, &clientcmd.ConfigOverrides{CurrentContext: name}).ClientConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
-}
-
 func startMeshSync(t *testing.T, scope Scope) *harness {
 	t.Helper()
 	merged := k8stest.Require(t, 1)
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
-	h := &harness{t: t, nc: startNATS(t), cluster: "test-" + hex.EncodeToString(b), cfg: restConfig(t, merged, "c1"),
+	h := &harness{t: t, nc: startNATS(t), cluster: "test-" + hex.EncodeToString(b), cfg: k8stest.RESTConfig(t, merged, "c1"),
 		cs: k8stest.Clientset(t, merged, "c1"), changed: make(chan struct{})}
 	// Count the listings MeshSync asks for (LIST, or a watch that sends initial events):
 	// a restarted watch or a relist shows here.

@@ -62,7 +62,7 @@ func TestOperatorModeNeedsOnlyItsOwnPermissions(t *testing.T) {
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(runCtx, Options{Cluster: cluster, Config: restConfig(t, merged, "c1"), NC: nc, Mode: ModeOperator,
+		done <- Run(runCtx, Options{Cluster: cluster, Config: k8stest.RESTConfig(t, merged, "c1"), NC: nc, Mode: ModeOperator,
 			Scope: Scope{IncludeNamespaces: []string{"default"}, IncludeKinds: []string{"ConfigMap"}}, Logger: testLogger(t)})
 	}()
 	defer func() { stop(); <-done }()

@@ -94,16 +94,7 @@ func RESTConfig(t testing.TB, merged []byte, name string) *rest.Config {
 // Clientset is an admin client of context name (c1, c2, ...).
 func Clientset(t testing.TB, merged []byte, name string) kubernetes.Interface {
 	t.Helper()
-	cc, err := clientcmd.NewClientConfigFromBytes(merged)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := cc.RawConfig()
-	rc, err := clientcmd.NewDefaultClientConfig(raw, &clientcmd.ConfigOverrides{CurrentContext: name}).ClientConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, err := kubernetes.NewForConfig(rc)
+	cs, err := kubernetes.NewForConfig(RESTConfig(t, merged, name))
 	if err != nil {
 		t.Fatal(err)
 	}
